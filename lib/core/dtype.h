@@ -1,0 +1,22 @@
+/* Internal: element conversions between f32 and the on-disk dtypes. */
+#ifndef PF_DTYPE_H
+#define PF_DTYPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+float pf_bf16_to_f32(uint16_t h);
+uint16_t pf_f32_to_bf16(float f);   /* round to nearest even; NaN stays NaN */
+float pf_f16_to_f32(uint16_t h);
+uint16_t pf_f32_to_f16(float f);    /* round to nearest even; overflow -> Inf */
+
+/* Convert n little-endian elements of dtype (F32, F16, BF16, F64) at src to f32.
+ * Returns 0, or -1 for another dtype. src may be unaligned. */
+int pf_convert_to_f32(float *dst, const void *src, int dtype, size_t n);
+/* Convert n floats to dtype (F32, F16, BF16, F64) at dst (little-endian). Returns 0 or -1. */
+int pf_convert_from_f32(void *dst, const float *src, int dtype, size_t n);
+
+/* 1 if dtype is one of F32, F16, BF16, F64. */
+int pf_dtype_is_float(int dtype);
+
+#endif

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Install the build tree into a temporary prefix, check the exported symbols,
+# then build and run a small consumer twice: through pkg-config and through
+# CMake's find_package(profs).
+set -euo pipefail
+if [ "${PROFS_SANITIZE:-0}" = "1" ]; then echo "skipped under sanitizers"; exit 77; fi
+build=${PROFS_TEST_BUILD:?}
+tmp=${PROFS_TEST_TMP:?}/install.$$
+rm -rf "$tmp"; mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+cmake --install "$build" --prefix "$prefix" >/dev/null
+libdir=$prefix/lib
+[ -d "$libdir" ] || libdir=$(dirname "$(find "$prefix" -name 'libprofs.so.0' | head -1)")
+
+# SONAME and real file name
+so=$(find "$libdir" -name 'libprofs.so.0.*' -type f | head -1)
+[ -n "$so" ] || { echo "FAIL: no libprofs.so.0.<minor>.<patch> installed"; exit 1; }
+soname=$(objdump -p "$so" | awk '/SONAME/ {print $2}')
+[ "$soname" = "libprofs.so.0" ] || { echo "FAIL: SONAME is '$soname'"; exit 1; }
+[ -f "$libdir/libprofs.a" ] || { echo "FAIL: libprofs.a not installed"; exit 1; }
+[ -x "$prefix/bin/profs" ] || { echo "FAIL: profs tool not installed"; exit 1; }
+
+# Exactly profs_* (and the PROFS_0 version node) exported
+bad=$(nm -D --defined-only "$so" | awk '{print $NF}' | grep -v -E '^profs_[a-z0-9_]+(@@PROFS_0(\.[0-9]+)*)?$' | grep -v -E '^PROFS_0(\.[0-9]+)*$' || true)
+if [ -n "$bad" ]; then echo "FAIL: unexpected exported symbols:"; echo "$bad"; exit 1; fi
+nm -D --defined-only "$so" | grep -q 'profs_version_number@@PROFS_0' || { echo "FAIL: symbols not versioned PROFS_0"; exit 1; }
+
+# Public headers include only <stddef.h> and <stdint.h>
+badinc=$(grep -h '#include <' "$prefix"/include/profs/*.h | grep -v -E '<(stddef|stdint)\.h>' || true)
+[ -z "$badinc" ] || { echo "FAIL: public headers include: $badinc"; exit 1; }
+
+cat > "$tmp/consumer.c" <<'C'
+#include <profs/profs.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    if (strcmp(profs_strerror(PROFS_ESHAPE), "shape or size mismatch") != 0) return 1;
+    if (profs_version_number() != PROFS_VERSION_NUMBER) return 2;
+    printf("consumer ok %s\n", profs_version_string());
+    return 0;
+}
+C
+export LD_LIBRARY_PATH=$libdir
+# 1) pkg-config
+PKG_CONFIG_PATH=$libdir/pkgconfig
+export PKG_CONFIG_PATH
+cc -std=c99 -Wall -Werror -o "$tmp/consumer_pc" "$tmp/consumer.c" $(pkg-config --cflags --libs profs)
+"$tmp/consumer_pc" | grep -q "consumer ok" || { echo "FAIL: pkg-config consumer"; exit 1; }
+# static link through pkg-config --static
+cc -std=c99 -o "$tmp/consumer_static" "$tmp/consumer.c" $(pkg-config --cflags profs) "$libdir/libprofs.a" $(pkg-config --libs-only-l --static profs | sed 's/-lprofs//')
+"$tmp/consumer_static" | grep -q "consumer ok" || { echo "FAIL: static consumer"; exit 1; }
+
+# 2) CMake find_package
+mkdir -p "$tmp/cm"
+cp "$tmp/consumer.c" "$tmp/cm/"
+cat > "$tmp/cm/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.25)
+project(consumer C)
+find_package(profs 0 REQUIRED)
+add_executable(consumer consumer.c)
+target_link_libraries(consumer PRIVATE profs::profs)
+CM
+cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$tmp/cm/build" >/dev/null
+"$tmp/cm/build/consumer" | grep -q "consumer ok" || { echo "FAIL: find_package consumer"; exit 1; }
+# SameMajorVersion: asking for major 1 must fail
+sed -i 's/find_package(profs 0 REQUIRED)/find_package(profs 1 REQUIRED)/' "$tmp/cm/CMakeLists.txt"
+if cmake -S "$tmp/cm" -B "$tmp/cm/build2" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1; then
+  echo "FAIL: find_package(profs 1) accepted version 0"; exit 1
+fi
+echo "install: ok"

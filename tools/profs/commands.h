@@ -1,0 +1,3 @@
+/* The profs subcommands. Each lives in its own file cmd_<name>.c and is listed
+ * here once: PROFS_COMMAND(name-on-command-line, c_identifier, one-line summary). */
+PROFS_COMMAND("version", version, "print the libprofs version")
