@@ -192,6 +192,31 @@ PROFS_API size_t profs_model_staged_count(const profs_model *m);
 PROFS_API PROFS_NODISCARD int profs_model_save(profs_model *m, const char *out_path,
                                                profs_progress_fn progress, void *userdata);
 
+/* ---- writing new safetensors files ---- */
+
+/**
+ * Write a complete safetensors file atomically (temporary name in the same
+ * directory, fsync, rename). Tensors are laid out in the order given.
+ * Used for the library's own artifacts (collector, edit, hidden states) and
+ * available to hosts.
+ * @param path        output file
+ * @param n_tensors   number of tensors
+ * @param names       (n_tensors) distinct names
+ * @param dtypes      (n_tensors) #profs_dtype values
+ * @param ndims       (n_tensors) number of dimensions of each tensor
+ * @param shapes      (n_tensors) arrays of ndims[i] non-negative sizes
+ * @param data        (n_tensors) little-endian element data, numel x dtype size bytes each
+ * @param n_meta      number of `__metadata__` entries (may be 0)
+ * @param meta_keys   (n_meta) keys
+ * @param meta_values (n_meta) values
+ * @return PROFS_OK, PROFS_EINVAL (duplicate names, unknown dtype, negative size),
+ *         PROFS_EIO, PROFS_ENOMEM.
+ */
+PROFS_API PROFS_NODISCARD int profs_safetensors_write(const char *path, size_t n_tensors,
+        const char *const *names, const int *dtypes, const size_t *ndims,
+        const int64_t *const *shapes, const void *const *data,
+        size_t n_meta, const char *const *meta_keys, const char *const *meta_values);
+
 #ifdef __cplusplus
 }
 #endif
