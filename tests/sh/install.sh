@@ -37,6 +37,10 @@ cat > "$tmp/consumer.c" <<'C'
 int main(void) {
     if (strcmp(profs_strerror(PROFS_ESHAPE), "shape or size mismatch") != 0) return 1;
     if (profs_version_number() != PROFS_VERSION_NUMBER) return 2;
+    profs_model *m = NULL;
+    if (profs_model_open(&m, "no/such/model.safetensors") != PROFS_EIO || m != NULL) return 3;
+    if (profs_last_error()[0] == '\0') return 4;
+    profs_model_free(NULL);
     printf("consumer ok %s\n", profs_version_string());
     return 0;
 }
