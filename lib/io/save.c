@@ -1,0 +1,361 @@
+/* Saving a model with its staged edits: streaming (one tensor in memory at a
+ * time) and atomic (every file goes to a temporary name first).
+ *
+ * A save is planned as a list of jobs, one per output file: copies of
+ * non-weight files, shard copies (nothing staged) or shard rewrites (identical
+ * header, staged tensors' bytes replaced), with the file that makes the
+ * directory loadable (the index, or model.safetensors) last. Phase 1 writes
+ * every job to its temporary and fsyncs it; only when all succeeded does
+ * phase 2 rename them into place in that order. Any failure in phase 1
+ * removes every temporary and every directory the save created. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "io/model_impl.h"
+
+#define COPY_SLICE ((uint64_t)64 << 20)   /* progress granularity of plain copies */
+#define MAX_DEPTH 16
+
+enum { JOB_COPY, JOB_SHARD };
+
+typedef struct job {
+    int kind;
+    int order;        /* 0 other files, 1 shards, 2 the file that makes the output loadable */
+    char *src;        /* JOB_COPY: source path */
+    char *dest;       /* output path */
+    size_t file;      /* JOB_SHARD: index into m->files */
+    uint64_t size;    /* bytes this job writes */
+    pf_atomic a;
+} job;
+
+typedef struct plan {
+    job *jobs;
+    size_t n, cap;
+    char **dirs;      /* directories this save created, in creation order */
+    size_t ndirs, dcap;
+    uint64_t done, total;
+    profs_progress_fn progress;
+    void *userdata;
+    struct stat out_st;   /* the output directory (directory saves) */
+} plan;
+
+static int add_job(plan *p, int kind, int order, char *src, char *dest, size_t file, uint64_t size)
+{
+    if (!dest || (kind == JOB_COPY && !src)) { free(src); free(dest); return pf_enomem("path"); }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        job *v = realloc(p->jobs, cap * sizeof *v);
+        if (!v) { free(src); free(dest); return pf_enomem("save plan"); }
+        p->jobs = v;
+        p->cap = cap;
+    }
+    p->jobs[p->n++] = (job){ .kind = kind, .order = order, .src = src, .dest = dest, .file = file,
+                             .size = size, .a = { NULL, NULL, -1 } };
+    p->total += size;
+    return PROFS_OK;
+}
+
+static int add_dir(plan *p, char *dir)
+{
+    if (!dir) return pf_enomem("path");
+    if (p->ndirs == p->dcap) {
+        size_t cap = p->dcap ? 2 * p->dcap : 8;
+        char **v = realloc(p->dirs, cap * sizeof *v);
+        if (!v) { free(dir); return pf_enomem("save plan"); }
+        p->dirs = v;
+        p->dcap = cap;
+    }
+    p->dirs[p->ndirs++] = dir;
+    return PROFS_OK;
+}
+
+/* Remove temporaries and the directories this save created (newest first). */
+static void plan_cleanup(plan *p, int failed)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        pf_atomic_abort(&p->jobs[i].a);
+        free(p->jobs[i].src);
+        free(p->jobs[i].dest);
+    }
+    for (size_t i = p->ndirs; i-- > 0;) {
+        if (failed) rmdir(p->dirs[i]);
+        free(p->dirs[i]);
+    }
+    free(p->jobs);
+    free(p->dirs);
+}
+
+static int report(plan *p, uint64_t bytes)
+{
+    p->done += bytes;
+    if (p->progress && p->progress(p->userdata, "save", p->done, p->total) != 0)
+        return pf_error(PROFS_ECANCELLED, "save cancelled by the progress callback after %" PRIu64
+                        " of %" PRIu64 " bytes", p->done, p->total);
+    return PROFS_OK;
+}
+
+/* Copy [off, off+len) of in_fd into the job's temporary, reporting progress per slice. */
+static int copy_range(plan *p, job *j, int in_fd, uint64_t off, uint64_t len, const char *in_name)
+{
+    while (len > 0) {
+        uint64_t n = len < COPY_SLICE ? len : COPY_SLICE;
+        int rc = pf_atomic_copy_fd(&j->a, in_fd, off, n, in_name);
+        if (rc == 0) rc = report(p, n);
+        if (rc) return rc;
+        off += n;
+        len -= n;
+    }
+    return PROFS_OK;
+}
+
+static int shard_touched(const profs_model *m, size_t file)
+{
+    const pf_st_header *h = &m->files[file].h;
+    for (size_t i = 0; i < h->n_tensors; i++) {
+        long k = pf_model_find(m, h->tensors[i].name);
+        if (k >= 0 && m->stages[k].kind != PF_STAGE_NONE) return 1;
+    }
+    return 0;
+}
+
+/* Is `name` (in the source directory) one of the opened weight files? */
+static long weight_file_index(const profs_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_files; i++)
+        if (strcmp(pf_path_basename(m->files[i].path), name) == 0) return (long)i;
+    return -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Plan the copy of source directory `src` into `dest` (relative depth `depth`). */
+static int plan_dir(plan *p, const profs_model *m, const char *src, const char *dest, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return pf_error(PROFS_EUNSUPPORTED, "%s: directories nested deeper than %d levels (a symlink loop?)",
+                        src, MAX_DEPTH);
+    DIR *d = opendir(src);
+    if (!d) return pf_error(PROFS_EIO, "%s: cannot list directory: %s", src, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = PROFS_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **v = realloc(names, cap * sizeof *v);
+            if (!v) { rc = pf_enomem("directory listing"); break; }
+            names = v;
+        }
+        if (!(names[n] = strdup(e->d_name))) { rc = pf_enomem("directory listing"); break; }
+        n++;
+    }
+    closedir(d);
+    if (rc == 0) qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *sp = pf_path_join(src, names[i]);
+        if (!sp) { rc = pf_enomem("path"); break; }
+        struct stat st;
+        if (stat(sp, &st) != 0) {
+            rc = pf_error(PROFS_EIO, "%s: cannot stat: %s", sp, strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            if (st.st_dev == p->out_st.st_dev && st.st_ino == p->out_st.st_ino) {
+                /* the output directory itself lies inside the source: not part of the model */
+            } else {
+                char *dp = pf_path_join(dest, names[i]);
+                rc = add_dir(p, dp);   /* created in phase 1 */
+                if (rc == 0) rc = plan_dir(p, m, sp, dp, depth + 1);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            long w = depth == 0 ? weight_file_index(m, names[i]) : -1;
+            int last = depth == 0 && ((m->index_name && strcmp(names[i], m->index_name) == 0) ||
+                                      (!m->index_name && w >= 0));
+            if (w >= 0)
+                rc = add_job(p, JOB_SHARD, last ? 2 : 1, NULL, pf_path_join(dest, names[i]), (size_t)w,
+                             m->files[w].size);
+            else
+                rc = add_job(p, JOB_COPY, last ? 2 : 0, strdup(sp), pf_path_join(dest, names[i]), 0,
+                             (uint64_t)st.st_size);
+        } else {
+            rc = pf_error(PROFS_EUNSUPPORTED, "%s: not a regular file or directory; cannot copy it", sp);
+        }
+        free(sp);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int cmp_job_order(const void *a, const void *b)
+{
+    const job *x = a, *y = b;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+static int cmp_offset(const void *a, const void *b)
+{
+    const pf_st_tensor *x = *(const pf_st_tensor *const *)a, *y = *(const pf_st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Run a transform on one tensor and write the result in the tensor's dtype. */
+static int write_transformed(plan *p, job *j, profs_model *m, const pf_st_file *f, const pf_st_tensor *t,
+                             const pf_stage *s)
+{
+    uint64_t nbytes = t->end - t->begin;
+    size_t numel = (size_t)t->numel;
+    float *x = malloc((numel ? numel : 1) * sizeof *x);
+    void *out = malloc(nbytes ? (size_t)nbytes : 1);
+    int rc = PROFS_OK;
+    if (!x || !out) { rc = pf_enomem("transformed tensor"); goto done; }
+    if (numel) pf_convert_to_f32(x, pf_st_data(f, t), t->dtype, numel);
+    rc = s->fn(s->userdata, t->name, x, t->ndim, t->shape);
+    if (rc > 0) rc = pf_error(PROFS_EINVAL, "%s: transform of tensor '%s' returned %d", f->path, t->name, rc);
+    if (rc) goto done;
+    for (size_t k = 0; k < numel; k++)
+        if (!isfinite(x[k])) {
+            rc = pf_error(PROFS_ENUMERIC, "%s: transform of tensor '%s' produced %s at element %zu", f->path,
+                          t->name, isnan(x[k]) ? "NaN" : "Inf", k);
+            goto done;
+        }
+    if (numel) pf_convert_from_f32(out, x, t->dtype, numel);
+    rc = pf_atomic_write(&j->a, out, (size_t)nbytes);
+    if (rc == 0) rc = report(p, nbytes);
+    profs_model_release(m, t->name);
+done:
+    free(x);
+    free(out);
+    return rc;
+}
+
+/* Rewrite a shard: identical header bytes, then every tensor in offset order. */
+static int write_shard(plan *p, job *j, profs_model *m)
+{
+    const pf_st_file *f = &m->files[j->file];
+    uint64_t data0 = 8 + f->h.header_len;
+    int rc = pf_atomic_write(&j->a, f->map, (size_t)data0);
+    if (rc == 0) rc = report(p, data0);
+    if (rc) return rc;
+    size_t n = f->h.n_tensors;
+    const pf_st_tensor **order = malloc((n ? n : 1) * sizeof *order);
+    if (!order) return pf_enomem("tensor order");
+    for (size_t i = 0; i < n; i++) order[i] = &f->h.tensors[i];
+    qsort(order, n, sizeof *order, cmp_offset);
+    uint64_t run_begin = 0, run_end = 0;   /* pending run of unstaged bytes */
+    for (size_t i = 0; i <= n && rc == 0; i++) {
+        const pf_stage *s = NULL;
+        if (i < n) {
+            long k = pf_model_find(m, order[i]->name);
+            s = &m->stages[k];
+            if (s->kind == PF_STAGE_NONE) {
+                if (run_end == run_begin) run_begin = order[i]->begin;
+                run_end = order[i]->end;
+                continue;
+            }
+        }
+        if (run_end > run_begin) {
+            rc = copy_range(p, j, f->fd, data0 + run_begin, run_end - run_begin, f->path);
+            run_begin = run_end = 0;
+            if (rc) break;
+        }
+        if (i == n) break;
+        const pf_st_tensor *t = order[i];
+        uint64_t nbytes = t->end - t->begin;
+        if (s->kind == PF_STAGE_DATA) {
+            rc = pf_atomic_write(&j->a, s->bytes, (size_t)nbytes);
+            if (rc == 0) rc = report(p, nbytes);
+        } else {
+            rc = write_transformed(p, j, m, f, t, s);
+        }
+    }
+    free(order);
+    return rc;
+}
+
+static int copy_file(plan *p, job *j)
+{
+    int fd = open(j->src, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return pf_error(PROFS_EIO, "%s: cannot open: %s", j->src, strerror(errno));
+    int rc = copy_range(p, j, fd, 0, j->size, j->src);
+    close(fd);
+    return rc;
+}
+
+static int run_job(plan *p, job *j, profs_model *m)
+{
+    int rc = pf_atomic_begin(&j->a, j->dest);
+    if (rc) return rc;
+    if (j->kind == JOB_COPY) rc = copy_file(p, j);
+    else if (shard_touched(m, j->file)) rc = write_shard(p, j, m);
+    else rc = copy_range(p, j, m->files[j->file].fd, 0, m->files[j->file].size, m->files[j->file].path);
+    if (rc == 0) rc = pf_atomic_finish(&j->a);
+    return rc;
+}
+
+int profs_model_save(profs_model *m, const char *out_path, profs_progress_fn progress, void *userdata)
+{
+    if (!m || !out_path || !*out_path) return pf_error(PROFS_EINVAL, "profs_model_save: NULL or empty argument");
+    plan p = { .progress = progress, .userdata = userdata };
+    int rc = PROFS_OK;
+    struct stat st;
+    int exists = stat(out_path, &st) == 0;
+    if (!exists && errno != ENOENT && errno != ENOTDIR)
+        return pf_error(PROFS_EIO, "%s: cannot stat: %s", out_path, strerror(errno));
+    if (!m->is_dir) {
+        const pf_st_file *f = &m->files[0];
+        if (exists && (uint64_t)st.st_dev == f->id.dev && (uint64_t)st.st_ino == f->id.ino)
+            return pf_error(PROFS_EEXIST, "%s: is the source file itself; save to another path", out_path);
+        if (exists && S_ISDIR(st.st_mode))
+            return pf_error(PROFS_EIO, "%s: is a directory; a single-file model saves to a file path", out_path);
+        rc = add_job(&p, JOB_SHARD, 2, NULL, strdup(out_path), 0, f->size);
+    } else {
+        struct stat src;
+        if (stat(m->dir, &src) != 0)
+            return pf_error(PROFS_EIO, "%s: cannot stat: %s", m->dir, strerror(errno));
+        if (exists && st.st_dev == src.st_dev && st.st_ino == src.st_ino)
+            return pf_error(PROFS_EEXIST, "%s: is the source directory itself; save to another directory", out_path);
+        if (exists && !S_ISDIR(st.st_mode))
+            return pf_error(PROFS_EIO, "%s: exists and is not a directory", out_path);
+        if (!exists) {
+            if (mkdir(out_path, 0777) != 0)
+                return pf_error(PROFS_EIO, "%s: cannot create directory: %s", out_path, strerror(errno));
+            rc = add_dir(&p, strdup(out_path));
+            if (rc == 0 && stat(out_path, &st) != 0)
+                rc = pf_error(PROFS_EIO, "%s: cannot stat: %s", out_path, strerror(errno));
+        }
+        p.out_st = st;
+        size_t made = p.ndirs;   /* directories planned below are created in phase 1 */
+        if (rc == 0) rc = plan_dir(&p, m, m->dir, out_path, 0);
+        if (rc == 0) qsort(p.jobs, p.n, sizeof *p.jobs, cmp_job_order);
+        /* phase 1a: create the planned subdirectories (parents come before children) */
+        for (size_t i = made; i < p.ndirs && rc == 0; i++) {
+            if (mkdir(p.dirs[i], 0777) != 0) {
+                if (errno == EEXIST) { free(p.dirs[i]); p.dirs[i] = strdup(""); continue; }
+                rc = pf_error(PROFS_EIO, "%s: cannot create directory: %s", p.dirs[i], strerror(errno));
+            }
+        }
+    }
+    if (rc == 0) rc = report(&p, 0);
+    /* phase 1: every file to its temporary, fsynced */
+    for (size_t i = 0; i < p.n && rc == 0; i++) rc = run_job(&p, &p.jobs[i], m);
+    /* phase 2: rename into place, the loadable-making file last */
+    for (size_t i = 0; i < p.n && rc == 0; i++) rc = pf_atomic_commit(&p.jobs[i].a);
+    if (rc == 0 && m->is_dir) rc = pf_fsync_dir(out_path, 1);
+    plan_cleanup(&p, rc != 0);
+    return rc;
+}
