@@ -11,5 +11,8 @@
 #include "profs/version.h"
 #include "common.h"
 #include "model.h"
+#include "collector.h"
+#include "subspace.h"
+#include "edit.h"
 
 #endif /* PROFS_PROFS_H */
