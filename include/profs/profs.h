@@ -14,5 +14,6 @@
 #include "collector.h"
 #include "subspace.h"
 #include "edit.h"
+#include "lm.h"
 
 #endif /* PROFS_PROFS_H */

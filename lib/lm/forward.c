@@ -1,0 +1,404 @@
+/* The batched, layer-streamed forward pass: embedding, blocks, head.
+ * All sequences of a batch go through a block together as one (T, D) matrix
+ * (sgemm); attention runs per sequence and head with causal (and
+ * sliding-window) masking. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "lm/lm_internal.h"
+
+#define MLP_ROWS 512   /* rows of the MLP scratch: (MLP_ROWS, F) floats, twice when gated */
+
+/* ---- small kernels ---- */
+
+/* y (n, D) = LayerNorm(x (n, D)) with weight w and bias b; y may equal x. */
+static void layer_norm(float *y, const float *x, size_t n, size_t D, const float *w, const float *b, double eps)
+{
+    for (size_t r = 0; r < n; r++) {
+        const float *xr = x + r * D;
+        float *yr = y + r * D;
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < D; i++) mean += xr[i];
+        mean /= (double)D;
+        for (size_t i = 0; i < D; i++) { double d = xr[i] - mean; var += d * d; }
+        var /= (double)D;
+        float inv = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
+        for (size_t i = 0; i < D; i++) yr[i] = (xr[i] - m) * inv * w[i] + (b ? b[i] : 0.0f);
+    }
+}
+
+/* y (n, D) = RMSNorm(x) = w * x / sqrt(mean(x^2) + eps); y may equal x. */
+static void rms_norm(float *y, const float *x, size_t n, size_t D, const float *w, double eps)
+{
+    for (size_t r = 0; r < n; r++) {
+        const float *xr = x + r * D;
+        float *yr = y + r * D;
+        double ss = 0;
+        for (size_t i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        float inv = (float)(1.0 / sqrt(ss / (double)D + eps));
+        for (size_t i = 0; i < D; i++) yr[i] = w[i] * (xr[i] * inv);
+    }
+}
+
+static void norm_rows(const pf_lm_config *c, float *y, const float *x, size_t n, const float *w, const float *b)
+{
+    if (c->rms_norm) rms_norm(y, x, n, c->dim, w, c->norm_eps);
+    else layer_norm(y, x, n, c->dim, w, b, c->norm_eps);
+}
+
+/* y (n, out) [ld ldy] = beta * y + x (n, in) [ld ldx] W + b, W stored [out, in]
+ * (nn.Linear) or [in, out] (Conv1D, trans = 1). */
+static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
+                   size_t in, size_t out, const float *b, float beta)
+{
+    if (n == 0) return;
+    if (conv1d)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)out, (int)in, 1.0f, x, (int)ldx,
+                    W, (int)out, beta, y, (int)ldy);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x, (int)ldx,
+                    W, (int)in, beta, y, (int)ldy);
+    if (b)
+        for (size_t r = 0; r < n; r++) {
+            float *yr = y + r * ldy;
+            for (size_t i = 0; i < out; i++) yr[i] += b[i];
+        }
+}
+
+static void activate(int act, float *u, size_t n)
+{
+    switch (act) {
+    case PF_ACT_GELU_TANH: {
+        const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+        for (size_t i = 0; i < n; i++) {
+            float x = u[i];
+            u[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+        }
+        break;
+    }
+    case PF_ACT_GELU_ERF:
+        for (size_t i = 0; i < n; i++) u[i] = 0.5f * u[i] * (1.0f + erff(u[i] * 0.70710678118654752f));
+        break;
+    case PF_ACT_RELU:
+        for (size_t i = 0; i < n; i++) u[i] = u[i] > 0 ? u[i] : 0.0f;
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) u[i] = u[i] / (1.0f + expf(-u[i]));
+        break;
+    }
+}
+
+/* Rotate heads of one token row (n_heads heads of head_dim at stride head_dim) at position pos. */
+static void rope_row(const pf_lm_config *c, float *row, size_t n_heads, size_t pos)
+{
+    size_t half = c->rotary_dim / 2;
+    for (size_t i = 0; i < half; i++) {
+        float ang = (float)pos * c->inv_freq[i];
+        float cs = cosf(ang), sn = sinf(ang);
+        for (size_t h = 0; h < n_heads; h++) {
+            float *v = row + h * c->head_dim;
+            if (c->rope == PF_ROPE_HALF) {      /* rotate_half: pairs (i, i + d/2) */
+                float a = v[i], b = v[i + half];
+                v[i] = a * cs - b * sn;
+                v[i + half] = b * cs + a * sn;
+            } else {                            /* GPT-J rotate_every_two: pairs (2i, 2i + 1) */
+                float a = v[2 * i], b = v[2 * i + 1];
+                v[2 * i] = a * cs - b * sn;
+                v[2 * i + 1] = b * cs + a * sn;
+            }
+        }
+    }
+}
+
+/* Attention of one sequence: n queries at positions past .. past + n - 1 over
+ * n_keys = past + n keys. q (n) rows at stride ldq; k, v (n_keys) rows at
+ * stride ldkv; out (n, q_dim) at stride ldo. scores: (n * n_keys) scratch. */
+static void attend(const pf_lm_config *c, float *out, size_t ldo, const float *q, size_t ldq, const float *k,
+                   const float *v, size_t ldkv, size_t n, size_t past, float *scores, float scale)
+{
+    size_t nk = past + n, hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    for (size_t h = 0; h < c->n_heads; h++) {
+        size_t kh = h / group;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)nk, (int)hd, scale, q + h * hd,
+                    (int)ldq, k + kh * hd, (int)ldkv, 0.0f, scores, (int)nk);
+        for (size_t i = 0; i < n; i++) {
+            float *s = scores + i * nk;
+            size_t qp = past + i, hi = qp + 1, lo = 0;
+            if (c->sliding_window && qp + 1 > c->sliding_window) lo = qp + 1 - c->sliding_window;
+            float mx = -INFINITY;
+            for (size_t j = lo; j < hi; j++) mx = s[j] > mx ? s[j] : mx;
+            double sum = 0;
+            for (size_t j = lo; j < hi; j++) { s[j] = expf(s[j] - mx); sum += s[j]; }
+            float inv = (float)(1.0 / sum);
+            for (size_t j = 0; j < lo; j++) s[j] = 0.0f;
+            for (size_t j = lo; j < hi; j++) s[j] *= inv;
+            for (size_t j = hi; j < nk; j++) s[j] = 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)hd, (int)nk, 1.0f, scores, (int)nk,
+                    v + kh * hd, (int)ldkv, 0.0f, out + h * hd, (int)ldo);
+    }
+}
+
+/* ---- embedding ---- */
+
+static int embed(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b)
+{
+    const pf_lm_config *c = &lm->cfg;
+    size_t T = b->start[b->n_seqs], E = c->embed_dim, D = c->dim;
+    int dt;
+    const void *data;
+    uint64_t nbytes;
+    const char *en = lm->gname[PF_G_EMBED];
+    if (profs_model_tensor_info(lm->model, en, &dt, NULL, NULL) ||
+        profs_model_tensor_data(lm->model, en, &data, &nbytes))
+        return pf_error(PROFS_EIO, "cannot read tensor '%s'", en);
+    size_t es = profs_dtype_size(dt);
+    float *rows = x;
+    if (E != D) {
+        rows = malloc(T * E * sizeof(float));
+        if (!rows) return pf_enomem("embedding rows");
+    }
+    for (size_t t = 0; t < T; t++)
+        pf_convert_to_f32(rows + t * E, (const char *)data + (size_t)ids[t] * E * es, dt, E);
+    if (E != D) {
+        pf_wt w;
+        int rc = pf_wt_load(lm, &w, lm->gname[PF_G_PROJ_IN]);
+        if (rc) { free(rows); return rc; }
+        linear(x, D, rows, E, T, w.p, 0, E, D, NULL, 0.0f);
+        pf_wt_drop(lm, &w, NULL);
+        free(rows);
+    }
+    const char *pn = lm->gname[PF_G_POS];
+    if (pn) {
+        if (profs_model_tensor_info(lm->model, pn, &dt, NULL, NULL) ||
+            profs_model_tensor_data(lm->model, pn, &data, &nbytes))
+            return pf_error(PROFS_EIO, "cannot read tensor '%s'", pn);
+        es = profs_dtype_size(dt);
+        float *tmp = malloc(D * sizeof(float));
+        if (!tmp) return pf_enomem("position row");
+        for (size_t s = 0; s < b->n_seqs; s++)
+            for (size_t t = b->start[s]; t < b->start[s + 1]; t++) {
+                size_t pos = (b->past ? b->past[s] : 0) + (t - b->start[s]) + c->pos_offset;
+                pf_convert_to_f32(tmp, (const char *)data + pos * D * es, dt, D);
+                float *xr = x + t * D;
+                for (size_t i = 0; i < D; i++) xr[i] += tmp[i];
+            }
+        free(tmp);
+    }
+    return 0;
+}
+
+/* ---- one block ---- */
+
+typedef struct scratch {
+    float *h;       /* (T, D) normalised input */
+    float *qkv;     /* (T, q_dim + 2 kv_dim) */
+    float *att;     /* (T, q_dim) */
+    float *up;      /* (MLP_ROWS, F) */
+    float *gate;    /* (MLP_ROWS, F) when gated */
+    float *scores;  /* (max_n * max_keys) */
+} scratch;
+
+static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, size_t T, const pf_batch *b,
+                  pf_kv *kv, scratch *sc)
+{
+    const pf_lm_config *c = &lm->cfg;
+    const pf_wt *w = lw->w;
+    size_t D = c->dim, Q = c->q_dim, KV = c->kv_dim, F = c->ffn_dim, ld = Q + 2 * KV;
+    const int *tr = lm->ltrans;
+
+    /* attention input */
+    const float *ain = x;
+    if (c->ln_before) {
+        norm_rows(c, sc->h, x, T, w[PF_LN1_W].p, w[PF_LN1_B].p);
+        ain = sc->h;
+    }
+    if (w[PF_QKV_W].p) {
+        linear(sc->qkv, ld, ain, D, T, w[PF_QKV_W].p, tr[PF_QKV_W], D, 3 * D, w[PF_QKV_B].p, 0.0f);
+    } else {
+        linear(sc->qkv, ld, ain, D, T, w[PF_Q_W].p, 0, D, Q, w[PF_Q_B].p, 0.0f);
+        linear(sc->qkv + Q, ld, ain, D, T, w[PF_K_W].p, 0, D, KV, w[PF_K_B].p, 0.0f);
+        linear(sc->qkv + Q + KV, ld, ain, D, T, w[PF_V_W].p, 0, D, KV, w[PF_V_B].p, 0.0f);
+    }
+    float scale = c->attn_scale;
+    if (c->scale_by_layer) scale /= (float)(layer + 1);
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t t0 = b->start[s], n = b->start[s + 1] - t0, past = b->past ? b->past[s] : 0;
+        if (c->rope != PF_ROPE_NONE)
+            for (size_t i = 0; i < n; i++) {
+                float *row = sc->qkv + (t0 + i) * ld;
+                rope_row(c, row, c->n_heads, past + i);
+                rope_row(c, row + Q, c->n_kv_heads, past + i);
+            }
+        const float *k = sc->qkv + t0 * ld + Q, *v = sc->qkv + t0 * ld + Q + KV;
+        size_t ldkv = ld;
+        if (kv) {
+            float *ck = kv->k[layer], *cv = kv->v[layer];
+            for (size_t i = 0; i < n; i++) {
+                memcpy(ck + (past + i) * KV, sc->qkv + (t0 + i) * ld + Q, KV * sizeof(float));
+                memcpy(cv + (past + i) * KV, sc->qkv + (t0 + i) * ld + Q + KV, KV * sizeof(float));
+            }
+            k = ck;
+            v = cv;
+            ldkv = KV;
+        } else if (past) {
+            past = 0; /* no cache: positions only shift RoPE/learned positions */
+        }
+        attend(c, sc->att + t0 * Q, Q, sc->qkv + t0 * ld, ld, k, v, ldkv, n, past, sc->scores, scale);
+    }
+
+    /* output projection into the residual stream */
+    if (c->ln_before) {
+        linear(x, D, sc->att, Q, T, w[PF_O_W].p, tr[PF_O_W], Q, D, w[PF_O_B].p, 1.0f);
+    } else {
+        linear(x, D, sc->att, Q, T, w[PF_O_W].p, tr[PF_O_W], Q, D, w[PF_O_B].p, 1.0f);
+        norm_rows(c, x, x, T, w[PF_LN1_W].p, w[PF_LN1_B].p);
+    }
+
+    /* MLP input: GPT-J reuses ln_1(x_old) (still in h); pre-LN normalises the new x; OPT post-LN uses x */
+    const float *min = x;
+    if (!c->parallel && c->ln_before) {
+        norm_rows(c, sc->h, x, T, w[PF_LN2_W].p, w[PF_LN2_B].p);
+        min = sc->h;
+    } else if (c->parallel) {
+        min = sc->h;
+    }
+    for (size_t r0 = 0; r0 < T; r0 += MLP_ROWS) {
+        size_t n = T - r0 < MLP_ROWS ? T - r0 : MLP_ROWS;
+        linear(sc->up, F, min + r0 * D, D, n, w[PF_UP_W].p, tr[PF_UP_W], D, F, w[PF_UP_B].p, 0.0f);
+        if (w[PF_GATE_W].p) {
+            linear(sc->gate, F, min + r0 * D, D, n, w[PF_GATE_W].p, 0, D, F, w[PF_GATE_B].p, 0.0f);
+            activate(c->act, sc->gate, n * F);
+            for (size_t i = 0; i < n * F; i++) sc->up[i] *= sc->gate[i];
+        } else {
+            activate(c->act, sc->up, n * F);
+        }
+        linear(x + r0 * D, D, sc->up, F, n, w[PF_DOWN_W].p, tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 1.0f);
+        if (!c->ln_before) norm_rows(c, x + r0 * D, x + r0 * D, n, w[PF_LN2_W].p, w[PF_LN2_B].p);
+    }
+}
+
+int pf_kv_init(pf_kv *kv, const profs_lm *lm, size_t capacity)
+{
+    size_t L = lm->cfg.n_layers, KV = lm->cfg.kv_dim;
+    memset(kv, 0, sizeof *kv);
+    kv->k = calloc(L, sizeof(float *));
+    kv->v = calloc(L, sizeof(float *));
+    if (!kv->k || !kv->v) { pf_kv_free(kv, L); return pf_enomem("KV cache"); }
+    for (size_t l = 0; l < L; l++) {
+        kv->k[l] = malloc(capacity * KV * sizeof(float));
+        kv->v[l] = malloc(capacity * KV * sizeof(float));
+        if (!kv->k[l] || !kv->v[l]) { pf_kv_free(kv, L); return pf_enomem("KV cache"); }
+    }
+    kv->capacity = capacity;
+    return 0;
+}
+
+void pf_kv_free(pf_kv *kv, size_t n_layers)
+{
+    if (kv->k) for (size_t l = 0; l < n_layers; l++) free(kv->k[l]);
+    if (kv->v) for (size_t l = 0; l < n_layers; l++) free(kv->v[l]);
+    free(kv->k);
+    free(kv->v);
+    memset(kv, 0, sizeof *kv);
+}
+
+int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b, pf_kv *kv,
+                  pf_layer_cb cb, void *ud)
+{
+    const pf_lm_config *c = &lm->cfg;
+    size_t T = b->start[b->n_seqs], D = c->dim, F = c->ffn_dim;
+    size_t max_n = 0, max_keys = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t n = b->start[s + 1] - b->start[s];
+        size_t keys = n + (kv && b->past ? b->past[s] : 0);
+        if (n > max_n) max_n = n;
+        if (keys > max_keys) max_keys = keys;
+    }
+    if (kv && (b->n_seqs != 1 || kv->len + T > kv->capacity))
+        return pf_error(PROFS_EINVAL, "KV cache: batch does not fit");
+    int rc = embed(lm, x, ids, b);
+    if (rc) return rc;
+    if (cb && (rc = cb(ud, 0, x, T, D))) return rc;
+
+    scratch sc = {0};
+    size_t rows = T < MLP_ROWS ? T : MLP_ROWS;
+    sc.h = malloc(T * D * sizeof(float));
+    sc.qkv = malloc(T * (c->q_dim + 2 * c->kv_dim) * sizeof(float));
+    sc.att = malloc(T * c->q_dim * sizeof(float));
+    sc.up = malloc(rows * F * sizeof(float));
+    sc.gate = c->arch == PF_ARCH_LLAMA ? malloc(rows * F * sizeof(float)) : NULL;
+    sc.scores = malloc(max_n * max_keys * sizeof(float));
+    if (!sc.h || !sc.qkv || !sc.att || !sc.up || (c->arch == PF_ARCH_LLAMA && !sc.gate) || !sc.scores) {
+        rc = pf_enomem("activations");
+        goto done;
+    }
+    for (size_t l = 0; l < c->n_layers; l++) {
+        pf_layer_w local = {0};
+        const pf_layer_w *lw = lm->cache ? &lm->cache[l] : &local;
+        if (!lm->cache && (rc = pf_layer_load(lm, &local, l))) goto done;
+        block(lm, lw, l, x, T, b, kv, &sc);
+        if (!lm->cache) pf_layer_drop(lm, &local, l);
+        if (cb && (rc = cb(ud, l + 1, x, T, D))) goto done;
+    }
+    if (kv) kv->len += T;
+done:
+    free(sc.h);
+    free(sc.qkv);
+    free(sc.att);
+    free(sc.up);
+    free(sc.gate);
+    free(sc.scores);
+    return rc;
+}
+
+#define HEAD_ROWS 64
+
+int pf_lm_head(const profs_lm *lm, float *x, size_t n, pf_logits_cb fn, void *ud)
+{
+    const pf_lm_config *c = &lm->cfg;
+    size_t D = c->dim, E = c->embed_dim, V = c->vocab;
+    int rc;
+    if (lm->gname[PF_G_NORM_W]) {
+        pf_wt nw, nb;
+        if ((rc = pf_wt_load(lm, &nw, lm->gname[PF_G_NORM_W]))) return rc;
+        if ((rc = pf_wt_load(lm, &nb, lm->gname[PF_G_NORM_B]))) { pf_wt_drop(lm, &nw, NULL); return rc; }
+        norm_rows(c, x, x, n, nw.p, nb.p);
+        pf_wt_drop(lm, &nw, NULL);
+        pf_wt_drop(lm, &nb, NULL);
+    }
+    size_t rows = n < HEAD_ROWS ? n : HEAD_ROWS;
+    float *xe = NULL, *logits = malloc(rows * V * sizeof(float));
+    pf_wt pw = {0}, hw = lm->head, hb = {0};
+    int own = hw.p == NULL;
+    const char *hn = c->tied ? lm->gname[PF_G_EMBED] : lm->gname[PF_G_HEAD_W];
+    if (!logits) return pf_enomem("logits");
+    if (E != D) {
+        xe = malloc(rows * E * sizeof(float));
+        if (!xe) { rc = pf_enomem("project_out"); goto out; }
+        if ((rc = pf_wt_load(lm, &pw, lm->gname[PF_G_PROJ_OUT]))) goto out;
+    }
+    if (own && (rc = pf_wt_load(lm, &hw, hn))) goto out;
+    if ((rc = pf_wt_load(lm, &hb, lm->gname[PF_G_HEAD_B]))) goto out;
+    for (size_t r0 = 0; r0 < n && !rc; r0 += rows) {
+        size_t m = n - r0 < rows ? n - r0 : rows;
+        const float *in = x + r0 * D;
+        if (xe) {
+            linear(xe, E, in, D, m, pw.p, 0, D, E, NULL, 0.0f);
+            in = xe;
+        }
+        linear(logits, V, in, E, m, hw.p, 0, E, V, hb.p, 0.0f);
+        for (size_t i = 0; i < m && !rc; i++) rc = fn(ud, r0 + i, logits + i * V);
+    }
+out:
+    if (own) pf_wt_drop(lm, &hw, lm->cache ? NULL : hn);
+    pf_wt_drop(lm, &hb, NULL);
+    pf_wt_drop(lm, &pw, NULL);
+    free(xe);
+    free(logits);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* Per-block weights as f32: F32 tensors are used in place from the mapping,
+ * F16/BF16 are converted into a buffer; dropping releases the mapped pages. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "lm/lm_internal.h"
+
+int pf_wt_load(const profs_lm *lm, pf_wt *w, const char *name)
+{
+    w->p = NULL;
+    w->owned = NULL;
+    if (!name) return 0;
+    int dt;
+    const void *data;
+    uint64_t nbytes, numel;
+    int rc = profs_model_tensor_info(lm->model, name, &dt, NULL, NULL);
+    if (!rc) rc = profs_model_tensor_size(lm->model, name, &numel, NULL);
+    if (!rc) rc = profs_model_tensor_data(lm->model, name, &data, &nbytes);
+    if (rc) return pf_error(rc, "%s: cannot read tensor '%s'", profs_model_path(lm->model), name);
+    if (dt == PROFS_DTYPE_F32 && ((uintptr_t)data % sizeof(float)) == 0) {
+        w->p = data;
+        return 0;
+    }
+    w->owned = malloc((size_t)(numel ? numel : 1) * sizeof(float));
+    if (!w->owned) return pf_enomem(name);
+    if (pf_convert_to_f32(w->owned, data, dt, (size_t)numel)) {
+        free(w->owned);
+        w->owned = NULL;
+        return pf_error(PROFS_EUNSUPPORTED, "tensor '%s': dtype not convertible", name);
+    }
+    w->p = w->owned;
+    return 0;
+}
+
+void pf_wt_drop(const profs_lm *lm, pf_wt *w, const char *name)
+{
+    free(w->owned);
+    w->owned = NULL;
+    w->p = NULL;
+    if (name) (void)profs_model_release(lm->model, name);
+}
+
+int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer)
+{
+    for (int s = 0; s < PF_SLOT_COUNT; s++) {
+        int rc = pf_wt_load(lm, &lw->w[s], lm->lname[layer * PF_SLOT_COUNT + s]);
+        if (rc) {
+            pf_layer_drop(lm, lw, layer);
+            return rc;
+        }
+    }
+    lw->loaded = 1;
+    return 0;
+}
+
+void pf_layer_drop(const profs_lm *lm, pf_layer_w *lw, size_t layer)
+{
+    for (int s = 0; s < PF_SLOT_COUNT; s++) pf_wt_drop(lm, &lw->w[s], lm->lname[layer * PF_SLOT_COUNT + s]);
+    lw->loaded = 0;
+}

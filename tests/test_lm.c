@@ -1,0 +1,471 @@
+/* Transformer runtime: agreement with the PyTorch reference (tests/reference/
+ * lm_reference.py, goldens in tests/data/lm/) for every architecture and
+ * dtype, pooling independent of the batch, KV-cache generation, sampling,
+ * perplexity, and the errors of opening a bad checkpoint. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hfgen.h"
+#include "profs/profs.h"
+#include "testutil.h"
+
+#define TOL 1e-4 /* relative Frobenius error per layer; F32, F16 and BF16 weights alike (see docs/runtime.md) */
+
+static char *dir;
+
+static void setup(void) { dir = tu_tmpdir("lm"); ck_assert_ptr_nonnull(dir); }
+static void teardown(void) { tu_rmtree(dir); free(dir); }
+
+/* Generate fixture `name` into dir/name; caller frees the path. */
+static char *fixture(const char *name)
+{
+    const hfgen_spec *s = hfgen_fixture(name);
+    ck_assert_ptr_nonnull(s);
+    char *p = tu_join(dir, name);
+    ck_assert_int_eq(hfgen_write(p, s), 0);
+    return p;
+}
+
+static profs_model *golden(const char *name)
+{
+    char file[256];
+    snprintf(file, sizeof file, "lm/%s.safetensors", name);
+    char *p = tu_data_path(file);
+    profs_model *g = NULL;
+    ck_assert_profs_ok(profs_model_open(&g, p));
+    free(p);
+    return g;
+}
+
+static float *gread(const profs_model *g, const char *name, size_t *count)
+{
+    uint64_t n;
+    ck_assert_profs_ok(profs_model_tensor_size(g, name, &n, NULL));
+    float *v = malloc((size_t)n * sizeof(float) + 1);
+    ck_assert_profs_ok(profs_model_read_f32(g, name, v, (size_t)n));
+    if (count) *count = (size_t)n;
+    return v;
+}
+
+static int32_t *gids(const profs_model *g, const char *name, size_t *count)
+{
+    const void *data;
+    uint64_t nb;
+    ck_assert_profs_ok(profs_model_tensor_data(g, name, &data, &nb));
+    int32_t *v = malloc((size_t)nb + 4);
+    memcpy(v, data, (size_t)nb);
+    *count = (size_t)nb / 4;
+    return v;
+}
+
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* hidden states (every layer) and logits of each golden sequence */
+static void check_fixture(const char *name)
+{
+    char *p = fixture(name);
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    profs_model *g = golden(name);
+    size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm), V = profs_lm_vocab_size(lm);
+    ck_assert_uint_eq(L, 2);
+    ck_assert_uint_eq(D, 32);
+    ck_assert_uint_eq(V, 300);
+    for (int i = 0; i < 4; i++) {
+        char key[64];
+        size_t T, nh, nl;
+        snprintf(key, sizeof key, "ids.%d", i);
+        int32_t *ids = gids(g, key, &T);
+        snprintf(key, sizeof key, "hidden.%d", i);
+        float *want = gread(g, key, &nh);
+        ck_assert_uint_eq(nh, (L + 1) * T * D);
+        float *got = malloc(nh * sizeof(float));
+        ck_assert_profs_ok(profs_lm_hidden_states(lm, got, ids, T));
+        for (size_t l = 0; l <= L; l++) {
+            double e = rel_err(got + l * T * D, want + l * T * D, T * D);
+            ck_assert_msg(e <= TOL, "%s: sequence %d (T=%zu) hidden state %zu: relative error %g", name, i, T, l, e);
+        }
+        snprintf(key, sizeof key, "logits.%d", i);
+        float *wl = gread(g, key, &nl);
+        ck_assert_uint_eq(nl, T * V);
+        float *gl = malloc(nl * sizeof(float));
+        ck_assert_profs_ok(profs_lm_logits(lm, gl, ids, T));
+        double e = rel_err(gl, wl, nl);
+        ck_assert_msg(e <= TOL, "%s: sequence %d logits: relative error %g", name, i, e);
+        free(ids);
+        free(want);
+        free(got);
+        free(wl);
+        free(gl);
+    }
+    profs_model_free(g);
+    profs_lm_free(lm);
+    free(p);
+}
+
+START_TEST(matches_reference)
+{
+    check_fixture(hfgen_fixture_names[_i]);
+}
+END_TEST
+
+START_TEST(perplexity_matches_reference)
+{
+    const char *name = hfgen_fixture_names[_i];
+    char *p = fixture(name);
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    profs_model *g = golden(name);
+    size_t n;
+    int32_t *ids = gids(g, "ppl_ids", &n);
+    static const size_t settings[][2] = {{16, 16}, {16, 5}, {40, 40}, {64, 64}};
+    for (size_t k = 0; k < 4; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "ppl.%zu.%zu", settings[k][0], settings[k][1]);
+        const void *data;
+        uint64_t nb;
+        ck_assert_profs_ok(profs_model_tensor_data(g, key, &data, &nb));
+        double want[2];
+        memcpy(want, data, sizeof want);
+        double ppl, nll;
+        ck_assert_profs_ok(profs_lm_perplexity(lm, &ppl, &nll, ids, n, settings[k][0], settings[k][1], NULL, NULL));
+        ck_assert_msg(fabs(nll - want[0]) <= 1e-5 * fabs(want[0]), "%s %s: nll %.9g vs %.9g", name, key, nll, want[0]);
+        ck_assert_msg(fabs(ppl - want[1]) <= 1e-5 * want[1], "%s %s: ppl %.9g vs %.9g", name, key, ppl, want[1]);
+        ck_assert_double_eq_tol(ppl, exp(nll), 1e-9 * ppl);
+    }
+    free(ids);
+    profs_model_free(g);
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
+/* Pooled embeddings equal the means of the reference hidden states, whatever the batch. */
+static void check_pool(const char *name, size_t batch_tokens)
+{
+    char *p = fixture(name);
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, batch_tokens));
+    ck_assert_profs_ok(profs_lm_set_resident_bytes(lm, 0)); /* stream the weights */
+    profs_model *g = golden(name);
+    size_t L = 2, D = 32, lens[4];
+    int32_t *ids[4];
+    float *want[4];
+    for (int i = 0; i < 4; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "ids.%d", i);
+        ids[i] = gids(g, key, &lens[i]);
+        snprintf(key, sizeof key, "hidden.%d", i);
+        want[i] = gread(g, key, NULL);
+    }
+    /* sequences of very different lengths (1, 3, 12, 23) in one call, and one at a time */
+    float *all = malloc(4 * L * D * sizeof(float)), *one = malloc(L * D * sizeof(float));
+    ck_assert_profs_ok(profs_lm_pool_ids(lm, all, (const int32_t *const *)ids, lens, 4, 0, NULL, NULL));
+    for (int i = 0; i < 4; i++) {
+        ck_assert_profs_ok(profs_lm_pool_ids(lm, one, (const int32_t *const *)&ids[i], &lens[i], 1, 0, NULL, NULL));
+        for (size_t l = 0; l < L; l++) {
+            float ref[32];
+            for (size_t d = 0; d < D; d++) {
+                double s = 0;
+                for (size_t t = 0; t < lens[i]; t++) s += want[i][((l + 1) * lens[i] + t) * D + d];
+                ref[d] = (float)(s / (double)lens[i]);
+            }
+            double e1 = rel_err(all + (i * L + l) * D, ref, D), e2 = rel_err(one + l * D, ref, D);
+            double e3 = rel_err(all + (i * L + l) * D, one + l * D, D);
+            ck_assert_msg(e1 <= TOL && e2 <= TOL, "%s seq %d layer %zu: pooled error %g / %g", name, i, l, e1, e2);
+            ck_assert_msg(e3 <= 1e-6, "%s seq %d layer %zu: batch changes the result by %g", name, i, l, e3);
+        }
+    }
+    /* leaving the first token out */
+    ck_assert_profs_ok(profs_lm_pool_ids(lm, one, (const int32_t *const *)&ids[3], &lens[3], 1, 1, NULL, NULL));
+    for (size_t d = 0; d < D; d++) {
+        double s = 0;
+        for (size_t t = 1; t < lens[3]; t++) s += want[3][((L)*lens[3] + t) * D + d];
+        ck_assert_double_eq_tol(one[(L - 1) * D + d], s / (double)(lens[3] - 1), 1e-4);
+    }
+    ck_assert_profs_error(profs_lm_pool_ids(lm, one, (const int32_t *const *)&ids[0], &lens[0], 1, 1, NULL, NULL),
+                          PROFS_EINVAL, "at least 2");
+    for (int i = 0; i < 4; i++) { free(ids[i]); free(want[i]); }
+    free(all);
+    free(one);
+    profs_model_free(g);
+    profs_lm_free(lm);
+    free(p);
+}
+
+START_TEST(pooling_does_not_depend_on_the_batch)
+{
+    check_pool("mistral", 8192); /* everything in one pass */
+    check_pool("mistral", 13);   /* several passes */
+    check_pool("gpt2_bf16", 4);  /* one sequence per pass */
+}
+END_TEST
+
+static int cancel_at_2(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    int *calls = ud;
+    ck_assert_str_eq(stage, "forward");
+    ck_assert_uint_eq(total, 3 + 4 + 5);
+    ck_assert_uint_le(done, total);
+    return ++*calls == 2;
+}
+
+START_TEST(pooling_progress_and_cancel)
+{
+    char *p = fixture("gpt2");
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, 4));
+    int32_t a[] = {1, 2, 3}, b[] = {4, 5, 6, 7}, c[] = {8, 9, 10, 11, 12};
+    const int32_t *ids[] = {a, b, c};
+    size_t lens[] = {3, 4, 5};
+    float out[3 * 2 * 32];
+    int calls = 0;
+    ck_assert_profs_error(profs_lm_pool_ids(lm, out, ids, lens, 3, 0, cancel_at_2, &calls), PROFS_ECANCELLED,
+                          "cancelled");
+    ck_assert_int_eq(calls, 2);
+    int32_t bad[] = {1, 300};
+    const int32_t *bids[] = {bad};
+    size_t blen[] = {2};
+    ck_assert_profs_error(profs_lm_pool_ids(lm, out, bids, blen, 1, 0, NULL, NULL), PROFS_EINVAL,
+                          "token id 300 at index 1");
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
+/* Greedy generation with the KV cache equals re-running the whole sequence each step. */
+START_TEST(generation_uses_a_consistent_kv_cache)
+{
+    const char *name = hfgen_fixture_names[_i];
+    char *p = fixture(name);
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    size_t V = profs_lm_vocab_size(lm);
+    int32_t seq[32] = {5, 17, 250, 3, 99, 42, 7};
+    size_t n0 = 7, max_new = 12;
+    int32_t out[12];
+    size_t n_out;
+    ck_assert_profs_ok(profs_lm_generate(lm, out, 12, &n_out, seq, n0, max_new, NULL, NULL, NULL));
+    ck_assert_uint_eq(n_out, max_new);
+    float *lp = malloc(V * sizeof(float));
+    for (size_t s = 0; s < max_new; s++) {
+        ck_assert_profs_ok(profs_lm_next_logprobs(lm, lp, seq, n0 + s));
+        size_t best = 0;
+        double z = 0;
+        for (size_t v = 0; v < V; v++) {
+            if (lp[v] > lp[best]) best = v;
+            z += exp(lp[v]);
+        }
+        ck_assert_double_eq_tol(z, 1.0, 1e-4);
+        ck_assert_msg(out[s] == (int32_t)best, "%s: step %zu generated %d, full forward argmax %zu", name, s,
+                      out[s], best);
+        seq[n0 + s] = out[s];
+    }
+    free(lp);
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
+static int stop_after_3(void *ud, int32_t tok)
+{
+    (void)tok;
+    return ++*(int *)ud == 3;
+}
+
+START_TEST(sampling_is_seeded_and_deterministic)
+{
+    char *p = fixture("mistral");
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    profs_sampler *s = NULL;
+    ck_assert_profs_ok(profs_sampler_new(&s));
+    ck_assert_profs_ok(profs_sampler_set_temperature(s, 1.0));
+    ck_assert_profs_ok(profs_sampler_set_top_k(s, 50));
+    ck_assert_profs_ok(profs_sampler_set_top_p(s, 0.9));
+    ck_assert_profs_ok(profs_sampler_set_seed(s, 1234));
+    int32_t prompt[] = {276, 40, 41};
+    int32_t a[10], b[10], c[10], greedy[10];
+    size_t na, nb, nc, ng;
+    ck_assert_profs_ok(profs_lm_generate(lm, a, 10, &na, prompt, 3, 10, s, NULL, NULL));
+    ck_assert_profs_ok(profs_lm_generate(lm, b, 10, &nb, prompt, 3, 10, s, NULL, NULL));
+    ck_assert_uint_eq(na, nb);
+    ck_assert_mem_eq(a, b, na * sizeof(int32_t));
+    ck_assert_profs_ok(profs_sampler_set_seed(s, 99));
+    ck_assert_profs_ok(profs_lm_generate(lm, c, 10, &nc, prompt, 3, 10, s, NULL, NULL));
+    ck_assert_msg(nc != na || memcmp(a, c, na * sizeof(int32_t)) != 0, "another seed gives the same 10 tokens");
+    /* top-k 1 is greedy */
+    ck_assert_profs_ok(profs_sampler_set_top_k(s, 1));
+    ck_assert_profs_ok(profs_lm_generate(lm, c, 10, &nc, prompt, 3, 10, s, NULL, NULL));
+    ck_assert_profs_ok(profs_lm_generate(lm, greedy, 10, &ng, prompt, 3, 10, NULL, NULL, NULL));
+    ck_assert_uint_eq(nc, ng);
+    ck_assert_mem_eq(c, greedy, ng * sizeof(int32_t));
+    /* the callback stops generation */
+    int calls = 0;
+    ck_assert_profs_ok(profs_lm_generate(lm, c, 10, &nc, prompt, 3, 10, NULL, stop_after_3, &calls));
+    ck_assert_uint_eq(nc, 3);
+    ck_assert_profs_error(profs_sampler_set_top_p(s, 0.0), PROFS_EINVAL, "top-p");
+    ck_assert_profs_error(profs_sampler_set_temperature(s, -1), PROFS_EINVAL, "temperature");
+    ck_assert_profs_error(profs_lm_generate(lm, c, 10, &nc, prompt, 3, 62, NULL, NULL, NULL), PROFS_EINVAL,
+                          "capacity");
+    int32_t big[70] = {0};
+    ck_assert_profs_error(profs_lm_generate(lm, big, 70, &nc, prompt, 3, 62, NULL, NULL, NULL), PROFS_EINVAL,
+                          "exceed the model's 64 positions");
+    profs_sampler_free(s);
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
+START_TEST(queries)
+{
+    char *p = fixture("opt_proj");
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    ck_assert_str_eq(profs_lm_architecture(lm), "opt");
+    ck_assert_uint_eq(profs_lm_max_positions(lm), 64);
+    ck_assert_uint_eq(profs_lm_vocab_size(lm), 300);
+    ck_assert_ptr_nonnull(profs_lm_model(lm));
+    ck_assert_profs_error(profs_lm_set_batch_tokens(lm, 0), PROFS_EINVAL, "batch tokens");
+    int32_t ids[65] = {0};
+    float x[1];
+    ck_assert_profs_error(profs_lm_hidden_states(lm, x, ids, 65), PROFS_EINVAL, "exceed the model's 64 positions");
+    ck_assert_profs_error(profs_lm_hidden_states(lm, x, ids, 0), PROFS_EINVAL, "empty");
+    profs_lm_free(lm);
+    profs_lm_free(NULL);
+    /* a borrowed store */
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    ck_assert_profs_ok(profs_lm_open_model(&lm, m));
+    ck_assert_str_eq(profs_lm_architecture(lm), "opt");
+    profs_lm_free(lm);
+    profs_model_free(m);
+    free(p);
+}
+END_TEST
+
+/* ---- errors of opening ---- */
+
+static void rewrite_config(const char *p, const char *from, const char *to)
+{
+    char *cfg = tu_join(p, "config.json");
+    size_t len;
+    char *txt = tu_read_file(cfg, &len);
+    ck_assert_ptr_nonnull(txt);
+    char *at = strstr(txt, from);
+    ck_assert_ptr_nonnull(at);
+    size_t out_len = len - strlen(from) + strlen(to);
+    char *o = malloc(out_len + 1);
+    memcpy(o, txt, (size_t)(at - txt));
+    memcpy(o + (at - txt), to, strlen(to));
+    memcpy(o + (at - txt) + strlen(to), at + strlen(from), len - (size_t)(at - txt) - strlen(from));
+    ck_assert_int_eq(tu_write_file(cfg, o, out_len), 0);
+    free(o);
+    free(txt);
+    free(cfg);
+}
+
+START_TEST(missing_tensor_is_named)
+{
+    char *p = fixture("mistral");
+    rewrite_config(p, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+    profs_lm *lm = NULL;
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ENOTFOUND, "'model.layers.2.input_layernorm.weight'");
+    ck_assert_ptr_null(lm);
+    free(p);
+}
+END_TEST
+
+START_TEST(untied_head_must_exist)
+{
+    char *p = fixture("llama");
+    rewrite_config(p, "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false");
+    profs_lm *lm = NULL;
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ENOTFOUND, "'lm_head.weight'");
+    free(p);
+}
+END_TEST
+
+START_TEST(wrong_shape_is_named)
+{
+    char *p = fixture("gptj");
+    rewrite_config(p, "\"n_inner\": null", "\"n_inner\": 64");
+    profs_lm *lm = NULL;
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ESHAPE,
+                          "'transformer.h.0.mlp.fc_in.weight' has shape [128, 32], config.json implies [64, 32]");
+    free(p);
+}
+END_TEST
+
+START_TEST(unsupported_architecture)
+{
+    char *p = fixture("gpt2");
+    rewrite_config(p, "\"model_type\": \"gpt2\"", "\"model_type\": \"bert\"");
+    profs_lm *lm = NULL;
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED, "architecture 'bert' is not supported");
+    free(p);
+    p = fixture("llama");
+    rewrite_config(p, "\"rope_type\": \"llama3\"", "\"rope_type\": \"yarn\"");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED, "rope_scaling type 'yarn'");
+    free(p);
+}
+END_TEST
+
+START_TEST(bad_config)
+{
+    char *p = fixture("opt");
+    rewrite_config(p, "\"hidden_size\": 32,", "");
+    profs_lm *lm = NULL;
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "missing integer field 'hidden_size'");
+    free(p);
+    p = fixture("gpt2_bf16");
+    rewrite_config(p, "\"n_head\": 4", "\"n_head\": \"four\"");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "'n_head' is not an integer");
+    free(p);
+    p = fixture("mistral_bf16");
+    rewrite_config(p, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "not a multiple of 3 key/value heads");
+    free(p);
+}
+END_TEST
+
+static Suite *lm_suite(void)
+{
+    Suite *s = suite_create("lm");
+    TCase *tc = tcase_create("reference");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, matches_reference, 0, HFGEN_N_FIXTURES);
+    tcase_add_loop_test(tc, perplexity_matches_reference, 0, HFGEN_N_FIXTURES);
+    tcase_add_test(tc, pooling_does_not_depend_on_the_batch);
+    tcase_add_test(tc, pooling_progress_and_cancel);
+    tcase_add_loop_test(tc, generation_uses_a_consistent_kv_cache, 0, HFGEN_N_FIXTURES);
+    tcase_add_test(tc, sampling_is_seeded_and_deterministic);
+    tcase_add_test(tc, queries);
+    suite_add_tcase(s, tc);
+    TCase *te = tcase_create("errors");
+    tcase_add_checked_fixture(te, setup, teardown);
+    tcase_add_test(te, missing_tensor_is_named);
+    tcase_add_test(te, untied_head_must_exist);
+    tcase_add_test(te, wrong_shape_is_named);
+    tcase_add_test(te, unsupported_architecture);
+    tcase_add_test(te, bad_config);
+    suite_add_tcase(s, te);
+    return s;
+}
+
+int main(void) { return tu_run_suite(lm_suite()); }
