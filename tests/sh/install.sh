@@ -24,7 +24,7 @@ soname=$(objdump -p "$so" | awk '/SONAME/ {print $2}')
 # Exactly profs_* (and the PROFS_0 version node) exported
 bad=$(nm -D --defined-only "$so" | awk '{print $NF}' | grep -v -E '^profs_[a-z0-9_]+(@@PROFS_0(\.[0-9]+)*)?$' | grep -v -E '^PROFS_0(\.[0-9]+)*$' || true)
 if [ -n "$bad" ]; then echo "FAIL: unexpected exported symbols:"; echo "$bad"; exit 1; fi
-nm -D --defined-only "$so" | grep -q 'profs_version_number@@PROFS_0' || { echo "FAIL: symbols not versioned PROFS_0"; exit 1; }
+nm -D --defined-only "$so" | grep 'profs_version_number@@PROFS_0' >/dev/null || { echo "FAIL: symbols not versioned PROFS_0"; exit 1; }
 
 # Public headers include only <stddef.h> and <stdint.h>
 badinc=$(grep -h '#include <' "$prefix"/include/profs/*.h | grep -v -E '<(stddef|stdint)\.h>' || true)
