@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The Python binding (bindings/python, ctypes + numpy) against this build's
+# libprofs.so.0, with Debian's interpreter: /usr/bin/python3 -m unittest.
+# Then the PyTorch forward-hook example, when torch is importable.
+set -euo pipefail
+if [ "${PROFS_SANITIZE:-0}" = "1" ]; then
+  echo "skipped under sanitizers (an ASan-built libprofs cannot be loaded into a plain python)"; exit 77
+fi
+src=${PROFS_TEST_SRC:?}
+build=${PROFS_TEST_BUILD:?}
+PY=${PROFS_PYTHON:-/usr/bin/python3}
+if ! [ -x "$PY" ]; then echo "skipped: $PY not found (Debian python3)"; exit 77; fi
+if ! "$PY" -c 'import numpy' 2>/dev/null; then echo "skipped: numpy not importable by $PY (Debian python3-numpy)"; exit 77; fi
+export PROFS_LIBRARY=$build/libprofs.so.0
+export PYTHONPATH=$src/bindings/python
+export PYTHONDONTWRITEBYTECODE=1
+export OPENBLAS_NUM_THREADS=1
+cd "$src/bindings/python"
+"$PY" -m unittest discover -s tests -t . 2>&1
+if "$PY" -c 'import torch' 2>/dev/null; then
+  out=$("$PY" examples/torch_hooks.py)
+  echo "$out"
+  echo "$out" | grep -q '^torch_hooks: ok' || { echo "FAIL: torch_hooks example"; exit 1; }
+else
+  echo "note: torch not importable by $PY; examples/torch_hooks.py not run"
+fi
+echo "python: ok"
