@@ -1,0 +1,217 @@
+//! Raw declarations of the libprofs C API (`include/profs/*.h`), written by hand.
+//!
+//! Every function is `unsafe`: pointers must be valid for the sizes the C
+//! header documents, handles must come from the matching constructor, and
+//! borrowed pointers must not outlive what they borrow from. Use the `profs`
+//! crate for a safe interface.
+//!
+//! Conventions (common.h): fallible functions return 0 (`PROFS_OK`) or a
+//! negative `PROFS_E*` code; `profs_last_error()` then holds this thread's
+//! detailed message. Enum values are fixed numbers and never change.
+#![allow(non_camel_case_types)]
+#![cfg_attr(not(test), no_std)]
+
+use core::ffi::{c_char, c_double, c_int, c_void};
+use core::marker::{PhantomData, PhantomPinned};
+
+macro_rules! opaque {
+    ($($name:ident),* $(,)?) => {$(
+        /// Opaque handle (the struct body is private to the library).
+        #[repr(C)]
+        pub struct $name {
+            _data: [u8; 0],
+            _marker: PhantomData<(*mut u8, PhantomPinned)>,
+        }
+    )*};
+}
+opaque!(profs_model, profs_collector, profs_estimator, profs_subspace);
+
+// ---- common.h: result codes (fixed numbers) ----
+pub const PROFS_OK: c_int = 0;
+pub const PROFS_EINVAL: c_int = -1;
+pub const PROFS_ENOMEM: c_int = -2;
+pub const PROFS_EIO: c_int = -3;
+pub const PROFS_EFORMAT: c_int = -4;
+pub const PROFS_EUNSUPPORTED: c_int = -5;
+pub const PROFS_ESHAPE: c_int = -6;
+pub const PROFS_ENUMERIC: c_int = -7;
+pub const PROFS_ECANCELLED: c_int = -8;
+pub const PROFS_ESTATE: c_int = -9;
+pub const PROFS_EBUFS: c_int = -10;
+pub const PROFS_ENOTFOUND: c_int = -11;
+pub const PROFS_EEXIST: c_int = -12;
+
+// ---- common.h: dtypes ----
+pub const PROFS_DTYPE_F32: c_int = 0;
+pub const PROFS_DTYPE_F16: c_int = 1;
+pub const PROFS_DTYPE_BF16: c_int = 2;
+pub const PROFS_DTYPE_F64: c_int = 3;
+pub const PROFS_DTYPE_I8: c_int = 4;
+pub const PROFS_DTYPE_I16: c_int = 5;
+pub const PROFS_DTYPE_I32: c_int = 6;
+pub const PROFS_DTYPE_I64: c_int = 7;
+pub const PROFS_DTYPE_U8: c_int = 8;
+pub const PROFS_DTYPE_U16: c_int = 9;
+pub const PROFS_DTYPE_U32: c_int = 10;
+pub const PROFS_DTYPE_U64: c_int = 11;
+pub const PROFS_DTYPE_BOOL: c_int = 12;
+pub const PROFS_DTYPE_F8_E4M3: c_int = 13;
+pub const PROFS_DTYPE_F8_E5M2: c_int = 14;
+
+// ---- subspace.h / edit.h enums ----
+pub type profs_centering = c_int;
+pub const PROFS_CENTER_NONE: profs_centering = 0;
+pub const PROFS_CENTER_MEAN: profs_centering = 1;
+pub const PROFS_CENTER_TOP_SINGULAR: profs_centering = 2;
+pub type profs_rank_rule = c_int;
+pub const PROFS_RANK_SCREENOT: profs_rank_rule = 0;
+pub const PROFS_RANK_FIXED: profs_rank_rule = 1;
+pub type profs_screenot_strategy = c_int;
+pub const PROFS_SCREENOT_IMPUTE: profs_screenot_strategy = 0;
+pub const PROFS_SCREENOT_WINSORIZE: profs_screenot_strategy = 1;
+pub const PROFS_SCREENOT_ZERO: profs_screenot_strategy = 2;
+pub type profs_layout = c_int;
+pub const PROFS_LAYOUT_D_FIRST: profs_layout = 0;
+pub const PROFS_LAYOUT_D_LAST: profs_layout = 1;
+
+/// Progress callback: non-zero return cancels (`PROFS_ECANCELLED`).
+pub type profs_progress_fn = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, stage: *const c_char, done: u64, total: u64) -> c_int,
+>;
+/// Deferred in-place transform run by `profs_model_save`.
+pub type profs_transform_fn = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, name: *const c_char, data: *mut f32, ndim: usize,
+                         shape: *const i64) -> c_int,
+>;
+
+extern "C" {
+    // ---- common.h ----
+    pub fn profs_strerror(code: c_int) -> *const c_char;
+    pub fn profs_last_error() -> *const c_char;
+    pub fn profs_clear_error();
+    pub fn profs_version_string() -> *const c_char;
+    pub fn profs_version_number() -> c_int;
+    pub fn profs_dtype_size(dtype: c_int) -> usize;
+    pub fn profs_dtype_name(dtype: c_int) -> *const c_char;
+    pub fn profs_dtype_from_name(dtype: *mut c_int, name: *const c_char) -> c_int;
+
+    // ---- model.h ----
+    pub fn profs_model_open(out: *mut *mut profs_model, path: *const c_char) -> c_int;
+    pub fn profs_model_free(m: *mut profs_model);
+    pub fn profs_model_path(m: *const profs_model) -> *const c_char;
+    pub fn profs_model_tensor_count(m: *const profs_model) -> usize;
+    pub fn profs_model_tensor_name(m: *const profs_model, index: usize) -> *const c_char;
+    pub fn profs_model_has_tensor(m: *const profs_model, name: *const c_char) -> c_int;
+    pub fn profs_model_tensor_info(m: *const profs_model, name: *const c_char, dtype: *mut c_int,
+                                   ndim: *mut usize, shape: *mut *const i64) -> c_int;
+    pub fn profs_model_tensor_size(m: *const profs_model, name: *const c_char, numel: *mut u64,
+                                   nbytes: *mut u64) -> c_int;
+    pub fn profs_model_read_f32(m: *const profs_model, name: *const c_char, dst: *mut f32,
+                                count: usize) -> c_int;
+    pub fn profs_model_tensor_data(m: *const profs_model, name: *const c_char,
+                                   data: *mut *const c_void, nbytes: *mut u64) -> c_int;
+    pub fn profs_model_release(m: *const profs_model, name: *const c_char) -> c_int;
+    pub fn profs_model_metadata_count(m: *const profs_model) -> usize;
+    pub fn profs_model_metadata_key(m: *const profs_model, index: usize) -> *const c_char;
+    pub fn profs_model_metadata(m: *const profs_model, key: *const c_char) -> *const c_char;
+    pub fn profs_model_has_config(m: *const profs_model) -> c_int;
+    pub fn profs_model_config_int(m: *const profs_model, key: *const c_char, out: *mut i64) -> c_int;
+    pub fn profs_model_config_float(m: *const profs_model, key: *const c_char, out: *mut c_double) -> c_int;
+    pub fn profs_model_config_string(m: *const profs_model, key: *const c_char,
+                                     out: *mut *const c_char) -> c_int;
+    pub fn profs_model_config_bool(m: *const profs_model, key: *const c_char, out: *mut c_int) -> c_int;
+    pub fn profs_model_config_array_size(m: *const profs_model, key: *const c_char, out: *mut usize) -> c_int;
+    pub fn profs_model_config_array_int(m: *const profs_model, key: *const c_char, index: usize,
+                                        out: *mut i64) -> c_int;
+    pub fn profs_model_config_array_string(m: *const profs_model, key: *const c_char, index: usize,
+                                           out: *mut *const c_char) -> c_int;
+    pub fn profs_model_stage_f32(m: *mut profs_model, name: *const c_char, src: *const f32,
+                                 count: usize) -> c_int;
+    pub fn profs_model_stage_transform(m: *mut profs_model, name: *const c_char,
+                                       f: profs_transform_fn, userdata: *mut c_void) -> c_int;
+    pub fn profs_model_unstage(m: *mut profs_model, name: *const c_char) -> c_int;
+    pub fn profs_model_staged_count(m: *const profs_model) -> usize;
+    pub fn profs_model_save(m: *mut profs_model, out_path: *const c_char, progress: profs_progress_fn,
+                            userdata: *mut c_void) -> c_int;
+    pub fn profs_safetensors_write(path: *const c_char, n_tensors: usize, names: *const *const c_char,
+                                   dtypes: *const c_int, ndims: *const usize,
+                                   shapes: *const *const i64, data: *const *const c_void,
+                                   n_meta: usize, meta_keys: *const *const c_char,
+                                   meta_values: *const *const c_char) -> c_int;
+
+    // ---- collector.h ----
+    pub fn profs_collector_new(out: *mut *mut profs_collector, n_layers: usize, dim: usize) -> c_int;
+    pub fn profs_collector_free(c: *mut profs_collector);
+    pub fn profs_collector_add_pair(c: *mut profs_collector, preferred: *const f32,
+                                    dispreferred: *const f32) -> c_int;
+    pub fn profs_collector_add_pairs(c: *mut profs_collector, n_pairs: usize, preferred: *const f32,
+                                     dispreferred: *const f32) -> c_int;
+    pub fn profs_collector_n_pairs(c: *const profs_collector) -> usize;
+    pub fn profs_collector_n_layers(c: *const profs_collector) -> usize;
+    pub fn profs_collector_dim(c: *const profs_collector) -> usize;
+    pub fn profs_collector_preferred(c: *const profs_collector, layer: usize) -> *const f32;
+    pub fn profs_collector_dispreferred(c: *const profs_collector, layer: usize) -> *const f32;
+    pub fn profs_collector_merge(dst: *mut profs_collector, src: *const profs_collector) -> c_int;
+    pub fn profs_collector_set_model_id(c: *mut profs_collector, model_id: *const c_char) -> c_int;
+    pub fn profs_collector_model_id(c: *const profs_collector) -> *const c_char;
+    pub fn profs_collector_set_producer(c: *mut profs_collector, producer: *const c_char) -> c_int;
+    pub fn profs_collector_producer(c: *const profs_collector) -> *const c_char;
+    pub fn profs_collector_save(c: *const profs_collector, path: *const c_char) -> c_int;
+    pub fn profs_collector_load(out: *mut *mut profs_collector, path: *const c_char) -> c_int;
+    pub fn profs_mean_pool(out: *mut f32, states: *const f32, mask: *const u8, n_tokens: usize,
+                           dim: usize) -> c_int;
+
+    // ---- subspace.h ----
+    pub fn profs_screenot(threshold: *mut c_double, rank: *mut usize, singular_values: *const c_double,
+                          n: usize, aspect_ratio: c_double, rank_max: usize,
+                          strategy: profs_screenot_strategy) -> c_int;
+    pub fn profs_estimator_new(out: *mut *mut profs_estimator) -> c_int;
+    pub fn profs_estimator_free(e: *mut profs_estimator);
+    pub fn profs_estimator_set_centering(e: *mut profs_estimator, c: profs_centering) -> c_int;
+    pub fn profs_estimator_set_rank_rule(e: *mut profs_estimator, rule: profs_rank_rule, k: usize) -> c_int;
+    pub fn profs_estimator_set_screenot_strategy(e: *mut profs_estimator,
+                                                 s: profs_screenot_strategy) -> c_int;
+    pub fn profs_estimator_centering(e: *const profs_estimator) -> c_int;
+    pub fn profs_estimator_rank_rule(e: *const profs_estimator) -> c_int;
+    pub fn profs_estimator_rank_k(e: *const profs_estimator) -> usize;
+    pub fn profs_estimator_screenot_strategy(e: *const profs_estimator) -> c_int;
+    pub fn profs_estimate(out: *mut *mut profs_subspace, e: *const profs_estimator,
+                          c: *const profs_collector, layer: usize) -> c_int;
+    pub fn profs_subspace_from_basis(out: *mut *mut profs_subspace, basis: *const f32, rank: usize,
+                                     dim: usize) -> c_int;
+    pub fn profs_subspace_free(s: *mut profs_subspace);
+    pub fn profs_subspace_rank(s: *const profs_subspace) -> usize;
+    pub fn profs_subspace_dim(s: *const profs_subspace) -> usize;
+    pub fn profs_subspace_basis(s: *const profs_subspace) -> *const f32;
+    pub fn profs_subspace_threshold(s: *const profs_subspace) -> c_double;
+    pub fn profs_subspace_n_singular_values(s: *const profs_subspace) -> usize;
+    pub fn profs_subspace_singular_values(s: *const profs_subspace) -> *const c_double;
+    pub fn profs_subspace_n_pairs(s: *const profs_subspace) -> usize;
+
+    // ---- edit.h: the projector kernel ----
+    pub fn profs_project(delta_norm: *mut c_double, weight: *mut c_void, dtype: c_int, rows: usize,
+                         cols: usize, layout: profs_layout, basis: *const f32, rank: usize,
+                         dim: usize) -> c_int;
+    pub fn profs_project_f32(delta_norm: *mut c_double, weight: *mut f32, rows: usize, cols: usize,
+                             layout: profs_layout, basis: *const f32, rank: usize, dim: usize) -> c_int;
+    pub fn profs_project_subspace(delta_norm: *mut c_double, weight: *mut c_void, dtype: c_int,
+                                  rows: usize, cols: usize, layout: profs_layout,
+                                  s: *const profs_subspace) -> c_int;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_and_strerror() {
+        unsafe {
+            let v = core::ffi::CStr::from_ptr(profs_version_string());
+            assert!(!v.to_bytes().is_empty());
+            assert!(profs_version_number() > 0 || v.to_bytes() == b"0.0.0");
+            let s = core::ffi::CStr::from_ptr(profs_strerror(PROFS_ESHAPE));
+            assert_eq!(s.to_bytes(), b"shape or size mismatch");
+            assert_eq!(profs_dtype_size(PROFS_DTYPE_BF16), 2);
+        }
+    }
+}

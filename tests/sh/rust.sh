@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The Rust bindings (bindings/rust: profs-sys + profs) against this build's
+# libprofs.so: cargo test --offline, with Cargo's target directory inside the
+# build tree.
+set -euo pipefail
+if [ "${PROFS_SANITIZE:-0}" = "1" ]; then
+  echo "skipped under sanitizers (the Rust test programs do not link the ASan runtime)"; exit 77
+fi
+src=${PROFS_TEST_SRC:?}
+build=${PROFS_TEST_BUILD:?}
+CARGO=${CARGO:-cargo}
+if ! command -v "$CARGO" >/dev/null; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && CARGO=$HOME/.cargo/bin/cargo ||
+    { echo "skipped: cargo not found (install Rust's cargo to test bindings/rust)"; exit 77; }
+fi
+export PROFS_LIB_DIR=$build
+export LD_LIBRARY_PATH=$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export CARGO_TARGET_DIR=$build/cargo-target
+export CARGO_BUILD_JOBS=2
+export OPENBLAS_NUM_THREADS=1
+cd "$src/bindings/rust"
+"$CARGO" test --offline --locked 2>&1
+echo "rust: ok"
