@@ -175,6 +175,9 @@ int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t 
         snprintf(err, errlen, "%s: cannot create a temporary directory: %s", parent, strerror(errno));
         return -1;
     }
+    mode_t um = umask(0);
+    umask(um);
+    chmod(templ, 0777 & ~um); /* mkdtemp makes it 0700 */
     o->final = strdup(out);
     o->tmp = strdup(templ);
     if (!o->final || !o->tmp) { tool_rmtree(templ); free(o->final); free(o->tmp); snprintf(err, errlen, "out of memory"); return -1; }
