@@ -15,6 +15,14 @@ export PROFS_LIBRARY=$build/libprofs.so.0
 export PYTHONPATH=$src/bindings/python
 export PYTHONDONTWRITEBYTECODE=1
 export OPENBLAS_NUM_THREADS=1
+export PROFS_TEST_TMP=${PROFS_TEST_TMP:-/tmp}
+# Tiny random checkpoints for the runtime tests (tests/gen/gen_lm_fixtures).
+fixtures=$PROFS_TEST_TMP/python-lm.$$
+trap 'rm -rf "$fixtures"' EXIT
+if [ -x "$build/tests/gen_lm_fixtures" ]; then
+  "$build/tests/gen_lm_fixtures" "$fixtures" gpt2
+  export PROFS_LM_FIXTURES=$fixtures
+fi
 cd "$src/bindings/python"
 "$PY" -m unittest discover -s tests -t . 2>&1
 if "$PY" -c 'import torch' 2>/dev/null; then
