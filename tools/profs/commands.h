@@ -3,3 +3,4 @@
 PROFS_COMMAND("version", version, "print the libprofs version")
 PROFS_COMMAND("pairs", pairs, "check a preference-pair file and summarise it")
 PROFS_COMMAND("demo-model", demo_model, "write the demo model (GPT-2 with a planted toxic mechanism)")
+PROFS_COMMAND("report", report, "render the HTML page of a JSON edit report")
