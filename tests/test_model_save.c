@@ -592,6 +592,34 @@ START_TEST(progress_and_cancellation)
 }
 END_TEST
 
+START_TEST(output_inside_source_and_special_files)
+{
+    ck_assert_int_eq(fx_sharded(src), 0);
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    /* an output directory inside the source is not copied into itself */
+    char *inner = at(src, "edited");
+    ck_assert_profs_ok(profs_model_save(m, inner, NULL, NULL));
+    char *nested = at(inner, "edited");
+    ck_assert(!exists(nested));
+    char *a = at(src, "config.json"), *b = at(inner, "config.json");
+    ck_assert(files_equal(a, b));
+    ck_assert_profs_ok(profs_model_save(m, inner, NULL, NULL));   /* again, over itself */
+    ck_assert(!exists(nested));
+    /* a FIFO in the source is neither skipped nor copied: the save fails and leaves nothing */
+    char *fifo = at(src, "pipe"), *out = at(dir, "out");
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    ck_assert_profs_error(profs_model_save(m, out, NULL, NULL), PROFS_EUNSUPPORTED,
+                          "pipe: not a regular file or directory");
+    ck_assert(!exists(out));
+    /* and opening a FIFO as a model fails at once instead of blocking */
+    profs_model *f = NULL;
+    ck_assert_profs_error(profs_model_open(&f, fifo), PROFS_EIO, "pipe: not a regular file");
+    profs_model_free(m);
+    free(inner); free(nested); free(a); free(b); free(fifo); free(out);
+}
+END_TEST
+
 static Suite *save_suite(void)
 {
     Suite *s = suite_create("model_save");
@@ -608,6 +636,7 @@ static Suite *save_suite(void)
     tcase_add_test(tc, unwritable_destination_leaves_nothing);
     tcase_add_test(tc, write_error_leaves_no_complete_output);
     tcase_add_test(tc, progress_and_cancellation);
+    tcase_add_test(tc, output_inside_source_and_special_files);
     suite_add_tcase(s, tc);
     return s;
 }

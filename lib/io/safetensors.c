@@ -263,7 +263,7 @@ int pf_st_open(pf_st_file *f, const char *path)
     f->fd = -1;
     f->path = strdup(path);
     if (!f->path) return pf_enomem("path");
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block us */
     int rc;
     if (f->fd < 0) {
         rc = pf_error(PROFS_EIO, "%s: cannot open: %s", path, strerror(errno));
