@@ -18,6 +18,14 @@ export LD_LIBRARY_PATH=$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export CARGO_TARGET_DIR=$build/cargo-target
 export CARGO_BUILD_JOBS=2
 export OPENBLAS_NUM_THREADS=1
+export PROFS_TEST_TMP=${PROFS_TEST_TMP:-/tmp}
+# Tiny random checkpoints for the runtime tests (tests/gen/gen_lm_fixtures).
+fixtures=$PROFS_TEST_TMP/rust-lm.$$
+trap 'rm -rf "$fixtures"' EXIT
+if [ -x "$build/tests/gen_lm_fixtures" ]; then
+  "$build/tests/gen_lm_fixtures" "$fixtures" gpt2
+  export PROFS_LM_FIXTURES=$fixtures
+fi
 cd "$src/bindings/rust"
 "$CARGO" test --offline --locked 2>&1
 echo "rust: ok"

@@ -24,7 +24,8 @@ macro_rules! opaque {
         }
     )*};
 }
-opaque!(profs_model, profs_collector, profs_estimator, profs_subspace);
+opaque!(profs_model, profs_collector, profs_estimator, profs_subspace, profs_lm, profs_sampler,
+        profs_tokenizer);
 
 // ---- common.h: result codes (fixed numbers) ----
 pub const PROFS_OK: c_int = 0;
@@ -78,6 +79,8 @@ pub const PROFS_LAYOUT_D_LAST: profs_layout = 1;
 pub type profs_progress_fn = Option<
     unsafe extern "C" fn(userdata: *mut c_void, stage: *const c_char, done: u64, total: u64) -> c_int,
 >;
+/// Streaming callback of `profs_lm_generate`: non-zero return stops generation.
+pub type profs_token_fn = Option<unsafe extern "C" fn(userdata: *mut c_void, token: i32) -> c_int>;
 /// Deferred in-place transform run by `profs_model_save`.
 pub type profs_transform_fn = Option<
     unsafe extern "C" fn(userdata: *mut c_void, name: *const c_char, data: *mut f32, ndim: usize,
@@ -197,6 +200,49 @@ extern "C" {
     pub fn profs_project_subspace(delta_norm: *mut c_double, weight: *mut c_void, dtype: c_int,
                                   rows: usize, cols: usize, layout: profs_layout,
                                   s: *const profs_subspace) -> c_int;
+
+    // ---- lm.h ----
+    pub fn profs_lm_open(out: *mut *mut profs_lm, dir: *const c_char) -> c_int;
+    pub fn profs_lm_open_model(out: *mut *mut profs_lm, model: *mut profs_model) -> c_int;
+    pub fn profs_lm_free(lm: *mut profs_lm);
+    pub fn profs_lm_n_layers(lm: *const profs_lm) -> usize;
+    pub fn profs_lm_hidden_size(lm: *const profs_lm) -> usize;
+    pub fn profs_lm_vocab_size(lm: *const profs_lm) -> usize;
+    pub fn profs_lm_max_positions(lm: *const profs_lm) -> usize;
+    pub fn profs_lm_architecture(lm: *const profs_lm) -> *const c_char;
+    pub fn profs_lm_model(lm: *const profs_lm) -> *mut profs_model;
+    pub fn profs_lm_tokenizer(lm: *const profs_lm) -> *const profs_tokenizer;
+    pub fn profs_lm_set_tokenizer(lm: *mut profs_lm, tok: *const profs_tokenizer) -> c_int;
+    pub fn profs_lm_set_batch_tokens(lm: *mut profs_lm, tokens: usize) -> c_int;
+    pub fn profs_lm_set_max_length(lm: *mut profs_lm, tokens: usize) -> c_int;
+    pub fn profs_lm_set_pool_skip_bos(lm: *mut profs_lm, skip: c_int) -> c_int;
+    pub fn profs_lm_set_resident_bytes(lm: *mut profs_lm, bytes: usize) -> c_int;
+    pub fn profs_lm_hidden_states(lm: *mut profs_lm, out: *mut f32, ids: *const i32, n_ids: usize) -> c_int;
+    pub fn profs_lm_pool_ids(lm: *mut profs_lm, out: *mut f32, ids: *const *const i32, lens: *const usize,
+                             n_seqs: usize, skip_first: c_int, progress: profs_progress_fn,
+                             userdata: *mut c_void) -> c_int;
+    pub fn profs_lm_tokenize(lm: *const profs_lm, ids: *mut i32, capacity: usize, n: *mut usize,
+                             text: *const c_char) -> c_int;
+    pub fn profs_lm_pool_texts(lm: *mut profs_lm, out: *mut f32, texts: *const *const c_char, n_texts: usize,
+                               progress: profs_progress_fn, userdata: *mut c_void) -> c_int;
+    pub fn profs_lm_collect(lm: *mut profs_lm, collector: *mut profs_collector,
+                            preferred: *const *const c_char, dispreferred: *const *const c_char,
+                            n_pairs: usize, progress: profs_progress_fn, userdata: *mut c_void) -> c_int;
+    pub fn profs_lm_logits(lm: *mut profs_lm, logits: *mut f32, ids: *const i32, n_ids: usize) -> c_int;
+    pub fn profs_lm_next_logprobs(lm: *mut profs_lm, logprobs: *mut f32, ids: *const i32, n_ids: usize) -> c_int;
+    pub fn profs_lm_perplexity(lm: *mut profs_lm, ppl: *mut c_double, mean_nll: *mut c_double, ids: *const i32,
+                               n_ids: usize, max_length: usize, stride: usize, progress: profs_progress_fn,
+                               userdata: *mut c_void) -> c_int;
+    pub fn profs_sampler_new(out: *mut *mut profs_sampler) -> c_int;
+    pub fn profs_sampler_free(s: *mut profs_sampler);
+    pub fn profs_sampler_set_temperature(s: *mut profs_sampler, temperature: c_double) -> c_int;
+    pub fn profs_sampler_set_top_k(s: *mut profs_sampler, k: usize) -> c_int;
+    pub fn profs_sampler_set_top_p(s: *mut profs_sampler, p: c_double) -> c_int;
+    pub fn profs_sampler_set_seed(s: *mut profs_sampler, seed: u64) -> c_int;
+    pub fn profs_lm_generate(lm: *mut profs_lm, out: *mut i32, capacity: usize, n_out: *mut usize,
+                             prompt: *const i32, n_prompt: usize, max_new: usize,
+                             sampler: *const profs_sampler, on_token: profs_token_fn,
+                             userdata: *mut c_void) -> c_int;
 }
 
 #[cfg(test)]

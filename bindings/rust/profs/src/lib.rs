@@ -26,6 +26,13 @@ use std::ptr;
 
 pub use profs_sys as sys;
 
+mod lm;
+mod model;
+mod progress;
+pub use lm::{Lm, Sampling};
+pub use model::{Model, TensorInfo};
+pub use progress::Progress;
+
 
 /// Result codes of the library (common.h). Fixed numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
