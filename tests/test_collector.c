@@ -171,6 +171,133 @@ START_TEST(mean_pool_respects_mask)
 }
 END_TEST
 
+START_TEST(save_load_round_trip)
+{
+    char *dir = tu_tmpdir("collector_rt");
+    char *p = tu_join(dir, "pairs.safetensors");
+    profs_collector *c, *back;
+    ck_assert_profs_ok(profs_collector_new(&c, 3, 4));
+    /* empty collectors round-trip too */
+    ck_assert_profs_ok(profs_collector_save(c, p));
+    ck_assert_profs_ok(profs_collector_load(&back, p));
+    ck_assert_uint_eq(profs_collector_n_pairs(back), 0);
+    ck_assert_uint_eq(profs_collector_dim(back), 4);
+    ck_assert_ptr_null(profs_collector_model_id(back));
+    profs_collector_free(back);
+    float a[12], b[12];
+    for (int q = 0; q < 21; q++) {
+        fill_pair(a, q, 0);
+        fill_pair(b, q, 1);
+        a[5] = 0.1f * (float)q;   /* not an integer */
+        ck_assert_profs_ok(profs_collector_add_pair(c, a, b));
+    }
+    ck_assert_profs_ok(profs_collector_set_model_id(c, "gpt2-medium"));
+    ck_assert_profs_ok(profs_collector_set_producer(c, "host hooks 1.0"));
+    ck_assert_profs_ok(profs_collector_save(c, p));
+    ck_assert_profs_ok(profs_collector_load(&back, p));
+    ck_assert_uint_eq(profs_collector_n_pairs(back), 21);
+    ck_assert_uint_eq(profs_collector_n_layers(back), 3);
+    ck_assert_str_eq(profs_collector_model_id(back), "gpt2-medium");
+    ck_assert_str_eq(profs_collector_producer(back), "host hooks 1.0");
+    for (size_t l = 0; l < 3; l++) {
+        ck_assert_int_eq(memcmp(profs_collector_preferred(c, l), profs_collector_preferred(back, l), 21 * 4 * sizeof(float)), 0);
+        ck_assert_int_eq(memcmp(profs_collector_dispreferred(c, l), profs_collector_dispreferred(back, l), 21 * 4 * sizeof(float)), 0);
+    }
+    /* a loaded collector keeps growing */
+    ck_assert_profs_ok(profs_collector_add_pair(back, a, b));
+    ck_assert_uint_eq(profs_collector_n_pairs(back), 22);
+    /* metadata as plain safetensors */
+    profs_model *m;
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    ck_assert_str_eq(profs_model_metadata(m, "format"), "profs-collector");
+    ck_assert_str_eq(profs_model_metadata(m, "n_pairs"), "21");
+    ck_assert_str_eq(profs_model_metadata(m, "n_layers"), "3");
+    ck_assert_str_eq(profs_model_metadata(m, "dim"), "4");
+    int dt;
+    size_t nd;
+    const int64_t *shape;
+    ck_assert_profs_ok(profs_model_tensor_info(m, "layers.2.dispreferred", &dt, &nd, &shape));
+    ck_assert_int_eq(dt, PROFS_DTYPE_F32);
+    ck_assert_int_eq(shape[0], 21);
+    ck_assert_int_eq(shape[1], 4);
+    profs_model_free(m);
+    ck_assert_profs_error(profs_collector_save(NULL, p), PROFS_EINVAL, "NULL");
+    ck_assert_profs_error(profs_collector_load(NULL, p), PROFS_EINVAL, "NULL");
+    profs_collector_free(back);
+    profs_collector_free(c);
+    tu_rmtree(dir);
+    free(dir);
+    free(p);
+}
+END_TEST
+
+/* Write a collector-like file: tensors layers.{0}.preferred/dispreferred of the given
+ * dtype and shape, metadata as given. */
+static void write_fake(const char *path, int dtype, int64_t rows, int64_t cols, float fill, size_t n_meta,
+                       const char **k, const char **v, int n_tensors)
+{
+    size_t n = (size_t)(rows * cols);
+    double *buf = calloc(n ? n : 1, sizeof *buf);   /* big enough for F32 and F64 */
+    float *f = (float *)buf;
+    if (dtype == PROFS_DTYPE_F32) for (size_t i = 0; i < n; i++) f[i] = 1.0f;
+    if (n && dtype == PROFS_DTYPE_F32) f[n - 1] = fill;
+    const char *names[3] = {"layers.0.preferred", "layers.0.dispreferred", "extra"};
+    int dts[3] = {dtype, dtype, dtype};
+    size_t nds[3] = {2, 2, 2};
+    int64_t shape[2] = {rows, cols};
+    const int64_t *shapes[3] = {shape, shape, shape};
+    const void *data[3] = {buf, buf, buf};
+    ck_assert_profs_ok(profs_safetensors_write(path, (size_t)n_tensors, names, dts, nds, shapes, data, n_meta, k, v));
+    free(buf);
+}
+
+START_TEST(load_rejects)
+{
+    char *dir = tu_tmpdir("collector_bad");
+    char *p = tu_join(dir, "c.safetensors");
+    const char *k[4] = {"format", "n_layers", "dim", "n_pairs"};
+    const char *v[4] = {"profs-collector", "1", "3", "2"};
+    profs_collector *c = NULL;
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 5.0f, 4, k, v, 2);
+    ck_assert_profs_ok(profs_collector_load(&c, p));
+    ck_assert_float_eq(profs_collector_dispreferred(c, 0)[5], 5.0f);
+    profs_collector_free(c);
+    c = NULL;
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, NAN, 4, k, v, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_ENUMERIC,
+                          "tensor 'layers.0.preferred': non-finite value at pair 1, index 2");
+    write_fake(p, PROFS_DTYPE_F64, 2, 3, 0, 4, k, v, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "tensor 'layers.0.preferred' has dtype F64, expected F32");
+    write_fake(p, PROFS_DTYPE_F32, 3, 3, 0, 4, k, v, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT,
+                          "tensor 'layers.0.preferred' does not have shape [2, 3] (n_pairs, dim)");
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 0, 4, k, v, 1);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "1 tensors, expected 2");
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 0, 4, k, v, 3);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "3 tensors, expected 2");
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 0, 3, k, v, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "metadata key 'n_pairs' is missing");
+    const char *v2[4] = {"profs-collector", "1", "3", "-2"};
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 0, 4, k, v2, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "metadata 'n_pairs' = '-2' is not a non-negative integer");
+    const char *v3[4] = {"profs-collector", "0", "3", "2"};
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 0, 4, k, v3, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "n_layers (0) and dim (3) must be >= 1");
+    const char *v4[4] = {"profs-edit", "1", "3", "2"};
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 0, 4, k, v4, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "not a collector file (metadata format is 'profs-edit'");
+    write_fake(p, PROFS_DTYPE_F32, 2, 3, 0, 0, k, v, 2);
+    ck_assert_profs_error(profs_collector_load(&c, p), PROFS_EFORMAT, "metadata format is '(missing)'");
+    ck_assert_ptr_null(c);
+    char *missing = tu_join(dir, "nope.safetensors");
+    ck_assert_int_ne(profs_collector_load(&c, missing), PROFS_OK);
+    free(missing);
+    tu_rmtree(dir);
+    free(dir);
+    free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("collector");
@@ -180,6 +307,8 @@ int main(void)
     tcase_add_test(tc, merges_shards);
     tcase_add_test(tc, metadata_strings);
     tcase_add_test(tc, mean_pool_respects_mask);
+    tcase_add_test(tc, save_load_round_trip);
+    tcase_add_test(tc, load_rejects);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -1,0 +1,157 @@
+/* Applying an edit to a tensor store: resolve the targeted tensors through the
+ * architecture table, validate them, stage deferred projections, report. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "edit/arch.h"
+#include "edit/edit_impl.h"
+#include "subspace/subspace_impl.h"
+
+typedef struct pf_report_entry {
+    char *name;
+    size_t layer, rank, dim;
+    int role;            /* PROFS_TARGET_VALUE or PROFS_TARGET_KEY */
+    int layout;          /* profs_layout */
+    float *basis;        /* (rank, dim), owned copy */
+    int applied;
+    double delta, wnorm;
+} pf_report_entry;
+
+struct profs_edit_report {
+    char *arch;
+    size_t n;
+    pf_report_entry *e;
+};
+
+void profs_edit_report_free(profs_edit_report *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->e[i].name);
+        free(r->e[i].basis);
+    }
+    free(r->e);
+    free(r->arch);
+    free(r);
+}
+
+const char *profs_edit_report_architecture(const profs_edit_report *r) { return r ? r->arch : NULL; }
+size_t profs_edit_report_count(const profs_edit_report *r) { return r ? r->n : 0; }
+const char *profs_edit_report_name(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].name : NULL; }
+size_t profs_edit_report_layer(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].layer : SIZE_MAX; }
+size_t profs_edit_report_rank(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].rank : 0; }
+int profs_edit_report_role(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].role : 0; }
+int profs_edit_report_applied(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].applied : 0; }
+double profs_edit_report_delta_norm(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].delta : NAN; }
+double profs_edit_report_weight_norm(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].wnorm : NAN; }
+
+/* profs_transform_fn: project one tensor while the model is saved. */
+static int project_tensor(void *userdata, const char *name, float *data, size_t ndim, const int64_t *shape)
+{
+    pf_report_entry *en = userdata;
+    if (ndim != 2)
+        return pf_error(PROFS_ESHAPE, "tensor '%s': expected 2 dimensions, got %zu", name, ndim);
+    size_t rows = (size_t)shape[0], cols = (size_t)shape[1];
+    double ss = 0.0;
+    for (size_t i = 0; i < rows * cols; i++) ss += (double)data[i] * data[i];
+    double delta;
+    int rc = profs_project_f32(&delta, data, rows, cols, (profs_layout)en->layout, en->basis, en->rank, en->dim);
+    if (rc) return pf_error_prefix(rc, "tensor '%s': ", name);
+    en->wnorm = sqrt(ss);
+    en->delta = delta;
+    en->applied = 1;
+    return PROFS_OK;
+}
+
+/* Check that tensor `name` exists, is a 2-D float matrix whose D axis equals dim. */
+static int check_tensor(const profs_model *m, const char *name, int layout, size_t dim, const char *arch, size_t layer)
+{
+    int dtype;
+    size_t ndim;
+    const int64_t *shape;
+    if (profs_model_tensor_info(m, name, &dtype, &ndim, &shape) != PROFS_OK)
+        return pf_error(PROFS_ENOTFOUND, "%s: layer %zu: %s tensor '%s' is missing", profs_model_path(m), layer, arch, name);
+    if (!pf_dtype_is_float(dtype))
+        return pf_error(PROFS_EUNSUPPORTED, "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 can be edited",
+                        profs_model_path(m), name, profs_dtype_name(dtype) ? profs_dtype_name(dtype) : "?");
+    if (ndim != 2)
+        return pf_error(PROFS_ESHAPE, "%s: tensor '%s' has %zu dimensions, expected a matrix", profs_model_path(m), name, ndim);
+    int64_t d = layout == PROFS_LAYOUT_D_FIRST ? shape[0] : shape[1];
+    if ((uint64_t)d != dim)
+        return pf_error(PROFS_ESHAPE, "%s: tensor '%s' has shape [%lld, %lld]; its %s axis should be the edit's dim %zu",
+                        profs_model_path(m), name, (long long)shape[0], (long long)shape[1],
+                        layout == PROFS_LAYOUT_D_FIRST ? "first" : "last", dim);
+    return PROFS_OK;
+}
+
+int profs_edit_apply(profs_edit_report **report, const profs_edit *e, profs_model *m, int targets)
+{
+    if (!report || !e || !m) return pf_error(PROFS_EINVAL, "profs_edit_apply: NULL argument");
+    if (targets < PROFS_TARGET_VALUE || targets > PROFS_TARGET_BOTH)
+        return pf_error(PROFS_EINVAL, "profs_edit_apply: targets %d is not value (1), key (2) or both (3)", targets);
+    pf_arch_model am;
+    int rc = pf_arch_resolve(&am, m, e->architecture);
+    if (rc) return rc;
+    const pf_arch *a = am.arch;
+    if (am.hidden && am.hidden != e->dim)
+        return pf_error(PROFS_ESHAPE, "%s: the model's %s is %zu but the edit's dim is %zu", profs_model_path(m),
+                        a->hidden_key, am.hidden, e->dim);
+    size_t n_keys = 0;
+    while (a->keys[n_keys]) n_keys++;
+    size_t per_layer = ((targets & PROFS_TARGET_VALUE) ? 1 : 0) + ((targets & PROFS_TARGET_KEY) ? n_keys : 0);
+    for (size_t i = 0; i < e->n; i++)
+        if (e->entries[i].layer >= am.n_layers)
+            return pf_error(PROFS_ENOTFOUND, "%s: the edit has layer %zu but the model has %zu layers", profs_model_path(m),
+                            e->entries[i].layer, am.n_layers);
+
+    profs_edit_report *r = calloc(1, sizeof *r);
+    if (!r) return pf_enomem("edit report");
+    size_t total = e->n * per_layer;
+    if (!(r->arch = strdup(a->name)) || (total && !(r->e = calloc(total, sizeof *r->e)))) {
+        profs_edit_report_free(r);
+        return pf_enomem("edit report");
+    }
+    /* resolve and validate everything before staging anything */
+    for (size_t i = 0; i < e->n; i++) {
+        const profs_subspace *s = e->entries[i].s;
+        for (int t = (targets & PROFS_TARGET_VALUE) ? -1 : 0; t < (int)((targets & PROFS_TARGET_KEY) ? n_keys : 0); t++) {
+            pf_report_entry *en = &r->e[r->n];
+            char name[256];
+            pf_arch_tensor_name(name, sizeof name, &am, t, e->entries[i].layer);
+            en->layer = e->entries[i].layer;
+            en->rank = s->rank;
+            en->dim = e->dim;
+            en->role = t < 0 ? PROFS_TARGET_VALUE : PROFS_TARGET_KEY;
+            en->layout = t < 0 ? a->value_layout : a->key_layout;
+            en->delta = s->rank ? NAN : 0.0;
+            en->wnorm = NAN;
+            if (!(en->name = strdup(name))) { rc = pf_enomem("edit report"); goto fail; }
+            r->n++;
+            if ((rc = check_tensor(m, name, en->layout, e->dim, a->name, en->layer))) goto fail;
+            if (s->rank) {
+                if (!(en->basis = malloc(s->rank * s->dim * sizeof *en->basis))) { rc = pf_enomem("edit report"); goto fail; }
+                memcpy(en->basis, s->basis, s->rank * s->dim * sizeof *en->basis);
+            }
+        }
+    }
+    size_t staged = 0;
+    for (; staged < r->n; staged++) {
+        pf_report_entry *en = &r->e[staged];
+        if (!en->rank) continue;
+        if ((rc = profs_model_stage_transform(m, en->name, project_tensor, en))) {
+            for (size_t j = 0; j < staged; j++)
+                if (r->e[j].rank) (void)profs_model_unstage(m, r->e[j].name);
+            goto fail;
+        }
+    }
+    *report = r;
+    return PROFS_OK;
+fail:
+    profs_edit_report_free(r);
+    return rc;
+}
