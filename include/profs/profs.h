@@ -14,6 +14,7 @@
 #include "collector.h"
 #include "subspace.h"
 #include "edit.h"
+#include "tokenizer.h"
 #include "lm.h"
 
 #endif /* PROFS_PROFS_H */

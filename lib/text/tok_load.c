@@ -1,0 +1,950 @@
+/* Tokenizer loader: tokenizer.json (+ tokenizer_config.json) -> profs_tokenizer.
+ *
+ * tokenizer.json (Hugging Face tokenizers' serialisation) is one object:
+ *   model          {"type": "BPE", "vocab": {token: id}, "merges": ["a b", ...] or [["a", "b"], ...],
+ *                   "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk",
+ *                   "byte_fallback", "ignore_merges", "dropout"}
+ *   added_tokens   [{"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"}]
+ *   normalizer, pre_tokenizer, post_processor, decoder: null or {"type": ..., options}
+ *   truncation, padding: must be null (not implemented)
+ * Every field is validated; a type or option that is not implemented is PROFS_EUNSUPPORTED naming it. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "text/tok_internal.h"
+
+typedef struct {
+    const char *file; /* for messages */
+    profs_tokenizer *t;
+    int32_t *added_ids; /* ids assigned to added_tokens[i] */
+} loader;
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    if (n) memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* ---------------------------------------------------------------- field helpers */
+
+static int get_bool(loader *L, json_t *obj, const char *key, int def, int *out, const char *where)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) { *out = def; return PROFS_OK; }
+    if (!json_is_boolean(v))
+        return pf_error(PROFS_EFORMAT, "%s: %s.%s: expected true or false", L->file, where, key);
+    *out = json_is_true(v);
+    return PROFS_OK;
+}
+
+/* A string field: *out borrowed from the JSON (NULL when absent or null and optional). */
+static int get_str(loader *L, json_t *obj, const char *key, int required, const char **out, size_t *len,
+                   const char *where)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (len) *len = 0;
+    if (!v || json_is_null(v)) {
+        if (required) return pf_error(PROFS_EFORMAT, "%s: %s.%s: missing", L->file, where, key);
+        return PROFS_OK;
+    }
+    if (!json_is_string(v)) return pf_error(PROFS_EFORMAT, "%s: %s.%s: expected a string", L->file, where, key);
+    *out = json_string_value(v);
+    if (len) *len = json_string_length(v);
+    return PROFS_OK;
+}
+
+static int get_type(loader *L, json_t *obj, const char *where, const char **type)
+{
+    if (!json_is_object(obj)) return pf_error(PROFS_EFORMAT, "%s: %s: expected an object or null", L->file, where);
+    return get_str(L, obj, "type", 1, type, NULL, where);
+}
+
+/* {"String": s} or {"Regex": r}: compiles a regex (literal for String). */
+static int get_pattern(loader *L, json_t *obj, const char *where, pf_regex *re)
+{
+    json_t *p = json_object_get(obj, "pattern");
+    char what[160];
+    snprintf(what, sizeof what, "%s: %s.pattern", L->file, where);
+    if (!json_is_object(p)) return pf_error(PROFS_EFORMAT, "%s: expected {\"String\": ...} or {\"Regex\": ...}", what);
+    json_t *s = json_object_get(p, "String"), *r = json_object_get(p, "Regex");
+    if (json_is_string(s)) return pf_regex_compile(re, json_string_value(s), json_string_length(s), 1, what);
+    if (json_is_string(r)) return pf_regex_compile(re, json_string_value(r), json_string_length(r), 0, what);
+    return pf_error(PROFS_EFORMAT, "%s: expected {\"String\": ...} or {\"Regex\": ...}", what);
+}
+
+/* A single-character string (Metaspace replacement, Strip content). */
+static int get_char(loader *L, json_t *obj, const char *key, const char *def, char rep[5], size_t *rep_len,
+                    uint32_t *cp, const char *where)
+{
+    const char *s;
+    size_t n;
+    int rc = get_str(L, obj, key, 0, &s, &n, where);
+    if (rc) return rc;
+    if (!s) { s = def; n = strlen(def); }
+    size_t l = n ? pf_utf8_valid_len((const unsigned char *)s, n) : 0;
+    if (!l || l != n)
+        return pf_error(PROFS_EFORMAT, "%s: %s.%s: expected a single character", L->file, where, key);
+    memcpy(rep, s, n);
+    rep[n] = '\0';
+    *rep_len = n;
+    if (cp) *cp = pf_utf8_decode(s, &l);
+    return PROFS_OK;
+}
+
+static int get_prepend_scheme(loader *L, json_t *obj, const char *where, int *out)
+{
+    const char *s;
+    int rc = get_str(L, obj, "prepend_scheme", 0, &s, NULL, where);
+    if (rc) return rc;
+    if (!s) { /* older files: add_prefix_space */
+        int aps;
+        rc = get_bool(L, obj, "add_prefix_space", 1, &aps, where);
+        *out = aps ? PF_PREPEND_ALWAYS : PF_PREPEND_NEVER;
+        return rc;
+    }
+    if (!strcmp(s, "always")) *out = PF_PREPEND_ALWAYS;
+    else if (!strcmp(s, "first")) *out = PF_PREPEND_FIRST;
+    else if (!strcmp(s, "never")) *out = PF_PREPEND_NEVER;
+    else return pf_error(PROFS_EFORMAT, "%s: %s.prepend_scheme: unknown value '%s'", L->file, where, s);
+    return PROFS_OK;
+}
+
+/* ---------------------------------------------------------------- normalizers */
+
+static int push_norm(loader *L, pf_norm **out)
+{
+    profs_tokenizer *t = L->t;
+    pf_norm *n = realloc(t->norm, (t->n_norm + 1) * sizeof *n);
+    if (!n) return pf_enomem("normalizers");
+    t->norm = n;
+    *out = memset(&n[t->n_norm++], 0, sizeof *n);
+    return PROFS_OK;
+}
+
+static int parse_normalizer(loader *L, json_t *obj, const char *where)
+{
+    if (!obj || json_is_null(obj)) return PROFS_OK;
+    const char *type;
+    int rc = get_type(L, obj, where, &type);
+    if (rc) return rc;
+    pf_norm *n;
+    if (!strcmp(type, "Sequence")) {
+        json_t *list = json_object_get(obj, "normalizers");
+        if (!json_is_array(list))
+            return pf_error(PROFS_EFORMAT, "%s: %s.normalizers: expected an array", L->file, where);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s.normalizers[%zu]", where, i);
+            if ((rc = parse_normalizer(L, json_array_get(list, i), sub))) return rc;
+        }
+        return PROFS_OK;
+    }
+    static const struct { const char *name; int kind; } simple[] = {
+        {"NFC", PF_NORM_NFC}, {"NFD", PF_NORM_NFD}, {"NFKC", PF_NORM_NFKC}, {"NFKD", PF_NORM_NFKD},
+        {"Lowercase", PF_NORM_LOWERCASE}, {"StripAccents", PF_NORM_STRIP_ACCENTS},
+    };
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+        if (!strcmp(type, simple[i].name)) {
+            if ((rc = push_norm(L, &n))) return rc;
+            n->kind = simple[i].kind;
+            return PROFS_OK;
+        }
+    if (!strcmp(type, "Prepend") || !strcmp(type, "Replace")) {
+        const char *s;
+        size_t len;
+        int is_prepend = !strcmp(type, "Prepend");
+        if ((rc = get_str(L, obj, is_prepend ? "prepend" : "content", 1, &s, &len, where))) return rc;
+        if ((rc = push_norm(L, &n))) return rc;
+        n->kind = is_prepend ? PF_NORM_PREPEND : PF_NORM_REPLACE;
+        if (!(n->str = dup_n(s, len))) return pf_enomem("normalizer");
+        n->str_len = len;
+        if (!is_prepend) {
+            if ((rc = get_pattern(L, obj, where, &n->re))) return rc;
+            n->has_re = 1;
+        }
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Strip")) {
+        int left, right;
+        if ((rc = get_bool(L, obj, "strip_left", 1, &left, where))) return rc;
+        if ((rc = get_bool(L, obj, "strip_right", 1, &right, where))) return rc;
+        if ((rc = push_norm(L, &n))) return rc;
+        n->kind = PF_NORM_STRIP;
+        n->left = left;
+        n->right = right;
+        return PROFS_OK;
+    }
+    return pf_error(PROFS_EUNSUPPORTED, "%s: %s: normalizer type '%s' is not supported", L->file, where, type);
+}
+
+/* ---------------------------------------------------------------- pre-tokenizers */
+
+/* The GPT-2 pre-tokenization regex (ByteLevel with use_regex). */
+static const char GPT2_PATTERN[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+static int push_pre(loader *L, pf_pre **out)
+{
+    profs_tokenizer *t = L->t;
+    pf_pre *p = realloc(t->pre, (t->n_pre + 1) * sizeof *p);
+    if (!p) return pf_enomem("pre-tokenizers");
+    t->pre = p;
+    *out = memset(&p[t->n_pre++], 0, sizeof *p);
+    return PROFS_OK;
+}
+
+static int parse_pre(loader *L, json_t *obj, const char *where)
+{
+    if (!obj || json_is_null(obj)) return PROFS_OK;
+    const char *type;
+    int rc = get_type(L, obj, where, &type);
+    if (rc) return rc;
+    pf_pre *p;
+    char what[160];
+    if (!strcmp(type, "Sequence")) {
+        json_t *list = json_object_get(obj, "pretokenizers");
+        if (!json_is_array(list))
+            return pf_error(PROFS_EFORMAT, "%s: %s.pretokenizers: expected an array", L->file, where);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", where, i);
+            if ((rc = parse_pre(L, json_array_get(list, i), sub))) return rc;
+        }
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "ByteLevel")) {
+        int aps, regex;
+        if ((rc = get_bool(L, obj, "add_prefix_space", 1, &aps, where))) return rc;
+        if ((rc = get_bool(L, obj, "use_regex", 1, &regex, where))) return rc;
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_BYTELEVEL;
+        p->add_prefix_space = aps;
+        p->use_regex = regex;
+        if (regex) {
+            snprintf(what, sizeof what, "%s: %s (GPT-2 regex)", L->file, where);
+            if ((rc = pf_regex_compile(&p->re, GPT2_PATTERN, sizeof GPT2_PATTERN - 1, 0, what))) return rc;
+            p->has_re = 1;
+        }
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Split")) {
+        const char *beh;
+        int invert;
+        if ((rc = get_str(L, obj, "behavior", 1, &beh, NULL, where))) return rc;
+        if ((rc = get_bool(L, obj, "invert", 0, &invert, where))) return rc;
+        static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+        int b = -1;
+        for (int i = 0; i < 5; i++)
+            if (!strcmp(beh, names[i])) b = i;
+        if (b < 0) return pf_error(PROFS_EFORMAT, "%s: %s.behavior: unknown value '%s'", L->file, where, beh);
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_SPLIT;
+        p->behavior = b;
+        p->invert = invert;
+        if ((rc = get_pattern(L, obj, where, &p->re))) return rc;
+        p->has_re = 1;
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Metaspace")) {
+        int split;
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_METASPACE;
+        if ((rc = get_char(L, obj, "replacement", "\xE2\x96\x81", p->rep, &p->rep_len, &p->rep_cp, where))) return rc;
+        if ((rc = get_prepend_scheme(L, obj, where, &p->prepend))) return rc;
+        if ((rc = get_bool(L, obj, "split", 1, &split, where))) return rc;
+        p->split = split;
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Digits")) {
+        int ind;
+        if ((rc = get_bool(L, obj, "individual_digits", 0, &ind, where))) return rc;
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_DIGITS;
+        p->individual = ind;
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Whitespace")) {
+        static const char pat[] = "\\w+|[^\\w\\s]+";
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_WHITESPACE;
+        snprintf(what, sizeof what, "%s: %s", L->file, where);
+        if ((rc = pf_regex_compile(&p->re, pat, sizeof pat - 1, 0, what))) return rc;
+        p->has_re = 1;
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "WhitespaceSplit")) {
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_WHITESPACE_SPLIT;
+        return PROFS_OK;
+    }
+    return pf_error(PROFS_EUNSUPPORTED, "%s: %s: pre-tokenizer type '%s' is not supported", L->file, where, type);
+}
+
+/* ---------------------------------------------------------------- decoders */
+
+static int push_dec(loader *L, pf_dec **out)
+{
+    profs_tokenizer *t = L->t;
+    pf_dec *d = realloc(t->dec, (t->n_dec + 1) * sizeof *d);
+    if (!d) return pf_enomem("decoders");
+    t->dec = d;
+    *out = memset(&d[t->n_dec++], 0, sizeof *d);
+    return PROFS_OK;
+}
+
+static int parse_decoder(loader *L, json_t *obj, const char *where)
+{
+    if (!obj || json_is_null(obj)) return PROFS_OK;
+    const char *type;
+    int rc = get_type(L, obj, where, &type);
+    if (rc) return rc;
+    pf_dec *d;
+    L->t->has_decoder = 1;
+    if (!strcmp(type, "Sequence")) {
+        json_t *list = json_object_get(obj, "decoders");
+        if (!json_is_array(list))
+            return pf_error(PROFS_EFORMAT, "%s: %s.decoders: expected an array", L->file, where);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s.decoders[%zu]", where, i);
+            if ((rc = parse_decoder(L, json_array_get(list, i), sub))) return rc;
+        }
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "ByteLevel") || !strcmp(type, "ByteFallback") || !strcmp(type, "Fuse")) {
+        if ((rc = push_dec(L, &d))) return rc;
+        d->kind = type[0] == 'F' ? PF_DEC_FUSE : type[4] == 'L' ? PF_DEC_BYTELEVEL : PF_DEC_BYTEFALLBACK;
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Metaspace")) {
+        if ((rc = push_dec(L, &d))) return rc;
+        d->kind = PF_DEC_METASPACE;
+        if ((rc = get_char(L, obj, "replacement", "\xE2\x96\x81", d->rep, &d->rep_len, NULL, where))) return rc;
+        return get_prepend_scheme(L, obj, where, &d->prepend);
+    }
+    if (!strcmp(type, "Replace")) {
+        const char *s;
+        size_t len;
+        if ((rc = get_str(L, obj, "content", 1, &s, &len, where))) return rc;
+        if ((rc = push_dec(L, &d))) return rc;
+        d->kind = PF_DEC_REPLACE;
+        if (!(d->content = dup_n(s, len))) return pf_enomem("decoder");
+        d->content_len = len;
+        if ((rc = get_pattern(L, obj, where, &d->re))) return rc;
+        d->has_re = 1;
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Strip")) {
+        json_t *start = json_object_get(obj, "start"), *stop = json_object_get(obj, "stop");
+        if (!json_is_integer(start) || json_integer_value(start) < 0 || !json_is_integer(stop) ||
+            json_integer_value(stop) < 0)
+            return pf_error(PROFS_EFORMAT, "%s: %s: start and stop must be non-negative integers", L->file, where);
+        if ((rc = push_dec(L, &d))) return rc;
+        d->kind = PF_DEC_STRIP;
+        d->start = (size_t)json_integer_value(start);
+        d->stop = (size_t)json_integer_value(stop);
+        return get_char(L, obj, "content", " ", d->rep, &d->rep_len, &d->strip_cp, where);
+    }
+    if (!strcmp(type, "BPEDecoder")) {
+        const char *s;
+        size_t len;
+        if ((rc = get_str(L, obj, "suffix", 0, &s, &len, where))) return rc;
+        if (!s) { s = "</w>"; len = 4; }
+        if ((rc = push_dec(L, &d))) return rc;
+        d->kind = PF_DEC_BPE_SUFFIX;
+        if (!(d->pat = dup_n(s, len))) return pf_enomem("decoder");
+        d->pat_len = len;
+        return PROFS_OK;
+    }
+    return pf_error(PROFS_EUNSUPPORTED, "%s: %s: decoder type '%s' is not supported", L->file, where, type);
+}
+
+/* ---------------------------------------------------------------- post-processors */
+
+static int append_ids(int32_t **arr, size_t *n, const int32_t *ids, size_t k, int front)
+{
+    int32_t *a = realloc(*arr, (*n + k + 1) * sizeof *a);
+    if (!a) return pf_enomem("post-processor");
+    if (front) {
+        memmove(a + k, a, *n * sizeof *a);
+        memcpy(a, ids, k * sizeof *a);
+    } else {
+        memcpy(a + *n, ids, k * sizeof *a);
+    }
+    *arr = a;
+    *n += k;
+    return PROFS_OK;
+}
+
+/* ["<s>", 1] (Roberta/Bert cls and sep). */
+static int get_token_pair(loader *L, json_t *obj, const char *key, int32_t *id, const char *where)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_string(json_array_get(v, 0)) ||
+        !json_is_integer(json_array_get(v, 1)) || json_integer_value(json_array_get(v, 1)) < 0 ||
+        json_integer_value(json_array_get(v, 1)) > INT32_MAX)
+        return pf_error(PROFS_EFORMAT, "%s: %s.%s: expected [token, id]", L->file, where, key);
+    *id = (int32_t)json_integer_value(json_array_get(v, 1));
+    return PROFS_OK;
+}
+
+static int parse_template(loader *L, json_t *obj, const char *where, int32_t **pre, size_t *n_pre, int32_t **post,
+                          size_t *n_post)
+{
+    json_t *single = json_object_get(obj, "single"), *specials = json_object_get(obj, "special_tokens");
+    if (!json_is_array(single))
+        return pf_error(PROFS_EFORMAT, "%s: %s.single: expected an array", L->file, where);
+    if (specials && !json_is_null(specials) && !json_is_object(specials))
+        return pf_error(PROFS_EFORMAT, "%s: %s.special_tokens: expected an object", L->file, where);
+    int seen_a = 0, rc;
+    for (size_t i = 0; i < json_array_size(single); i++) {
+        json_t *item = json_array_get(single, i);
+        json_t *sp = json_object_get(item, "SpecialToken"), *seq = json_object_get(item, "Sequence");
+        if (json_is_object(seq)) {
+            const char *id;
+            if ((rc = get_str(L, seq, "id", 1, &id, NULL, where))) return rc;
+            if (strcmp(id, "A") != 0 || seen_a)
+                return pf_error(PROFS_EUNSUPPORTED, "%s: %s.single[%zu]: only one sequence $A is supported", L->file,
+                                where, i);
+            seen_a = 1;
+            continue;
+        }
+        if (!json_is_object(sp))
+            return pf_error(PROFS_EFORMAT, "%s: %s.single[%zu]: expected SpecialToken or Sequence", L->file, where, i);
+        const char *name;
+        if ((rc = get_str(L, sp, "id", 1, &name, NULL, where))) return rc;
+        json_t *entry = json_object_get(specials, name), *ids = json_object_get(entry, "ids");
+        if (!json_is_array(ids))
+            return pf_error(PROFS_EFORMAT, "%s: %s.special_tokens: no entry with ids for '%s'", L->file, where, name);
+        for (size_t k = 0; k < json_array_size(ids); k++) {
+            json_t *v = json_array_get(ids, k);
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
+                return pf_error(PROFS_EFORMAT, "%s: %s.special_tokens['%s'].ids[%zu]: expected an id", L->file, where,
+                                name, k);
+            int32_t id = (int32_t)json_integer_value(v);
+            if ((rc = seen_a ? append_ids(post, n_post, &id, 1, 0) : append_ids(pre, n_pre, &id, 1, 0))) return rc;
+        }
+    }
+    if (!seen_a) return pf_error(PROFS_EFORMAT, "%s: %s.single: no sequence $A", L->file, where);
+    return PROFS_OK;
+}
+
+static int parse_post(loader *L, json_t *obj, const char *where)
+{
+    if (!obj || json_is_null(obj)) return PROFS_OK;
+    profs_tokenizer *t = L->t;
+    const char *type;
+    int rc = get_type(L, obj, where, &type);
+    if (rc) return rc;
+    if (!strcmp(type, "Sequence")) {
+        json_t *list = json_object_get(obj, "processors");
+        if (!json_is_array(list))
+            return pf_error(PROFS_EFORMAT, "%s: %s.processors: expected an array", L->file, where);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s.processors[%zu]", where, i);
+            if ((rc = parse_post(L, json_array_get(list, i), sub))) return rc;
+        }
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "ByteLevel")) return PROFS_OK; /* offsets only: ids unchanged */
+    /* Each processor wraps the result of the previous ones: pre = new + old, post = old + new. */
+    int32_t *pre = NULL, *post = NULL;
+    size_t n_pre = 0, n_post = 0;
+    if (!strcmp(type, "TemplateProcessing")) {
+        rc = parse_template(L, obj, where, &pre, &n_pre, &post, &n_post);
+    } else if (!strcmp(type, "RobertaProcessing") || !strcmp(type, "BertProcessing")) {
+        int32_t cls, sep;
+        rc = get_token_pair(L, obj, "cls", &cls, where);
+        if (!rc) rc = get_token_pair(L, obj, "sep", &sep, where);
+        if (!rc) rc = append_ids(&pre, &n_pre, &cls, 1, 0);
+        if (!rc) rc = append_ids(&post, &n_post, &sep, 1, 0);
+    } else {
+        return pf_error(PROFS_EUNSUPPORTED, "%s: %s: post-processor type '%s' is not supported", L->file, where,
+                        type);
+    }
+    if (!rc && n_pre) rc = append_ids(&t->post_pre, &t->n_post_pre, pre, n_pre, 1);
+    if (!rc && n_post) rc = append_ids(&t->post_post, &t->n_post_post, post, n_post, 0);
+    free(pre);
+    free(post);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- model */
+
+static int set_id_token(loader *L, int32_t id, const char *s, size_t n, int is_added)
+{
+    profs_tokenizer *t = L->t;
+    char **slot = is_added ? &t->tok[id] : &t->model_tok[id];
+    if (*slot && !is_added)
+        return pf_error(PROFS_EFORMAT, "%s: model.vocab: id %d is used by '%s' and '%.*s'", L->file, (int)id, *slot,
+                        (int)n, s);
+    char *d = dup_n(s, n);
+    if (!d) return pf_enomem("vocabulary");
+    if (is_added) {
+        free(*slot);
+        t->tok_len[id] = (uint32_t)n;
+    }
+    *slot = d;
+    return PROFS_OK;
+}
+
+static int parse_merges(loader *L, json_t *merges)
+{
+    profs_tokenizer *t = L->t;
+    size_t n = json_array_size(merges);
+    int rc = pf_mergemap_init(&t->merges, n);
+    if (rc) return rc;
+    pf_sbuf joined = {0};
+    for (size_t i = 0; i < n && !rc; i++) {
+        json_t *m = json_array_get(merges, i);
+        const char *a, *b;
+        size_t la, lb;
+        if (json_is_string(m)) {
+            const char *s = json_string_value(m), *sp = memchr(s, ' ', json_string_length(m));
+            if (!sp || memchr(sp + 1, ' ', json_string_length(m) - (size_t)(sp + 1 - s)))
+                rc = pf_error(PROFS_EFORMAT, "%s: model.merges[%zu]: '%s' is not two tokens separated by one space",
+                              L->file, i, s);
+            if (rc) break;
+            a = s;
+            la = (size_t)(sp - s);
+            b = sp + 1;
+            lb = json_string_length(m) - la - 1;
+        } else if (json_is_array(m) && json_array_size(m) == 2 && json_is_string(json_array_get(m, 0)) &&
+                   json_is_string(json_array_get(m, 1))) {
+            a = json_string_value(json_array_get(m, 0));
+            la = json_string_length(json_array_get(m, 0));
+            b = json_string_value(json_array_get(m, 1));
+            lb = json_string_length(json_array_get(m, 1));
+        } else {
+            rc = pf_error(PROFS_EFORMAT, "%s: model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"]", L->file, i);
+            break;
+        }
+        int32_t ia = pf_strmap_get(&t->vocab, a, la), ib = pf_strmap_get(&t->vocab, b, lb);
+        size_t skip = t->cont_prefix_len <= lb ? t->cont_prefix_len : lb;
+        joined.n = 0;
+        if ((rc = pf_sbuf_append(&joined, a, la)) || (rc = pf_sbuf_append(&joined, b + skip, lb - skip))) break;
+        int32_t ij = pf_strmap_get(&t->vocab, joined.p, joined.n);
+        if (ia < 0 || ib < 0 || ij < 0) {
+            rc = pf_error(PROFS_EFORMAT, "%s: model.merges[%zu]: token '%.*s' is not in the vocabulary", L->file, i,
+                          ia < 0 ? (int)la : ib < 0 ? (int)lb : (int)joined.n,
+                          ia < 0 ? a : ib < 0 ? b : joined.p);
+            break;
+        }
+        pf_mergemap_put(&t->merges, ia, ib, (uint32_t)i, ij);
+    }
+    pf_sbuf_free(&joined);
+    return rc;
+}
+
+static int parse_model(loader *L, json_t *model)
+{
+    profs_tokenizer *t = L->t;
+    if (!json_is_object(model)) return pf_error(PROFS_EFORMAT, "%s: model: missing or not an object", L->file);
+    const char *type;
+    int rc = get_str(L, model, "type", 0, &type, NULL, "model");
+    if (rc) return rc;
+    if (type && strcmp(type, "BPE") != 0)
+        return pf_error(PROFS_EUNSUPPORTED, "%s: model: model type '%s' is not supported (only BPE)", L->file, type);
+    json_t *vocab = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
+    if (!json_is_object(vocab)) return pf_error(PROFS_EFORMAT, "%s: model.vocab: expected an object", L->file);
+    if (!json_is_array(merges)) return pf_error(PROFS_EFORMAT, "%s: model.merges: expected an array", L->file);
+    json_t *dropout = json_object_get(model, "dropout");
+    if (dropout && !json_is_null(dropout)) {
+        if (!json_is_number(dropout)) return pf_error(PROFS_EFORMAT, "%s: model.dropout: expected a number", L->file);
+        if (json_number_value(dropout) > 0.0)
+            return pf_error(PROFS_EUNSUPPORTED, "%s: model.dropout: BPE dropout %g is not supported", L->file,
+                            json_number_value(dropout));
+    }
+    const char *s;
+    size_t len;
+    if ((rc = get_bool(L, model, "fuse_unk", 0, &t->fuse_unk, "model"))) return rc;
+    if ((rc = get_bool(L, model, "byte_fallback", 0, &t->byte_fallback, "model"))) return rc;
+    if ((rc = get_bool(L, model, "ignore_merges", 0, &t->ignore_merges, "model"))) return rc;
+    if ((rc = get_str(L, model, "continuing_subword_prefix", 0, &s, &len, "model"))) return rc;
+    if (s && len) {
+        if (!(t->cont_prefix = dup_n(s, len))) return pf_enomem("model");
+        t->cont_prefix_len = len;
+    }
+    if ((rc = get_str(L, model, "end_of_word_suffix", 0, &s, &len, "model"))) return rc;
+    if (s && len) {
+        if (!(t->word_suffix = dup_n(s, len))) return pf_enomem("model");
+        t->word_suffix_len = len;
+    }
+    if ((rc = get_str(L, model, "unk_token", 0, &s, &len, "model"))) return rc;
+    if (s && !(t->unk_token = dup_n(s, len))) return pf_enomem("model");
+
+    /* vocabulary */
+    const char *key;
+    json_t *v;
+    int64_t max_id = -1;
+    json_object_foreach(vocab, key, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= INT32_MAX)
+            return pf_error(PROFS_EFORMAT, "%s: model.vocab: token '%s': id must be an integer in [0, 2^31-1)", L->file,
+                            key);
+        if (json_integer_value(v) > max_id) max_id = json_integer_value(v);
+    }
+    t->n_ids = (size_t)(max_id + 1);
+    return PROFS_OK;
+}
+
+/* Fill the vocabulary once n_ids is final (the added tokens may extend it). */
+static int fill_vocab(loader *L, json_t *model)
+{
+    profs_tokenizer *t = L->t;
+    json_t *vocab = json_object_get(model, "vocab");
+    int rc = pf_strmap_init(&t->vocab, json_object_size(vocab));
+    if (rc) return rc;
+    const char *key;
+    json_t *v;
+    json_object_foreach(vocab, key, v) {
+        int32_t id = (int32_t)json_integer_value(v);
+        size_t klen = strlen(key); /* jansson object keys cannot hold NUL */
+        if ((rc = set_id_token(L, id, key, klen, 0))) return rc;
+        if ((rc = pf_strmap_put(&t->vocab, t->model_tok[id], klen, id))) return rc;
+    }
+    if (json_object_size(vocab) != t->vocab.n)
+        return pf_error(PROFS_EFORMAT, "%s: model.vocab: duplicate tokens", L->file);
+    t->model_unk = t->unk_token ? pf_strmap_get(&t->vocab, t->unk_token, strlen(t->unk_token)) : -1;
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_id[b] = pf_strmap_get(&t->vocab, name, 6);
+    }
+    for (uint32_t cp = 0; cp < 512; cp++) {
+        char ch[4];
+        size_t l = pf_utf8_encode(cp, ch);
+        t->small_cp_id[cp] = pf_strmap_get(&t->vocab, ch, l);
+    }
+    return parse_merges(L, json_object_get(model, "merges"));
+}
+
+/* ---------------------------------------------------------------- added tokens */
+
+/* Validate added_tokens and assign their ids as the reference does (AddedVocabulary::add_tokens): a
+ * content already added keeps its id, a content of the model vocabulary takes the vocabulary's id, any other
+ * gets the next id after the vocabulary and the added tokens so far. For consistent files (all real ones)
+ * this is the id written in the file. */
+static int scan_added(loader *L, json_t *list, json_t *vocab, int32_t **ids_out, int64_t *max_id)
+{
+    *ids_out = NULL;
+    if (!list || json_is_null(list)) return PROFS_OK;
+    if (!json_is_array(list)) return pf_error(PROFS_EFORMAT, "%s: added_tokens: expected an array", L->file);
+    size_t n = json_array_size(list), vocab_size = json_object_size(vocab);
+    int32_t *ids = malloc((n + 1) * sizeof *ids);
+    pf_strmap seen;
+    if (!ids) return pf_enomem("added tokens");
+    int rc = pf_strmap_init(&seen, n);
+    if (rc) { free(ids); return rc; }
+    int64_t max_added = -1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        json_t *a = json_array_get(list, i), *id = json_object_get(a, "id"), *c = json_object_get(a, "content");
+        if (!json_is_object(a) || !json_is_integer(id) || json_integer_value(id) < 0 ||
+            json_integer_value(id) >= INT32_MAX) {
+            rc = pf_error(PROFS_EFORMAT, "%s: added_tokens[%zu].id: expected an integer in [0, 2^31-1)", L->file, i);
+            break;
+        }
+        if (!json_is_string(c) || json_string_length(c) == 0) {
+            rc = pf_error(PROFS_EFORMAT, "%s: added_tokens[%zu].content: expected a non-empty string", L->file, i);
+            break;
+        }
+        const char *s = json_string_value(c);
+        size_t len = json_string_length(c);
+        int32_t v = pf_strmap_get(&seen, s, len);
+        json_t *in_vocab = strlen(s) == len ? json_object_get(vocab, s) : NULL;
+        if (v < 0 && json_is_integer(in_vocab)) v = (int32_t)json_integer_value(in_vocab);
+        if (v < 0) {
+            if (max_added < 0) v = (int32_t)vocab_size;
+            else v = (int32_t)((max_added >= (int64_t)vocab_size || !vocab_size) ? max_added + 1 : (int64_t)vocab_size);
+        }
+        if (v >= INT32_MAX - 1) {
+            rc = pf_error(PROFS_EFORMAT, "%s: added_tokens[%zu]: too many tokens", L->file, i);
+            break;
+        }
+        ids[i] = v;
+        if (v > max_added) max_added = v;
+        if (v > *max_id) *max_id = v;
+        rc = pf_strmap_put(&seen, s, len, v);
+    }
+    pf_strmap_free(&seen);
+    if (rc) { free(ids); return rc; }
+    *ids_out = ids;
+    return PROFS_OK;
+}
+
+static int parse_added(loader *L, json_t *list, const int32_t *ids)
+{
+    profs_tokenizer *t = L->t;
+    size_t n = list ? json_array_size(list) : 0;
+    int rc = pf_strmap_init(&t->added_map, n);
+    if (rc) return rc;
+    if (!n) return PROFS_OK;
+    t->added = calloc(n, sizeof *t->added);
+    if (!t->added) return pf_enomem("added tokens");
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_array_get(list, i);
+        pf_added *d = &t->added[t->n_added++];
+        char where[64];
+        snprintf(where, sizeof where, "added_tokens[%zu]", i);
+        json_t *c = json_object_get(a, "content");
+        d->id = ids[i];
+        d->len = json_string_length(c);
+        if (!(d->content = dup_n(json_string_value(c), d->len))) return pf_enomem("added tokens");
+        if ((rc = get_bool(L, a, "special", 0, &d->special, where))) return rc;
+        if ((rc = get_bool(L, a, "lstrip", 0, &d->lstrip, where))) return rc;
+        if ((rc = get_bool(L, a, "rstrip", 0, &d->rstrip, where))) return rc;
+        if ((rc = get_bool(L, a, "single_word", 0, &d->single_word, where))) return rc;
+        if ((rc = get_bool(L, a, "normalized", !d->special, &d->normalized, where))) return rc;
+        if ((rc = set_id_token(L, d->id, d->content, d->len, 1))) return rc;
+        t->tok_special[d->id] = (uint8_t)d->special;
+        if ((rc = pf_strmap_put(&t->added_map, d->content, d->len, d->id))) return rc;
+        if (d->normalized) {
+            pf_sbuf nb = {0};
+            if ((rc = pf_tok_normalize(t, d->content, d->len, &nb))) { pf_sbuf_free(&nb); return rc; }
+            d->match = nb.p ? nb.p : dup_n("", 0);
+            d->match_len = nb.n;
+            if (!d->match) return pf_enomem("added tokens");
+        } else {
+            d->match = d->content;
+            d->match_len = d->len;
+        }
+    }
+    if ((rc = pf_addset_build(&t->set_raw, t->added, t->n_added, 0))) return rc;
+    return pf_addset_build(&t->set_norm, t->added, t->n_added, 1);
+}
+
+/* ---------------------------------------------------------------- tokenizer_config.json */
+
+/* Id of a token string (added tokens first), -1 when absent or s is NULL. */
+static int32_t lookup(const profs_tokenizer *t, const char *s)
+{
+    if (!s) return -1;
+    int32_t id = pf_strmap_get(&t->added_map, s, strlen(s));
+    return id >= 0 ? id : pf_strmap_get(&t->vocab, s, strlen(s));
+}
+
+/* bos_token etc.: a string, {"content": ...} or null. */
+static const char *config_token(json_t *cfg, const char *key)
+{
+    json_t *v = json_object_get(cfg, key);
+    if (json_is_object(v)) v = json_object_get(v, "content");
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int32_t first_known(const profs_tokenizer *t, const char *const *names)
+{
+    for (; *names; names++) {
+        int32_t id = lookup(t, *names);
+        if (id >= 0) return id;
+    }
+    return -1;
+}
+
+static int apply_config(loader *L, json_t *cfg, const char *cfg_file)
+{
+    profs_tokenizer *t = L->t;
+    static const char *const bos_names[] = {"<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>", "<|endoftext|>",
+                                            NULL};
+    static const char *const eos_names[] = {"</s>", "<|end_of_text|>", "<eos>", "<|endoftext|>", NULL};
+    static const char *const pad_names[] = {"<pad>", "[PAD]", "<|pad|>", "<|padding|>", NULL};
+    const char *bos = config_token(cfg, "bos_token"), *eos = config_token(cfg, "eos_token");
+    t->bos = lookup(t, bos);
+    t->eos = lookup(t, eos);
+    t->pad = lookup(t, config_token(cfg, "pad_token"));
+    t->unk = t->model_unk >= 0 ? t->model_unk : lookup(t, config_token(cfg, "unk_token"));
+    if (t->bos < 0 && t->n_post_pre) t->bos = t->post_pre[0];
+    if (t->eos < 0 && t->n_post_post) t->eos = t->post_post[t->n_post_post - 1];
+    if (t->bos < 0) t->bos = first_known(t, bos_names);
+    if (t->eos < 0) t->eos = first_known(t, eos_names);
+    if (t->pad < 0) t->pad = first_known(t, pad_names);
+
+    /* transformers' Llama-family tokenizers rebuild the post-processor from add_bos_token / add_eos_token */
+    json_t *ab = json_object_get(cfg, "add_bos_token"), *ae = json_object_get(cfg, "add_eos_token");
+    const char *cls = config_token(cfg, "tokenizer_class");
+    static const char *const families[] = {"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer",
+                                           "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast", NULL};
+    int llama = 0;
+    for (size_t i = 0; cls && families[i]; i++) llama |= !strcmp(cls, families[i]);
+    if (llama && (json_is_boolean(ab) || json_is_boolean(ae))) {
+        int add_bos = json_is_boolean(ab) ? json_is_true(ab) : 1, add_eos = json_is_true(ae);
+        if ((add_bos && t->bos < 0) || (add_eos && t->eos < 0))
+            return pf_error(PROFS_EFORMAT, "%s: add_%s_token is true but %s_token is not a known token", cfg_file,
+                            add_bos && t->bos < 0 ? "bos" : "eos", add_bos && t->bos < 0 ? "bos" : "eos");
+        t->n_post_pre = t->n_post_post = 0;
+        int rc;
+        if (add_bos && (rc = append_ids(&t->post_pre, &t->n_post_pre, &t->bos, 1, 0))) return rc;
+        if (add_eos && (rc = append_ids(&t->post_post, &t->n_post_post, &t->eos, 1, 0))) return rc;
+    }
+    return PROFS_OK;
+}
+
+/* ---------------------------------------------------------------- entry point */
+
+static json_t *load_json(const char *file, size_t flags, int *rc)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        *rc = pf_error(PROFS_EIO, "%s: cannot open: %s", file, strerror(errno));
+        return NULL;
+    }
+    json_error_t err;
+    json_t *root = json_loadf(f, JSON_ALLOW_NUL | flags, &err);
+    fclose(f);
+    if (!root) {
+        *rc = pf_error(PROFS_EFORMAT, "%s:%d:%d: invalid JSON: %s", file, err.line, err.column, err.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        *rc = pf_error(PROFS_EFORMAT, "%s: expected a JSON object at the top level", file);
+        return NULL;
+    }
+    *rc = PROFS_OK;
+    return root;
+}
+
+static int load(loader *L, json_t *root, json_t *cfg, const char *cfg_file)
+{
+    profs_tokenizer *t = L->t;
+    int rc;
+    static const char *const unsupported_if_set[] = {"truncation", "padding"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, unsupported_if_set[i]);
+        if (v && !json_is_null(v))
+            return pf_error(PROFS_EUNSUPPORTED, "%s: %s: only null is supported", L->file, unsupported_if_set[i]);
+    }
+    json_t *model = json_object_get(root, "model"), *added = json_object_get(root, "added_tokens");
+    if ((rc = parse_model(L, model))) return rc;
+    int64_t max_id = (int64_t)t->n_ids - 1;
+    int32_t *added_ids;
+    if ((rc = scan_added(L, added, json_object_get(model, "vocab"), &added_ids, &max_id))) return rc;
+    L->added_ids = added_ids;
+    t->n_ids = (size_t)(max_id + 1);
+    t->tok = calloc(t->n_ids + 1, sizeof *t->tok);
+    t->model_tok = calloc(t->n_ids + 1, sizeof *t->model_tok);
+    t->tok_len = calloc(t->n_ids + 1, sizeof *t->tok_len);
+    t->tok_special = calloc(t->n_ids + 1, 1);
+    if (!t->tok || !t->model_tok || !t->tok_len || !t->tok_special) return pf_enomem("vocabulary");
+    if ((rc = fill_vocab(L, model))) return rc;
+    if ((rc = parse_normalizer(L, json_object_get(root, "normalizer"), "normalizer"))) return rc;
+    if ((rc = parse_pre(L, json_object_get(root, "pre_tokenizer"), "pre_tokenizer"))) return rc;
+    if ((rc = parse_post(L, json_object_get(root, "post_processor"), "post_processor"))) return rc;
+    if ((rc = parse_decoder(L, json_object_get(root, "decoder"), "decoder"))) return rc;
+    if ((rc = parse_added(L, added, added_ids))) return rc;
+    for (size_t i = 0; i < t->n_ids; i++)
+        if (!t->tok[i] && t->model_tok[i]) {
+            t->tok[i] = t->model_tok[i];
+            t->tok_len[i] = (uint32_t)strlen(t->model_tok[i]);
+        }
+    for (size_t i = 0; i < t->n_post_pre; i++)
+        if ((size_t)t->post_pre[i] >= t->n_ids || !t->tok[t->post_pre[i]])
+            return pf_error(PROFS_EFORMAT, "%s: post_processor: special token id %d is not in the vocabulary", L->file,
+                            (int)t->post_pre[i]);
+    for (size_t i = 0; i < t->n_post_post; i++)
+        if ((size_t)t->post_post[i] >= t->n_ids || !t->tok[t->post_post[i]])
+            return pf_error(PROFS_EFORMAT, "%s: post_processor: special token id %d is not in the vocabulary", L->file,
+                            (int)t->post_post[i]);
+    for (size_t i = 0; i < t->n_pre; i++) t->has_regex |= t->pre[i].has_re;
+    for (size_t i = 0; i < t->n_norm; i++) t->has_regex |= t->norm[i].has_re;
+    return apply_config(L, cfg, cfg_file);
+}
+
+int pf_tokenizer_load(profs_tokenizer **out, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return pf_error(PROFS_EIO, "%s: %s", path, strerror(errno));
+    char *file = NULL, *cfg_file = NULL;
+    size_t pl = strlen(path);
+    if (S_ISDIR(st.st_mode)) {
+        file = malloc(pl + 32);
+        cfg_file = malloc(pl + 32);
+        if (!file || !cfg_file) {
+            free(file);
+            free(cfg_file);
+            return pf_enomem("path");
+        }
+        snprintf(file, pl + 32, "%s/tokenizer.json", path);
+        snprintf(cfg_file, pl + 32, "%s/tokenizer_config.json", path);
+        if (stat(cfg_file, &st) != 0) {
+            free(cfg_file);
+            cfg_file = NULL;
+        }
+    } else if (!(file = dup_n(path, pl))) {
+        return pf_enomem("path");
+    }
+    profs_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        free(file);
+        free(cfg_file);
+        return pf_enomem("tokenizer");
+    }
+    t->path = file;
+    t->model_unk = t->bos = t->eos = t->pad = t->unk = -1;
+    loader L = {file, t, NULL};
+    int rc;
+    json_t *root = load_json(file, 0, &rc), *cfg = NULL;
+    if (root && cfg_file) cfg = load_json(cfg_file, JSON_DECODE_INT_AS_REAL, &rc); /* model_max_length may exceed int64 */
+    if (!rc) rc = load(&L, root, cfg, cfg_file);
+    json_decref(root);
+    json_decref(cfg);
+    free(cfg_file);
+    free(L.added_ids);
+    if (rc) {
+        pf_tokenizer_destroy(t);
+        return rc;
+    }
+    *out = t;
+    return PROFS_OK;
+}
+
+void pf_tokenizer_destroy(profs_tokenizer *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n_ids; i++) {
+        if (t->tok[i] != t->model_tok[i]) free(t->tok[i]);
+        free(t->model_tok[i]);
+    }
+    free(t->tok);
+    free(t->model_tok);
+    free(t->tok_len);
+    free(t->tok_special);
+    pf_strmap_free(&t->vocab);
+    pf_mergemap_free(&t->merges);
+    free(t->unk_token);
+    free(t->cont_prefix);
+    free(t->word_suffix);
+    for (size_t i = 0; i < t->n_added; i++) {
+        if (t->added[i].match != t->added[i].content) free(t->added[i].match);
+        free(t->added[i].content);
+    }
+    free(t->added);
+    pf_strmap_free(&t->added_map);
+    pf_addset_free(&t->set_raw);
+    pf_addset_free(&t->set_norm);
+    for (size_t i = 0; i < t->n_norm; i++) {
+        free(t->norm[i].str);
+        pf_regex_free(&t->norm[i].re);
+    }
+    free(t->norm);
+    for (size_t i = 0; i < t->n_pre; i++) pf_regex_free(&t->pre[i].re);
+    free(t->pre);
+    free(t->post_pre);
+    free(t->post_post);
+    for (size_t i = 0; i < t->n_dec; i++) {
+        free(t->dec[i].pat);
+        free(t->dec[i].content);
+        pf_regex_free(&t->dec[i].re);
+    }
+    free(t->dec);
+    free(t->path);
+    free(t);
+}
