@@ -203,6 +203,24 @@ _PROTOTYPES = {
     "profs_edit_report_delta_norm": (c_double, [c_void_p, c_size_t]),
     "profs_edit_report_weight_norm": (c_double, [c_void_p, c_size_t]),
 
+    # tokenizer.h
+    "profs_encode_flag_add_special": (ctypes.c_uint, []),
+    "profs_encode_flag_special_as_text": (ctypes.c_uint, []),
+    "profs_decode_flag_skip_special": (ctypes.c_uint, []),
+    "profs_tokenizer_open": (STATUS, [c_handle_p, c_char_p]),
+    "profs_tokenizer_free": (None, [c_void_p]),
+    "profs_tokenizer_encode": (STATUS, [c_void_p, c_char_p, c_size_t, ctypes.c_uint, c_int32_p,
+                                        c_size_t, c_size_t_p]),
+    "profs_tokenizer_decode": (STATUS, [c_void_p, c_int32_p, c_size_t, ctypes.c_uint, c_char_p,
+                                        c_size_t, c_size_t_p]),
+    "profs_tokenizer_vocab_size": (c_size_t, [c_void_p]),
+    "profs_tokenizer_id_to_token": (c_char_p, [c_void_p, ctypes.c_int32]),
+    "profs_tokenizer_token_to_id": (STATUS, [c_void_p, c_char_p, c_int32_p]),
+    "profs_tokenizer_bos_id": (ctypes.c_int32, [c_void_p]),
+    "profs_tokenizer_eos_id": (ctypes.c_int32, [c_void_p]),
+    "profs_tokenizer_pad_id": (ctypes.c_int32, [c_void_p]),
+    "profs_tokenizer_unk_id": (ctypes.c_int32, [c_void_p]),
+
     # lm.h
     "profs_lm_open": (STATUS, [c_handle_p, c_char_p]),
     "profs_lm_open_model": (STATUS, [c_handle_p, c_void_p]),

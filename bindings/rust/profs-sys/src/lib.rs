@@ -235,6 +235,26 @@ extern "C" {
     pub fn profs_edit_report_delta_norm(r: *const profs_edit_report, i: usize) -> c_double;
     pub fn profs_edit_report_weight_norm(r: *const profs_edit_report, i: usize) -> c_double;
 
+    // ---- tokenizer.h ----
+    pub fn profs_encode_flag_add_special() -> core::ffi::c_uint;
+    pub fn profs_encode_flag_special_as_text() -> core::ffi::c_uint;
+    pub fn profs_decode_flag_skip_special() -> core::ffi::c_uint;
+    pub fn profs_tokenizer_open(out: *mut *mut profs_tokenizer, path: *const c_char) -> c_int;
+    pub fn profs_tokenizer_free(t: *mut profs_tokenizer);
+    pub fn profs_tokenizer_encode(t: *const profs_tokenizer, text: *const c_char, len: usize,
+                                  flags: core::ffi::c_uint, ids: *mut i32, capacity: usize,
+                                  n_ids: *mut usize) -> c_int;
+    pub fn profs_tokenizer_decode(t: *const profs_tokenizer, ids: *const i32, n_ids: usize,
+                                  flags: core::ffi::c_uint, text: *mut c_char, capacity: usize,
+                                  len: *mut usize) -> c_int;
+    pub fn profs_tokenizer_vocab_size(t: *const profs_tokenizer) -> usize;
+    pub fn profs_tokenizer_id_to_token(t: *const profs_tokenizer, id: i32) -> *const c_char;
+    pub fn profs_tokenizer_token_to_id(t: *const profs_tokenizer, token: *const c_char, id: *mut i32) -> c_int;
+    pub fn profs_tokenizer_bos_id(t: *const profs_tokenizer) -> i32;
+    pub fn profs_tokenizer_eos_id(t: *const profs_tokenizer) -> i32;
+    pub fn profs_tokenizer_pad_id(t: *const profs_tokenizer) -> i32;
+    pub fn profs_tokenizer_unk_id(t: *const profs_tokenizer) -> i32;
+
     // ---- lm.h ----
     pub fn profs_lm_open(out: *mut *mut profs_lm, dir: *const c_char) -> c_int;
     pub fn profs_lm_open_model(out: *mut *mut profs_lm, model: *mut profs_model) -> c_int;

@@ -30,6 +30,8 @@ mod edit;
 mod lm;
 mod model;
 mod progress;
+mod tokenizer;
+pub use tokenizer::Tokenizer;
 pub use edit::{Edit, EditReport, ReportEntry, SubspaceRef, Targets};
 pub use lm::{Lm, Sampling};
 pub use model::{Model, TensorInfo};
