@@ -79,7 +79,9 @@ int tool_model_card_write(const char *out_dir, const char *src_dir, const json_t
     fprintf(f, "pipeline_tag: text-generation\n---\n\n");
 
     fprintf(f, "# %s, edited with ProFS\n\n", base);
-    fprintf(f, "This model is [`%s`](https://huggingface.co/%s) with its MLP weights edited by\n"
+    if (strchr(base, '/')) fprintf(f, "This model is [`%s`](https://huggingface.co/%s)", base, base);
+    else fprintf(f, "This model is `%s`", base);
+    fprintf(f, " with its MLP weights edited by\n"
                "**ProFS** (Projection Filter for Subspaces; Uppaal et al., *Model Editing as a Robust and\n"
                "Denoised variant of DPO: A Case Study on Toxicity*, ICLR 2025, arXiv 2405.13967), using\n"
                "libprofs %s. No training was involved: from %lld preference pairs,\n"
@@ -88,7 +90,7 @@ int tool_model_card_write(const char *out_dir, const char *src_dir, const json_t
                "of the layer's MLP %s matri%s, so the layer can no longer write those directions into the\n"
                "residual stream. Architecture, tokenizer and configuration are unchanged; the model loads\n"
                "and runs exactly like the base model, at the same speed.\n\n",
-            base, base, js(prov, "libprofs_version", "?"),
+            js(prov, "libprofs_version", "?"),
             (long long)json_integer_value(json_object_get(data, "n_pairs")),
             strcmp(js(set, "targets", "value"), "both") == 0 ? "value and key" : js(set, "targets", "value"),
             strcmp(js(set, "targets", "value"), "both") == 0 ? "ces" : "x");

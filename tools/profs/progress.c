@@ -83,7 +83,10 @@ void tool_progress_note(struct tool_progress *p, const char *fmt, ...)
 static const char *unit_of(const char *stage)
 {
     if (strcmp(stage, "save") == 0 || strcmp(stage, "copy") == 0) return "bytes";
-    if (strcmp(stage, "collect") == 0) return "pairs";
+    if (strcmp(stage, "collect") == 0) return "sentences";
+    if (strcmp(stage, "eval") == 0) return "prompts";
+    if (strcmp(stage, "perplexity") == 0) return "windows";
+    if (strcmp(stage, "forward") == 0) return "tokens";
     if (strcmp(stage, "edit") == 0 || strcmp(stage, "apply") == 0) return "tensors";
     if (strcmp(stage, "estimate") == 0) return "layers";
     return "";
@@ -153,15 +156,15 @@ int tool_progress_cb(void *userdata, const char *stage, uint64_t done, uint64_t 
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
         bar[width] = '\0';
         fprintf(stderr, "\r\033[K%-8s [%s] %3d%% %s/%s %s%s%s", stage, bar,
-                total ? (int)(100.0 * (double)done / (double)total) : 0, d, t, unit, rate, eta);
+                total ? (int)(100.0 * (double)done / (double)total) : 0, d, t, bytes ? "" : unit, rate, eta);
         p->line_open = 1;
         if (finished) tool_progress_end(p);
     } else {
         if (total)
-            fprintf(stderr, "profs: %s %s/%s %s (%d%%)%s%s\n", stage, d, t, unit,
+            fprintf(stderr, "profs: %s %s/%s%s%s (%d%%)%s%s\n", stage, d, t, bytes || !unit[0] ? "" : " ", bytes ? "" : unit,
                     (int)(100.0 * (double)done / (double)total), rate, eta);
         else
-            fprintf(stderr, "profs: %s %s %s%s\n", stage, d, unit, rate);
+            fprintf(stderr, "profs: %s %s%s%s%s\n", stage, d, bytes || !unit[0] ? "" : " ", bytes ? "" : unit, rate);
     }
     fflush(stderr);
     return 0;

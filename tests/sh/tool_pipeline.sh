@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The pipeline subcommands on the demo model (a tiny GPT-2 with a planted toxic
+# mechanism): demo, edit, collect -> estimate -> apply, inspect, eval; and the
+# failures: --out in the model, wrong model directories, malformed pair files,
+# bad flags -- each with its message and exit status, never a partial output.
+set -uo pipefail
+bin=${PROFS_BIN:?}
+src=${PROFS_TEST_SRC:?}
+tmp=${PROFS_TEST_TMP:?}/tool_pipeline.$$
+command -v jq >/dev/null || { echo "skipped: jq not installed (scripts/deps installs it)"; exit 77; }
+rm -rf "$tmp"; mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+say() { echo "$1 $2"; [ "$1" = ok ] || fail=1; }
+expect() { # expect NAME WANT_RC PATTERN -- cmd...
+  local name=$1 want=$2 pat=$3; shift 4
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" != "$want" ]; then say FAIL "$name: exit $rc, want $want: $out"; return; fi
+  if [ -n "$pat" ] && ! grep -qF -- "$pat" <<<"$out"; then say FAIL "$name: output lacks '$pat': $out"; return; fi
+  say ok "$name"
+}
+no_leftovers() { # no temporary build directories anywhere under $tmp
+  local left; left=$(find "$tmp" -name '.*profs-tmp-*' | head -3)
+  [ -z "$left" ] && say ok "no-leftovers-$1" || say FAIL "temporary directories left ($1): $left"
+}
+cd "$tmp"
+data=$src/data
+"$bin" demo-model --out m --data "$data" >/dev/null || { echo "FAIL: demo-model"; exit 1; }
+
+# ---- demo: the exact report keys, and the goal ----
+expect demo 0 "goal (toxic mass -80% or more, perplexity +10% or less): met" -- "$bin" demo --out d --data "$data" --report r.json --quiet
+jq -e '(.before.toxic_mass|type=="number") and (.after.toxic_mass|type=="number") and (.before.perplexity|type=="number") and (.after.perplexity|type=="number")' r.json >/dev/null \
+  && say ok demo-report-keys || say FAIL "demo report lacks before/after numbers"
+jq -e '.after.toxic_mass <= 0.2 * .before.toxic_mass and .after.perplexity <= 1.1 * .before.perplexity and .before.toxic_mass > 0.5' r.json >/dev/null \
+  && say ok demo-goal || say FAIL "demo numbers: $(jq -c '{before,after}' r.json)"
+[ -s r.html ] && grep -q '<svg' r.html && say ok demo-html || say FAIL "no HTML report beside r.json"
+for f in config.json tokenizer.json model.safetensors profs_edit.json profs_edit.safetensors README.md generation_config.json; do
+  [ -s "d/edited/$f" ] || say FAIL "d/edited/$f missing"
+done
+grep -q '^library_name: transformers$' d/edited/README.md && grep -q '^license: mit$' d/edited/README.md && grep -q '^- model-editing$' d/edited/README.md \
+  && say ok model-card || say FAIL "model card front matter: $(head -12 d/edited/README.md)"
+# deterministic: a second run gives the same edited weights
+"$bin" demo --out d2 --data "$data" --quiet >/dev/null
+cmp -s d/edited/model.safetensors d2/edited/model.safetensors && say ok demo-deterministic || say FAIL "two demo runs differ"
+expect demo-rerun 0 "" -- "$bin" demo --out d --data "$data" --quiet
+mkdir foreign && echo x > foreign/file
+expect demo-foreign-dir 1 "was not made by 'profs demo'" -- "$bin" demo --out foreign --data "$data" --quiet
+
+# ---- edit ----
+pairs=$data/pairs.jsonl
+expect edit 0 "tensors changed" -- "$bin" edit --model m --pairs "$pairs" --out e --report er.json --save-edit x.safetensors --save-embeddings emb.safetensors --quiet
+jq -e --arg h "$(sha256sum "$pairs" | cut -d' ' -f1)" '.data.sha256 == $h and .data.n_pairs == 256 and .settings.layers == "2-5" and .settings.rank == "screenot"' e/profs_edit.json >/dev/null \
+  && say ok provenance || say FAIL "profs_edit.json: $(jq -c '{data,settings}' e/profs_edit.json)"
+[ "$(jq -r '[.tensors_changed[].name] | join(",")' e/profs_edit.json)" = "transformer.h.2.mlp.c_proj.weight,transformer.h.3.mlp.c_proj.weight,transformer.h.4.mlp.c_proj.weight,transformer.h.5.mlp.c_proj.weight" ] \
+  && say ok tensors-changed || say FAIL "tensors: $(jq -c '.tensors_changed' e/profs_edit.json)"
+jq -e '.tensors_changed | all(.delta_norm > 0)' e/profs_edit.json >/dev/null && say ok delta-norms || say FAIL "delta norms"
+jq -e '(.layers | length) == 4 and (.layers[0].singular_values | length) > 10 and (.timings_s.total > 0) and (.peak_rss_bytes > 0)' er.json >/dev/null \
+  && say ok edit-report || say FAIL "edit report"
+jq -e '[.layers[3].directions[0].promotes[]] | any(. == " blorf" or . == " snerkel" or . == " grumwad" or . == " flonker" or . == " skrunt" or . == " zorpling" or . == " glibbet" or . == " dorkle" or . == " splunge" or . == " kravvit" or . == " plonkus" or . == " grizzwit" or . == " snoof" or . == " wubbock" or . == " thrunk" or . == " mibbler")' er.json >/dev/null \
+  && say ok vocab-view-insults || say FAIL "layer 5 direction 1 does not promote an insult: $(jq -c '.layers[3].directions[0]' er.json)"
+[ -s x.safetensors ] && [ -s emb.safetensors ] && say ok save-files || say FAIL "--save-edit / --save-embeddings"
+cmp -s m/config.json e/config.json && cmp -s m/tokenizer.json e/tokenizer.json && ! cmp -s m/model.safetensors e/model.safetensors \
+  && say ok copied-and-edited || say FAIL "source files not copied or weights unchanged"
+expect edit-fixed 0 "" -- "$bin" edit --model m --pairs "$pairs" --out e2 --layers 3-4 --rank 1 --targets both --quiet
+jq -e '.settings.layers == "3-4" and .settings.rank == "1" and (.tensors_changed | length) == 4 and all(.layers[]; .rank == 1)' e2/profs_edit.json >/dev/null \
+  && say ok edit-options || say FAIL "edit options: $(jq -c '{settings, n: (.tensors_changed|length)}' e2/profs_edit.json)"
+gzip -c "$pairs" > pairs.jsonl.gz
+expect edit-gz-subset 0 "" -- "$bin" edit --model m --pairs pairs.jsonl.gz --out e3 --max-pairs 64 --seed 3 --quiet
+jq -e '.data.n_pairs == 64 and .data.gzip == true' e3/profs_edit.json >/dev/null && say ok edit-gz || say FAIL "gz subset"
+
+# ---- collect -> estimate -> apply reproduces edit ----
+expect collect 0 "256 pairs x 6 layers x 64 dims" -- "$bin" collect --model m --pairs "$pairs" --out emb2.safetensors --quiet
+expect estimate 0 "layer" -- "$bin" estimate --embeddings emb2.safetensors --out ed2.safetensors --architecture gpt2 --quiet
+expect apply 0 "4 tensors changed" -- "$bin" apply --model m --edit ed2.safetensors --out a --quiet
+cmp -s a/model.safetensors e/model.safetensors && say ok steps-equal-edit || say FAIL "collect/estimate/apply differs from edit"
+[ -s a/README.md ] && [ -s a/profs_edit.json ] && say ok apply-card || say FAIL "apply: card or provenance missing"
+
+# ---- inspect ----
+expect inspect 0 "layer 5: rank" -- "$bin" inspect --model m --edit x.safetensors --top 5
+"$bin" inspect --model m --edit x.safetensors --json | jq -e '.layers | length == 4' >/dev/null && say ok inspect-json || say FAIL inspect-json
+expect inspect-dim-mismatch 1 "" -- "$bin" inspect --model m --edit /dev/null
+
+# ---- eval ----
+expect eval 0 "toxic next-token mass" -- "$bin" eval --model e --baseline m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --text-file "$data/neutral.txt" --samples 2 --json ev.json --quiet
+jq -e '.model.toxic_mass < 0.2 * .baseline.toxic_mass and (.model.perplexity|type=="number") and (.model.prompts|length) == 24' ev.json >/dev/null \
+  && say ok eval-json || say FAIL "eval json: $(jq -c '{m: .model.toxic_mass, b: .baseline.toxic_mass}' ev.json)"
+expect eval-no-prompts 1 "cannot open" -- "$bin" eval --model m --prompts nope.txt --watch-words "$data/watch_words.txt"
+
+# ---- failures: never a partial output ----
+expect out-is-model 1 "is the model directory itself" -- "$bin" edit --model m --pairs "$pairs" --out m --quiet
+expect out-in-model 1 "is inside the model directory" -- "$bin" edit --model m --pairs "$pairs" --out m/sub --quiet
+[ ! -e m/sub ] && say ok nothing-in-model || say FAIL "m/sub created"
+expect apply-out-in-model 1 "is inside the model directory" -- "$bin" apply --model m --edit x.safetensors --out ./m/../m/x --quiet
+mkdir notamodel
+expect no-config 1 "no config.json: not a Hugging Face model directory" -- "$bin" edit --model notamodel --pairs "$pairs" --out o1 --quiet
+expect no-model 1 "is not a directory" -- "$bin" edit --model nosuchdir --pairs "$pairs" --out o1 --quiet
+cp -r m notok && rm notok/tokenizer.json
+expect no-tokenizer 1 "no tokenizer.json" -- "$bin" edit --model notok --pairs "$pairs" --out o1 --quiet
+cp -r m badw && head -c 100 m/model.safetensors > badw/model.safetensors
+expect bad-weights 1 "model.safetensors" -- "$bin" apply --model badw --edit x.safetensors --out o1 --quiet
+{ head -3 "$pairs"; echo '{"preferred": "a"}'; } | gzip > bad.jsonl.gz
+expect bad-pairs-gz 1 "bad.jsonl.gz:4: missing field 'dispreferred'" -- "$bin" edit --model m --pairs bad.jsonl.gz --out o1 --quiet
+expect skip-bad 0 "" -- "$bin" edit --model m --pairs bad.jsonl.gz --skip-bad-lines --out o2 --layers 5 --rank 1 --quiet
+expect bad-layers 1 "layer 9 is out of range (the model has layers 0-5)" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layers 2-9 --quiet
+expect exists 1 "exists and is not empty" -- "$bin" edit --model m --pairs "$pairs" --out e --quiet
+expect bad-edit-file 1 "" -- "$bin" apply --model m --edit "$pairs" --out o1 --quiet
+[ ! -e o1 ] && say ok no-partial-output || say FAIL "o1 exists after failures"
+no_leftovers failures
+expect rank-zero 2 "--rank: '0' is not 'screenot' or a positive integer" -- "$bin" edit --model m --pairs "$pairs" --out o1 --rank 0
+expect rank-max-fixed 2 "--rank-max applies to --rank screenot only" -- "$bin" edit --model m --pairs "$pairs" --out o1 --rank 2 --rank-max 3
+expect bad-centering 2 "--centering: 'avg' is not one of mean, top-singular, none" -- "$bin" edit --model m --pairs "$pairs" --out o1 --centering avg
+expect bad-targets 2 "--targets: 'all' is not one of value, key, both" -- "$bin" edit --model m --pairs "$pairs" --out o1 --targets all
+expect bad-strategy 2 "--screenot-strategy" -- "$bin" edit --model m --pairs "$pairs" --out o1 --screenot-strategy x
+expect missing-out 2 "--out is required" -- "$bin" edit --model m --pairs "$pairs"
+expect unknown-flag 2 "unknown option '--layer'" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layer 3
+for c in edit collect estimate apply inspect eval demo demo-model pairs report; do
+  "$bin" "$c" --help | grep -q "^usage: profs $c" || say FAIL "$c --help"
+  "$bin" help "$c" | grep -q "^usage: profs $c" || say FAIL "help $c"
+done
+say ok help-everywhere
+exit $fail

@@ -1,0 +1,81 @@
+/* profs collect: preference pairs -> embeddings file (the collector). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline.h"
+#include "tool.h"
+
+static const char help[] =
+    "usage: profs collect --model DIR --pairs FILE --out FILE.safetensors [options]\n"
+    "\n"
+    "Run every preference pair through the model's built-in runtime and write the\n"
+    "mean-pooled output of every block (no final norm) as a collector file:\n"
+    "tensors layers.{l}.preferred and layers.{l}.dispreferred, N x hidden size, F32.\n"
+    "'profs estimate' turns it into an edit; embeddings made elsewhere (PyTorch,\n"
+    "llama.cpp) can be written in the same format and used the same way.\n"
+    "\n"
+    "options:\n"
+    "  --model DIR               model directory (config.json, safetensors, tokenizer.json)\n"
+    "  --pairs FILE              preference pairs: JSONL or TSV, optionally .gz\n"
+    "  --out FILE                the embeddings file to write (safetensors)\n"
+    "  --max-pairs N             use a seeded random subset of N pairs (0 = all)\n"
+    "  --max-length T            tokens per sentence (default 128)\n"
+    "  --seed S                  seed of the --max-pairs subset (default 0)\n"
+    "  --format F, --preferred-field NAME, --dispreferred-field NAME, --skip-bad-lines\n"
+    "                            how to read the pair file (see 'profs help pairs')\n"
+    "  --quiet                   no progress on stderr\n"
+    "\n"
+    "exit status: 0 ok, 1 failure, 2 usage error\n";
+
+int cmd_collect(int argc, char **argv)
+{
+    const char *model = NULL, *pairs = NULL, *out = NULL, *format = NULL, *pf = NULL, *df = NULL;
+    size_t max_pairs = 0, max_length = 128;
+    int64_t seed = 0;
+    int skip = 0, quiet = 0;
+    const struct tool_opt opts[] = {
+        {"model", OPT_STRING, &model, 1, NULL},
+        {"pairs", OPT_STRING, &pairs, 1, NULL},
+        {"out", OPT_STRING, &out, 1, NULL},
+        {"max-pairs", OPT_SIZE, &max_pairs, 0, NULL},
+        {"max-length", OPT_SIZE, &max_length, 0, NULL},
+        {"seed", OPT_INT64, &seed, 0, NULL},
+        {"format", OPT_STRING, &format, 0, NULL},
+        {"preferred-field", OPT_STRING, &pf, 0, NULL},
+        {"dispreferred-field", OPT_STRING, &df, 0, NULL},
+        {"skip-bad-lines", OPT_FLAG, &skip, 0, NULL},
+        {"quiet", OPT_FLAG, &quiet, 0, NULL},
+    };
+    int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
+    if (rc >= 0) return rc;
+    if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
+    struct tool_pairs_opts po;
+    if ((rc = tool_pairs_opts_parse(argv[0], format, pf, df, skip, 0, &po))) return rc;
+    tool_catch_signals();
+    struct tool_progress prog;
+    tool_progress_init(&prog, quiet);
+    char err[1024];
+    struct tool_pairs p;
+    if (tool_pairs_read(&p, pairs, &po, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
+    if (p.skipped)
+        tool_progress_note(&prog, "%s: skipped %zu bad line%s (first: line %zu: %s)", pairs, p.skipped,
+                           p.skipped == 1 ? "" : "s", p.first_bad_line, p.first_bad);
+    tool_pairs_subsample(&p, max_pairs, (uint64_t)seed);
+    struct tool_lm lm = {0};
+    profs_collector *c = NULL;
+    int status = EXIT_FAIL;
+    if (tool_open_lm(&lm, model, max_length)) goto out;
+    char id[512];
+    tool_model_id(id, sizeof id, profs_lm_model(lm.lm), model);
+    if (tool_collect(&c, &lm, &p, id, &prog, NULL)) goto out;
+    if ((rc = profs_collector_save(c, out))) { tool_fail_lib(rc, out); goto out; }
+    printf("wrote %s: %zu pairs x %zu layers x %zu dims\n", out, profs_collector_n_pairs(c),
+           profs_collector_n_layers(c), profs_collector_dim(c));
+    status = EXIT_OK;
+out:
+    profs_collector_free(c);
+    tool_close_lm(&lm);
+    tool_pairs_free(&p);
+    return status;
+}

@@ -1,0 +1,110 @@
+/* Writing an edited model directory: the source's files with the edited
+ * weights, the edit file, profs_edit.json and the README.md model card, built
+ * in a temporary directory and renamed into place. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+#include "report.h"
+#include "tool.h"
+
+json_t *tool_tensors_json(const profs_edit_report *rep)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < profs_edit_report_count(rep); i++) {
+        double dn = profs_edit_report_delta_norm(rep, i), wn = profs_edit_report_weight_norm(rep, i);
+        int role = profs_edit_report_role(rep, i);
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:b, s:o, s:o}",
+            "name", profs_edit_report_name(rep, i),
+            "layer", (json_int_t)profs_edit_report_layer(rep, i),
+            "rank", (json_int_t)profs_edit_report_rank(rep, i),
+            "role", role == PROFS_TARGET_KEY ? "key" : "value",
+            "changed", profs_edit_report_applied(rep, i) && profs_edit_report_rank(rep, i) > 0,
+            "delta_norm", isfinite(dn) ? json_real(dn) : json_null(),
+            "weight_norm", isfinite(wn) ? json_real(wn) : json_null()));
+    }
+    return arr;
+}
+
+json_t *tool_provenance_new(const char *command, int argc, char **argv)
+{
+    char when[32];
+    tool_utc_now(when);
+    size_t len = 0;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+    char *cl = malloc(len + 8);
+    if (cl) {
+        strcpy(cl, "profs");
+        for (int i = 0; i < argc; i++) { strcat(cl, " "); strcat(cl, argv[i]); }
+    }
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+        "format", "profs_edit/1",
+        "method", "ProFS (Projection Filter for Subspaces), Uppaal et al., ICLR 2025, arXiv 2405.13967",
+        "tool", command,
+        "command_line", cl ? cl : command,
+        "libprofs_version", profs_version_string(),
+        "created", when);
+    free(cl);
+    return p;
+}
+
+json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_read, char *err, size_t errlen)
+{
+    char hex[65];
+    uint64_t size = 0;
+    if (tool_sha256_file(path, hex, &size)) { snprintf(err, errlen, "%s: cannot read to hash it", path); return NULL; }
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}",
+        "file", tool_basename(path),
+        "path", path,
+        "sha256", hex,
+        "hash", "SHA-256 of the file's bytes as stored (of the compressed bytes for a .gz file)",
+        "bytes", (json_int_t)size,
+        "n_pairs_read", (json_int_t)n_read,
+        "n_pairs", (json_int_t)p->n,
+        "skipped_lines", (json_int_t)p->skipped,
+        "format", p->format == PAIRS_TSV ? "tsv" : "jsonl");
+    json_object_set_new(d, "gzip", json_boolean(p->gzip));
+    if (p->format == PAIRS_JSONL)
+        json_object_set_new(d, "fields", json_pack("[s, s]", p->fields[0], p->fields[1]));
+    return d;
+}
+
+int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report *rep, const char *src_dir,
+                      const char *out, int force, json_t *prov, struct tool_progress *prog, double *seconds)
+{
+    char err[1024];
+    struct tool_outdir od;
+    double t0 = tool_now();
+    if (tool_check_out(src_dir, out, force, err, sizeof err) || tool_outdir_begin(&od, out, err, sizeof err)) {
+        fprintf(stderr, "profs: %s\n", err);
+        return -1;
+    }
+    int rc = profs_model_save(m, od.tmp, tool_progress_cb, prog);
+    tool_progress_end(prog);
+    if (rc) {
+        if (rc == PROFS_ECANCELLED) fprintf(stderr, "profs: interrupted; nothing written\n");
+        else tool_fail_lib(rc, "saving the edited model");
+        goto fail;
+    }
+    json_object_set_new(prov, "tensors_changed", tool_tensors_json(rep));
+    json_object_set_new(prov, "edit_file", json_string("profs_edit.safetensors"));
+    char *ep = tool_join(od.tmp, "profs_edit.safetensors");
+    rc = profs_edit_save(edit, ep);
+    free(ep);
+    if (rc) { tool_fail_lib(rc, "saving the edit file"); goto fail; }
+    char *jp = tool_join(od.tmp, "profs_edit.json");
+    rc = tool_json_write(jp, prov, err, sizeof err);
+    free(jp);
+    if (rc) { fprintf(stderr, "profs: %s\n", err); goto fail; }
+    if (tool_model_card_write(od.tmp, src_dir, prov, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); goto fail; }
+    if (tool_interrupted()) { fprintf(stderr, "profs: interrupted; nothing written\n"); goto fail; }
+    if (tool_outdir_commit(&od, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return -1; }
+    tool_outdir_abort(&od);
+    if (seconds) *seconds = tool_now() - t0;
+    return 0;
+fail:
+    tool_outdir_abort(&od);
+    return -1;
+}

@@ -1,0 +1,23 @@
+/* Edited model directories and their provenance (profs_edit.json). */
+#ifndef PROFS_TOOL_OUTPUT_H
+#define PROFS_TOOL_OUTPUT_H
+
+#include <jansson.h>
+
+#include "pairs.h"
+#include "profs/profs.h"
+#include "util.h"
+
+/* A new provenance object: format, method, tool, command line, version, time. */
+json_t *tool_provenance_new(const char *command, int argc, char **argv);
+/* The "data" object: file, SHA-256, size, pair counts, format, fields. NULL with err. */
+json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_read, char *err, size_t errlen);
+/* The tensors an applied edit changed (complete after profs_model_save). */
+json_t *tool_tensors_json(const profs_edit_report *rep);
+/* Save the staged model into out (atomically) with profs_edit.safetensors,
+ * profs_edit.json (prov, completed with tensors_changed and edit_file) and
+ * README.md. Prints errors; returns 0 or -1 (nothing left behind then). */
+int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report *rep, const char *src_dir,
+                      const char *out, int force, json_t *prov, struct tool_progress *prog, double *seconds);
+
+#endif
