@@ -909,7 +909,7 @@ int pf_tokenizer_load(profs_tokenizer **out, const char *path)
 void pf_tokenizer_destroy(profs_tokenizer *t)
 {
     if (!t) return;
-    for (size_t i = 0; i < t->n_ids; i++) {
+    for (size_t i = 0; i < t->n_ids && t->tok && t->model_tok; i++) {
         if (t->tok[i] != t->model_tok[i]) free(t->tok[i]);
         free(t->model_tok[i]);
     }
