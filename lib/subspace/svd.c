@@ -55,26 +55,46 @@ static int svd_gram(double *s, double *vt, const double *a, size_t rows, size_t 
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)rows, (int)cols, 1.0, a, (int)cols, 0.0, g, (int)m);
     else
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)cols, (int)rows, 1.0, a, (int)cols, 0.0, g, (int)m);
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, k ? 'V' : 'N', 'U', (lapack_int)m, g, (lapack_int)m, w);
+    /* all eigenvalues (no vectors), then only the top k eigenvectors: much cheaper
+     * than a full eigendecomposition with vectors when k << m */
+    double *gk = NULL, *zk = NULL;   /* copy of g; (m, k) top eigenvectors, ascending order */
+    lapack_int *isuppz = NULL;
+    int rc = PROFS_OK;
+    if (k) {
+        gk = malloc(m * m * sizeof *gk);
+        zk = malloc(m * k * sizeof *zk);
+        isuppz = malloc(2 * k * sizeof *isuppz);
+        if (!gk || !zk || !isuppz) { rc = pf_enomem("Gram vectors"); goto out; }
+        memcpy(gk, g, m * m * sizeof *gk);
+    }
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)m, g, (lapack_int)m, w);
     if (info != 0) {
-        free(g); free(w);
-        return pf_error(PROFS_ENUMERIC, "eigendecomposition (dsyevd) of a %zu x %zu Gram matrix failed (info %d)",
-                        m, m, (int)info);
+        rc = pf_error(PROFS_ENUMERIC, "eigendecomposition (dsyevd) of a %zu x %zu Gram matrix failed (info %d)", m, m,
+                      (int)info);
+        goto out;
     }
     /* eigenvalues ascending: s_i = sqrt(w[m-1-i]) */
     for (size_t i = 0; i < m; i++) s[i] = sqrt(w[m - 1 - i] > 0 ? w[m - 1 - i] : 0.0);
-    int rc = PROFS_OK;
     if (k) {
+        lapack_int found = 0;
+        double *wk = w;   /* reuse: only the first k entries are written */
+        info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)m, gk, (lapack_int)m, 0.0, 0.0,
+                              (lapack_int)(m - k + 1), (lapack_int)m, 0.0, &found, wk, zk, (lapack_int)k, isuppz);
+        if (info != 0 || (size_t)found != k) {
+            rc = pf_error(PROFS_ENUMERIC, "eigenvectors (dsyevr) of a %zu x %zu Gram matrix failed (info %d)", m, m,
+                          (int)info);
+            goto out;
+        }
         if (!wide) {
-            /* eigenvectors of A^T A are the right singular vectors: column (m-1-i) of g */
+            /* eigenvectors of A^T A are the right singular vectors: column (k-1-i) of zk */
             for (size_t i = 0; i < k; i++)
-                for (size_t j = 0; j < cols; j++) vt[i * cols + j] = g[j * m + (m - 1 - i)];
+                for (size_t j = 0; j < cols; j++) vt[i * cols + j] = zk[j * k + (k - 1 - i)];
         } else {
-            /* v_i = A^T u_i / s_i with u_i column (m-1-i) of g */
+            /* v_i = A^T u_i / s_i with u_i column (k-1-i) of zk */
             double *uk = malloc(rows * k * sizeof *uk); /* (rows, k) */
             if (!uk) { rc = pf_enomem("Gram vectors"); goto out; }
             for (size_t r = 0; r < rows; r++)
-                for (size_t i = 0; i < k; i++) uk[r * k + i] = g[r * m + (m - 1 - i)];
+                for (size_t i = 0; i < k; i++) uk[r * k + i] = zk[r * k + (k - 1 - i)];
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)cols, (int)rows, 1.0, uk, (int)k,
                         a, (int)cols, 0.0, vt, (int)cols);
             free(uk);
@@ -84,7 +104,7 @@ static int svd_gram(double *s, double *vt, const double *a, size_t rows, size_t 
         orthonormalise_rows(vt, k, cols);
     }
 out:
-    free(g); free(w);
+    free(g); free(w); free(gk); free(zk); free(isuppz);
     return rc;
 }
 
