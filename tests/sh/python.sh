@@ -23,6 +23,10 @@ if [ -x "$build/tests/gen_lm_fixtures" ]; then
   "$build/tests/gen_lm_fixtures" "$fixtures" gpt2
   export PROFS_LM_FIXTURES=$fixtures
 fi
+# The demo model with its planted toxic mechanism, for the end-to-end test.
+if [ -n "${PROFS_BIN:-}" ] && "$PROFS_BIN" demo-model --out "$fixtures/demo" >/dev/null; then
+  export PROFS_DEMO_MODEL=$fixtures/demo
+fi
 cd "$src/bindings/python"
 "$PY" -m unittest discover -s tests -t . 2>&1
 if "$PY" -c 'import torch' 2>/dev/null; then
