@@ -19,12 +19,14 @@ from ._lib import (ProfsError, strerror, last_error, lib as _L,
                    ECANCELLED, ESTATE, EBUFS, ENOTFOUND, EEXIST)
 from ._core import screenot, mean_pool, project, Collector, Estimator, Subspace
 from ._model import Model, TensorInfo, safetensors_write
+from ._tokenizer import Tokenizer
 from ._lm import LM
+from ._edit import Edit, EditReport, ReportEntry
 
 __all__ = [
     "ProfsError", "strerror", "last_error", "version", "version_number", "library_path",
     "screenot", "mean_pool", "project", "Collector", "Estimator", "Subspace",
-    "Model", "TensorInfo", "safetensors_write", "LM",
+    "Model", "TensorInfo", "safetensors_write", "LM", "Tokenizer", "Edit", "EditReport", "ReportEntry",
     "OK", "EINVAL", "ENOMEM", "EIO", "EFORMAT", "EUNSUPPORTED", "ESHAPE", "ENUMERIC",
     "ECANCELLED", "ESTATE", "EBUFS", "ENOTFOUND", "EEXIST",
 ]

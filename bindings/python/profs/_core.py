@@ -195,6 +195,15 @@ class Subspace(Handle):
         return obj
 
     @classmethod
+    def _borrow(cls, ptr, owner):
+        """A view of a subspace owned by another handle (e.g. an Edit); never freed here."""
+        obj = cls.__new__(cls)
+        obj._ptr = ptr
+        obj._keep = (owner,)
+        obj._finalizer = None
+        return obj
+
+    @classmethod
     def from_basis(cls, basis):
         """A subspace from a given (rank, dim) array of orthonormal rows."""
         b = f32(basis, "basis")

@@ -10,6 +10,7 @@ from ._lib import (lib, ProfsError, EINVAL, EBUFS, ECANCELLED, TOKEN_FN, c_int32
 from ._handle import Handle, new_handle, fptr
 from ._model import Model
 from ._core import Collector
+from ._tokenizer import Tokenizer
 
 
 def _ids(ids, what="ids"):
@@ -94,6 +95,15 @@ class LM(Handle):
     @property
     def has_tokenizer(self):
         return bool(lib.profs_lm_tokenizer(self._p))
+
+    def set_tokenizer(self, tokenizer):
+        """Attach a Tokenizer (kept alive by this LM), or None to detach."""
+        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
+            raise ProfsError(EINVAL, "set_tokenizer: expected a Tokenizer or None")
+        lib.profs_lm_set_tokenizer(self._p, None if tokenizer is None else tokenizer._p)
+        self._keep = tuple(k for k in self._keep if not isinstance(k, Tokenizer))
+        if tokenizer is not None:
+            self._keep += (tokenizer,)
 
     # ---- options ----
     def set_batch_tokens(self, tokens):

@@ -8,7 +8,7 @@ import numpy as np
 
 import profs
 from tests.util import (screenot_reference, spiked, planted_pairs, reference_subspace,
-                        projector_distance)
+                        projector_distance, TempDirTest)
 
 
 class TestScreeNOT(unittest.TestCase):
@@ -164,6 +164,39 @@ class TestCollector(unittest.TestCase):
         for _ in range(100):
             profs.Collector(4, 64).add_pair(np.ones((4, 64)), np.zeros((4, 64)))
         gc.collect()
+
+
+class TestCollectorFiles(TempDirTest):
+    def test_save_load_roundtrip(self):
+        rng = np.random.default_rng(12)
+        p = rng.standard_normal((5, 2, 6)).astype(np.float32)
+        d = rng.standard_normal((5, 2, 6)).astype(np.float32)
+        path = self.path("pairs.safetensors")
+        with profs.Collector(2, 6) as c:
+            c.add_pairs(p, d)
+            c.model_id = "tiny-model"
+            c.save(path)
+        with profs.Collector.load(path) as back:
+            self.assertEqual((back.n_pairs, back.n_layers, back.dim), (5, 2, 6))
+            self.assertEqual(back.model_id, "tiny-model")
+            for layer in range(2):
+                np.testing.assert_array_equal(back.preferred(layer), p[:, layer])
+                np.testing.assert_array_equal(back.dispreferred(layer), d[:, layer])
+        # the file is an ordinary safetensors file that the tensor store reads
+        with profs.Model(path) as m:
+            np.testing.assert_array_equal(m.read("layers.1.preferred"), p[:, 1])
+            self.assertEqual(m.metadata["model_id"], "tiny-model")
+
+    def test_load_errors(self):
+        with self.assertRaises(profs.ProfsError) as cm:
+            profs.Collector.load(self.path("missing.safetensors"))
+        self.assertEqual(cm.exception.code, profs.EIO)
+        path = self.path("not-a-collector.safetensors")
+        profs.safetensors_write(path, {"w": np.zeros((2, 2), np.float32)})
+        with self.assertRaises(profs.ProfsError) as cm:
+            profs.Collector.load(path)
+        self.assertEqual(cm.exception.code, profs.EFORMAT)
+        self.assertIn("not-a-collector.safetensors", cm.exception.message)
 
 
 class TestEstimator(unittest.TestCase):

@@ -24,8 +24,8 @@ macro_rules! opaque {
         }
     )*};
 }
-opaque!(profs_model, profs_collector, profs_estimator, profs_subspace, profs_lm, profs_sampler,
-        profs_tokenizer);
+opaque!(profs_model, profs_collector, profs_estimator, profs_subspace, profs_edit, profs_edit_report,
+        profs_lm, profs_sampler, profs_tokenizer);
 
 // ---- common.h: result codes (fixed numbers) ----
 pub const PROFS_OK: c_int = 0;
@@ -74,6 +74,10 @@ pub const PROFS_SCREENOT_ZERO: profs_screenot_strategy = 2;
 pub type profs_layout = c_int;
 pub const PROFS_LAYOUT_D_FIRST: profs_layout = 0;
 pub const PROFS_LAYOUT_D_LAST: profs_layout = 1;
+pub type profs_edit_target = c_int;
+pub const PROFS_TARGET_VALUE: profs_edit_target = 1;
+pub const PROFS_TARGET_KEY: profs_edit_target = 2;
+pub const PROFS_TARGET_BOTH: profs_edit_target = 3;
 
 /// Progress callback: non-zero return cancels (`PROFS_ECANCELLED`).
 pub type profs_progress_fn = Option<
@@ -200,6 +204,56 @@ extern "C" {
     pub fn profs_project_subspace(delta_norm: *mut c_double, weight: *mut c_void, dtype: c_int,
                                   rows: usize, cols: usize, layout: profs_layout,
                                   s: *const profs_subspace) -> c_int;
+
+    // ---- edit.h: per-layer subspaces applied to a model ----
+    pub fn profs_edit_new(out: *mut *mut profs_edit, dim: usize) -> c_int;
+    pub fn profs_edit_free(e: *mut profs_edit);
+    pub fn profs_edit_add(e: *mut profs_edit, layer: usize, s: *const profs_subspace) -> c_int;
+    pub fn profs_edit_estimate(out: *mut *mut profs_edit, est: *const profs_estimator, c: *const profs_collector,
+                               layers: *const usize, n_layers: usize, progress: profs_progress_fn,
+                               userdata: *mut c_void) -> c_int;
+    pub fn profs_edit_dim(e: *const profs_edit) -> usize;
+    pub fn profs_edit_count(e: *const profs_edit) -> usize;
+    pub fn profs_edit_layer_at(e: *const profs_edit, index: usize) -> usize;
+    pub fn profs_edit_get(e: *const profs_edit, layer: usize) -> *const profs_subspace;
+    pub fn profs_edit_set_architecture(e: *mut profs_edit, name: *const c_char) -> c_int;
+    pub fn profs_edit_architecture(e: *const profs_edit) -> *const c_char;
+    pub fn profs_edit_set_model_id(e: *mut profs_edit, model_id: *const c_char) -> c_int;
+    pub fn profs_edit_model_id(e: *const profs_edit) -> *const c_char;
+    pub fn profs_edit_save(e: *const profs_edit, path: *const c_char) -> c_int;
+    pub fn profs_edit_load(out: *mut *mut profs_edit, path: *const c_char) -> c_int;
+    pub fn profs_edit_apply(report: *mut *mut profs_edit_report, e: *const profs_edit, m: *mut profs_model,
+                            targets: c_int) -> c_int;
+    pub fn profs_edit_report_free(r: *mut profs_edit_report);
+    pub fn profs_edit_report_architecture(r: *const profs_edit_report) -> *const c_char;
+    pub fn profs_edit_report_count(r: *const profs_edit_report) -> usize;
+    pub fn profs_edit_report_name(r: *const profs_edit_report, i: usize) -> *const c_char;
+    pub fn profs_edit_report_layer(r: *const profs_edit_report, i: usize) -> usize;
+    pub fn profs_edit_report_rank(r: *const profs_edit_report, i: usize) -> usize;
+    pub fn profs_edit_report_role(r: *const profs_edit_report, i: usize) -> c_int;
+    pub fn profs_edit_report_applied(r: *const profs_edit_report, i: usize) -> c_int;
+    pub fn profs_edit_report_delta_norm(r: *const profs_edit_report, i: usize) -> c_double;
+    pub fn profs_edit_report_weight_norm(r: *const profs_edit_report, i: usize) -> c_double;
+
+    // ---- tokenizer.h ----
+    pub fn profs_encode_flag_add_special() -> core::ffi::c_uint;
+    pub fn profs_encode_flag_special_as_text() -> core::ffi::c_uint;
+    pub fn profs_decode_flag_skip_special() -> core::ffi::c_uint;
+    pub fn profs_tokenizer_open(out: *mut *mut profs_tokenizer, path: *const c_char) -> c_int;
+    pub fn profs_tokenizer_free(t: *mut profs_tokenizer);
+    pub fn profs_tokenizer_encode(t: *const profs_tokenizer, text: *const c_char, len: usize,
+                                  flags: core::ffi::c_uint, ids: *mut i32, capacity: usize,
+                                  n_ids: *mut usize) -> c_int;
+    pub fn profs_tokenizer_decode(t: *const profs_tokenizer, ids: *const i32, n_ids: usize,
+                                  flags: core::ffi::c_uint, text: *mut c_char, capacity: usize,
+                                  len: *mut usize) -> c_int;
+    pub fn profs_tokenizer_vocab_size(t: *const profs_tokenizer) -> usize;
+    pub fn profs_tokenizer_id_to_token(t: *const profs_tokenizer, id: i32) -> *const c_char;
+    pub fn profs_tokenizer_token_to_id(t: *const profs_tokenizer, token: *const c_char, id: *mut i32) -> c_int;
+    pub fn profs_tokenizer_bos_id(t: *const profs_tokenizer) -> i32;
+    pub fn profs_tokenizer_eos_id(t: *const profs_tokenizer) -> i32;
+    pub fn profs_tokenizer_pad_id(t: *const profs_tokenizer) -> i32;
+    pub fn profs_tokenizer_unk_id(t: *const profs_tokenizer) -> i32;
 
     // ---- lm.h ----
     pub fn profs_lm_open(out: *mut *mut profs_lm, dir: *const c_char) -> c_int;

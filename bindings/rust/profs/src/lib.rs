@@ -26,9 +26,13 @@ use std::ptr;
 
 pub use profs_sys as sys;
 
+mod edit;
 mod lm;
 mod model;
 mod progress;
+mod tokenizer;
+pub use tokenizer::Tokenizer;
+pub use edit::{Edit, EditReport, ReportEntry, SubspaceRef, Targets};
 pub use lm::{Lm, Sampling};
 pub use model::{Model, TensorInfo};
 pub use progress::Progress;
@@ -407,6 +411,11 @@ impl Estimator {
     pub fn strategy(self, s: Strategy) -> Result<Estimator> {
         check(unsafe { sys::profs_estimator_set_screenot_strategy(self.raw, s.raw()) })?;
         Ok(self)
+    }
+
+    /// The raw handle (still owned by `self`).
+    pub fn as_ptr(&self) -> *const sys::profs_estimator {
+        self.raw
     }
 
     /// The k of the rank rule.
