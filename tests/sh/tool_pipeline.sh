@@ -87,6 +87,19 @@ jq -e '.model.toxic_mass < 0.2 * .baseline.toxic_mass and (.model.perplexity|typ
   && say ok eval-json || say FAIL "eval json: $(jq -c '{m: .model.toxic_mass, b: .baseline.toxic_mass}' ev.json)"
 expect eval-no-prompts 1 "cannot open" -- "$bin" eval --model m --prompts nope.txt --watch-words "$data/watch_words.txt"
 
+# ---- every architecture of the runtime (tiny random fixtures) ----
+gen=${PROFS_TEST_BUILD:?}/tests/gen_hf_model
+if [ -x "$gen" ]; then
+  for a in gpt2 gpt2_bf16 mistral_bf16 llama opt opt_proj gptj; do
+    "$gen" "fx_$a" "$a" || { say FAIL "gen_hf_model $a"; continue; }
+    out=$("$bin" edit --model "fx_$a" --pairs "$pairs" --max-pairs 24 --out "fx_$a.out" --quiet 2>&1); rc=$?
+    if [ $rc = 0 ] && jq -e '(.tensors_changed | length) == 2' "fx_$a.out/profs_edit.json" >/dev/null; then say ok "edit-$a"
+    else say FAIL "edit $a: $rc $out"; fi
+  done
+else
+  say FAIL "no $gen"
+fi
+
 # ---- failures: never a partial output ----
 expect out-is-model 1 "is the model directory itself" -- "$bin" edit --model m --pairs "$pairs" --out m --quiet
 expect out-in-model 1 "is inside the model directory" -- "$bin" edit --model m --pairs "$pairs" --out m/sub --quiet
