@@ -58,5 +58,16 @@ if [ $rc -ne 0 ]; then
   cat "$tmp/abidiff.txt"
   fail=1
 fi
+# 4. Numeric constants (enumerators, flags): bindings copy them, so none may change.
+if [ -f "$src/abi/constants.txt" ]; then
+  "$src/scripts/abi-constants" "$src" "$build" > "$tmp/constants.txt"
+  if ! diff -u "$src/abi/constants.txt" "$tmp/constants.txt" > "$tmp/constants.diff"; then
+    echo "FAIL: public constants differ from abi/constants.txt (- baseline, + headers):"
+    tail -n +3 "$tmp/constants.diff" | grep '^[-+]' || true
+    fail=1
+  fi
+else
+  echo "FAIL: no abi/constants.txt (run scripts/abi-update)"; fail=1
+fi
 if [ $fail -ne 0 ]; then hint; exit 1; fi
-echo "abi: ok ($(wc -l < "$tmp/now.syms") exported symbols match abi/libprofs.abi)"
+echo "abi: ok ($(wc -l < "$tmp/now.syms") exported symbols match abi/libprofs.abi, $(wc -l < "$tmp/constants.txt") constants match abi/constants.txt)"

@@ -18,6 +18,7 @@ export LD_LIBRARY_PATH=$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export CARGO_TARGET_DIR=$build/cargo-target
 export CARGO_BUILD_JOBS=2
 export OPENBLAS_NUM_THREADS=1
+export PROFS_TEST_SRC=$src
 export PROFS_TEST_TMP=${PROFS_TEST_TMP:-/tmp}
 # Tiny random checkpoints for the runtime tests (tests/gen/gen_lm_fixtures).
 fixtures=$PROFS_TEST_TMP/rust-lm.$$

@@ -1,0 +1,55 @@
+"""The numbers the binding copies from the C headers equal the headers' own
+(abi/constants.txt, generated from them by scripts/abi-constants)."""
+
+import os
+import unittest
+
+import profs
+from profs import _lib, _core, _model, _edit
+
+SRC = os.environ.get("PROFS_TEST_SRC") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+CONSTANTS = os.path.join(SRC, "abi", "constants.txt")
+
+
+@unittest.skipUnless(os.path.exists(CONSTANTS), "abi/constants.txt not found")
+class TestConstants(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        with open(CONSTANTS) as f:
+            cls.c = {name: int(value) for name, value in (line.split() for line in f)}
+
+    def test_error_codes(self):
+        for code, name in _lib.CODE_NAMES.items():
+            self.assertEqual(self.c[name], code, name)
+            self.assertEqual(getattr(profs, name[len("PROFS_"):]), code)
+        codes = {n for n in self.c if n.startswith("PROFS_E") and not n.startswith("PROFS_ENCODE")}
+        self.assertEqual(codes, set(_lib.CODE_NAMES.values()) - {"PROFS_OK"})
+
+    def test_dtypes(self):
+        for i, name in enumerate(_model.DTYPE_NAMES):
+            self.assertEqual(self.c["PROFS_DTYPE_" + name], i, name)
+        self.assertEqual(len([n for n in self.c if n.startswith("PROFS_DTYPE_")]),
+                         len(_model.DTYPE_NAMES))
+
+    def test_options(self):
+        tables = [(_core._CENTERING, "PROFS_CENTER_"), (_core._RANK_RULE, "PROFS_RANK_"),
+                  (_core._STRATEGY, "PROFS_SCREENOT_"), (_core._LAYOUT, "PROFS_LAYOUT_"),
+                  (_edit._TARGETS, "PROFS_TARGET_")]
+        for table, prefix in tables:
+            names = {n for n in self.c if n.startswith(prefix)}
+            self.assertEqual(len(names), len(table), prefix)
+            for key, value in table.items():
+                cname = prefix + key.upper().replace("-", "_")
+                self.assertEqual(self.c[cname], value, cname)
+
+    def test_flags_through_function_twins(self):
+        lib = _lib.lib
+        self.assertEqual(lib.profs_encode_flag_add_special(), self.c["PROFS_ENCODE_ADD_SPECIAL"])
+        self.assertEqual(lib.profs_encode_flag_special_as_text(),
+                         self.c["PROFS_ENCODE_SPECIAL_AS_TEXT"])
+        self.assertEqual(lib.profs_decode_flag_skip_special(), self.c["PROFS_DECODE_SKIP_SPECIAL"])
+
+
+if __name__ == "__main__":
+    unittest.main()
