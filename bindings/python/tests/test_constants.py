@@ -23,22 +23,16 @@ class TestConstants(unittest.TestCase):
         for code, name in _lib.CODE_NAMES.items():
             self.assertEqual(self.c[name], code, name)
             self.assertEqual(getattr(profs, name[len("PROFS_"):]), code)
-        codes = {n for n in self.c if n.startswith("PROFS_E") and not n.startswith("PROFS_ENCODE")}
-        self.assertEqual(codes, set(_lib.CODE_NAMES.values()) - {"PROFS_OK"})
 
     def test_dtypes(self):
         for i, name in enumerate(_model.DTYPE_NAMES):
             self.assertEqual(self.c["PROFS_DTYPE_" + name], i, name)
-        self.assertEqual(len([n for n in self.c if n.startswith("PROFS_DTYPE_")]),
-                         len(_model.DTYPE_NAMES))
 
     def test_options(self):
         tables = [(_core._CENTERING, "PROFS_CENTER_"), (_core._RANK_RULE, "PROFS_RANK_"),
                   (_core._STRATEGY, "PROFS_SCREENOT_"), (_core._LAYOUT, "PROFS_LAYOUT_"),
                   (_edit._TARGETS, "PROFS_TARGET_")]
         for table, prefix in tables:
-            names = {n for n in self.c if n.startswith(prefix)}
-            self.assertEqual(len(names), len(table), prefix)
             for key, value in table.items():
                 cname = prefix + key.upper().replace("-", "_")
                 self.assertEqual(self.c[cname], value, cname)
