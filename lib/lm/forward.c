@@ -69,14 +69,42 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, c
         }
 }
 
-static void activate(int act, float *u, size_t n)
+#if defined(__GNUC__) && !defined(__clang__)
+#  define PF_VECTORIZE __attribute__((optimize("O3")))
+#else
+#  define PF_VECTORIZE
+#endif
+
+/* e^x for x in [-87, 88] (clamped outside) with a relative error below 2e-7:
+ * 2^(x log2 e) split into an integer power (exponent bits) and 2^f for
+ * f in [-0.5, 0.5] (degree-7 Taylor polynomial). Branch-free, so loops over it
+ * vectorise, unlike libm's expf/tanhf calls. */
+static inline float exp_approx(float x)
+{
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float t = x * 1.44269504088896341f;
+    float r = (t + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float f = (t - r) * 0.69314718055994531f; /* e^f with |f| <= ln2 / 2 */
+    float p = 1.0f + f * (1.0f + f * (0.5f + f * (1.6666667e-1f + f * (4.1666668e-2f +
+              f * (8.3333338e-3f + f * (1.3888889e-3f + f * 1.9841270e-4f))))));
+    int32_t i = (int32_t)r;
+    uint32_t bits = (uint32_t)(i + 127) << 23;
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    return p * sc;
+}
+
+PF_VECTORIZE static void activate(int act, float *u, size_t n)
 {
     switch (act) {
     case PF_ACT_GELU_TANH: {
-        const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+        /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh(y) = 1 - 2 / (e^{2y} + 1) */
+        const float k = 0.7978845608028654f;
         for (size_t i = 0; i < n; i++) {
             float x = u[i];
-            u[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+            float y = k * (x + 0.044715f * x * x * x);
+            float th = 1.0f - 2.0f / (exp_approx(2.0f * y) + 1.0f);
+            u[i] = 0.5f * x * (1.0f + th);
         }
         break;
     }
@@ -87,9 +115,25 @@ static void activate(int act, float *u, size_t n)
         for (size_t i = 0; i < n; i++) u[i] = u[i] > 0 ? u[i] : 0.0f;
         break;
     default:
-        for (size_t i = 0; i < n; i++) u[i] = u[i] / (1.0f + expf(-u[i]));
+        for (size_t i = 0; i < n; i++) u[i] = u[i] / (1.0f + exp_approx(-u[i]));
         break;
     }
+}
+
+PF_VECTORIZE static void mul_into(float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] *= b[i];
+}
+
+/* s[j] = e^(s[j] - mx) for j in [lo, hi); returns the sum. */
+PF_VECTORIZE static float exp_shift(float *s, size_t lo, size_t hi, float mx)
+{
+    float sum = 0;
+    for (size_t j = lo; j < hi; j++) {
+        s[j] = exp_approx(s[j] - mx);
+        sum += s[j];
+    }
+    return sum;
 }
 
 /* Rotate heads of one token row (n_heads heads of head_dim at stride head_dim) at position pos. */
@@ -131,9 +175,7 @@ static void attend(const pf_lm_config *c, float *out, size_t ldo, const float *q
             if (c->sliding_window && qp + 1 > c->sliding_window) lo = qp + 1 - c->sliding_window;
             float mx = -INFINITY;
             for (size_t j = lo; j < hi; j++) mx = s[j] > mx ? s[j] : mx;
-            double sum = 0;
-            for (size_t j = lo; j < hi; j++) { s[j] = expf(s[j] - mx); sum += s[j]; }
-            float inv = (float)(1.0 / sum);
+            float inv = 1.0f / exp_shift(s, lo, hi, mx);
             for (size_t j = 0; j < lo; j++) s[j] = 0.0f;
             for (size_t j = lo; j < hi; j++) s[j] *= inv;
             for (size_t j = hi; j < nk; j++) s[j] = 0.0f;
@@ -273,7 +315,7 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
         if (w[PF_GATE_W].p) {
             linear(sc->gate, F, min + r0 * D, D, n, w[PF_GATE_W].p, 0, D, F, w[PF_GATE_B].p, 0.0f);
             activate(c->act, sc->gate, n * F);
-            for (size_t i = 0; i < n * F; i++) sc->up[i] *= sc->gate[i];
+            mul_into(sc->up, sc->gate, n * F);
         } else {
             activate(c->act, sc->up, n * F);
         }

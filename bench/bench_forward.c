@@ -1,0 +1,219 @@
+/* Forward throughput of the built-in runtime next to OpenBLAS sgemm on the
+ * same shapes, measured in one run; and (with --big) the peak RSS of
+ * collecting 64 pairs from a Mistral-7B-shaped model with all 32 layers.
+ *
+ *   bench_forward [--quick] [--big] [--tmp DIR]
+ *
+ * Models with random weights are generated into a temporary directory (under
+ * --tmp, default $TMPDIR or /tmp) and deleted afterwards. Throughput is
+ * counted as 2 x block parameters x tokens (attention scores, norms and the
+ * head are overhead); the sgemm reference runs the block's weight matrices
+ * with M = all tokens of the batch. OPENBLAS_NUM_THREADS sets the threads. */
+#include <cblas.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hfgen.h"
+#include "profs/profs.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void rmtree(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "bench_forward: could not remove %s\n", dir);
+}
+
+/* Parameters of one block (the matrices and vectors sgemm / the runtime use). */
+static double block_params(const hfgen_spec *s)
+{
+    double D = (double)s->dim, F = (double)s->ffn, hd = (double)hfgen_head_dim(s);
+    double Q = (double)s->heads * hd, KV = (double)(s->kv_heads ? s->kv_heads : s->heads) * hd;
+    if (!strcmp(s->arch, "gpt2")) return 4 * D * D + 2 * D * F;
+    return D * Q + 2 * D * KV + Q * D + 3 * D * F; /* mistral */
+}
+
+/* sgemm GFLOP/s over one block's matrices with M = tokens rows (best of 2). */
+static double sgemm_gflops(const hfgen_spec *s, size_t tokens)
+{
+    size_t D = s->dim, F = s->ffn, hd = hfgen_head_dim(s);
+    size_t Q = s->heads * hd, KV = (s->kv_heads ? s->kv_heads : s->heads) * hd;
+    size_t shapes[6][2];
+    int n = 0;
+    if (!strcmp(s->arch, "gpt2")) {
+        shapes[n][0] = D; shapes[n++][1] = 3 * D;
+        shapes[n][0] = D; shapes[n++][1] = D;
+        shapes[n][0] = D; shapes[n++][1] = F;
+        shapes[n][0] = F; shapes[n++][1] = D;
+    } else {
+        shapes[n][0] = D; shapes[n++][1] = Q;
+        shapes[n][0] = D; shapes[n++][1] = KV;
+        shapes[n][0] = D; shapes[n++][1] = KV;
+        shapes[n][0] = Q; shapes[n++][1] = D;
+        shapes[n][0] = D; shapes[n++][1] = 2 * F; /* gate + up */
+        shapes[n][0] = F; shapes[n++][1] = D;
+    }
+    size_t maxk = 0, maxn = 0;
+    for (int i = 0; i < n; i++) {
+        if (shapes[i][0] > maxk) maxk = shapes[i][0];
+        if (shapes[i][1] > maxn) maxn = shapes[i][1];
+    }
+    size_t rows = tokens < 512 ? tokens : 512; /* the runtime's MLP row block */
+    float *a = calloc(tokens * maxk, sizeof(float)), *w = calloc(maxk * maxn, sizeof(float));
+    float *c = calloc(tokens * maxn, sizeof(float));
+    if (!a || !w || !c) { fprintf(stderr, "out of memory\n"); exit(1); }
+    for (size_t i = 0; i < tokens * maxk; i++) a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < maxk * maxn; i++) w[i] = (float)(i % 5) * 0.01f;
+    double best = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        double flops = 0, t0 = now();
+        for (int i = 0; i < n; i++) {
+            size_t K = shapes[i][0], N = shapes[i][1];
+            for (size_t r = 0; r < tokens; r += rows) {
+                size_t m = tokens - r < rows ? tokens - r : rows;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)N, (int)K, 1.0f, a + r * K,
+                            (int)K, w, (int)K, 0.0f, c + r * N, (int)N);
+            }
+            flops += 2.0 * (double)tokens * (double)K * (double)N;
+        }
+        double g = flops / (now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    free(a);
+    free(w);
+    free(c);
+    return best;
+}
+
+static void run_forward(const char *tmp, const char *label, hfgen_spec s, int quick)
+{
+    static const int dts[] = {PROFS_DTYPE_F32, PROFS_DTYPE_BF16};
+    static const size_t batches[][2] = {{64, 64}, {16, 512}};
+    for (int di = 0; di < 2; di++) {
+        s.dtype = dts[di];
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/bench_forward.%ld.%s.%s", tmp, (long)getpid(), label,
+                 profs_dtype_name(s.dtype));
+        double tg = now();
+        if (hfgen_write(dir, &s)) { fprintf(stderr, "cannot write %s\n", dir); exit(1); }
+        tg = now() - tg;
+        profs_lm *lm = NULL;
+        int rc = profs_lm_open(&lm, dir);
+        if (rc) { fprintf(stderr, "open: %s\n", profs_last_error()); exit(1); }
+        if (profs_lm_set_resident_bytes(lm, 0)) exit(1); /* stream: convert each block every pass */
+        for (int bi = 0; bi < (quick ? 1 : 2); bi++) {
+            size_t n = batches[bi][0], len = batches[bi][1], T = n * len;
+            if (profs_lm_set_batch_tokens(lm, T)) exit(1);
+            int32_t **ids = malloc(n * sizeof *ids);
+            size_t *lens = malloc(n * sizeof *lens);
+            uint64_t st = 42;
+            for (size_t i = 0; i < n; i++) {
+                ids[i] = malloc(len * sizeof(int32_t));
+                for (size_t t = 0; t < len; t++) ids[i][t] = (int32_t)(hfgen_mix(&st) % s.vocab);
+                lens[i] = len;
+            }
+            float *out = malloc(n * s.layers * s.dim * sizeof(float));
+            double t0 = now();
+            rc = profs_lm_pool_ids(lm, out, (const int32_t *const *)ids, lens, n, 0, NULL, NULL);
+            double dt = now() - t0;
+            if (rc) { fprintf(stderr, "forward: %s\n", profs_last_error()); exit(1); }
+            double flops = 2.0 * block_params(&s) * (double)s.layers * (double)T;
+            double g = flops / dt / 1e9, ref = sgemm_gflops(&s, T);
+            printf("%-12s %-4s %3zu x %3zu: %8.1f tokens/s  %6.1f GFLOP/s  sgemm %6.1f GFLOP/s  ratio %5.1f%%\n",
+                   label, profs_dtype_name(s.dtype), n, len, (double)T / dt, g, ref, 100.0 * g / ref);
+            fflush(stdout);
+            for (size_t i = 0; i < n; i++) free(ids[i]);
+            free(ids);
+            free(lens);
+            free(out);
+        }
+        profs_lm_free(lm);
+        rmtree(dir);
+        (void)tg;
+    }
+}
+
+static long peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+static void run_big(const char *tmp)
+{
+    hfgen_spec s = {.arch = "mistral", .layers = 32, .dim = 4096, .heads = 32, .kv_heads = 8, .ffn = 14336,
+                    .vocab = 32000, .max_pos = 32768, .window = 4096, .dtype = PROFS_DTYPE_BF16, .shards = 8,
+                    .seed = 7, .no_tokenizer = 1};
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/bench_forward.%ld.mistral7b", tmp, (long)getpid());
+    double t0 = now();
+    if (hfgen_write(dir, &s)) { fprintf(stderr, "cannot write %s\n", dir); rmtree(dir); exit(1); }
+    printf("mistral-7b shape BF16: generated in %.0f s\n", now() - t0);
+    long rss0 = peak_rss_mb();
+    profs_lm *lm = NULL;
+    if (profs_lm_open(&lm, dir)) { fprintf(stderr, "open: %s\n", profs_last_error()); rmtree(dir); exit(1); }
+    profs_collector *c = NULL;
+    if (profs_collector_new(&c, 32, 4096)) { fprintf(stderr, "%s\n", profs_last_error()); exit(1); }
+    size_t n = 128, len = 16;
+    int32_t **ids = malloc(n * sizeof *ids);
+    size_t *lens = malloc(n * sizeof *lens);
+    uint64_t st = 3;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = malloc(len * sizeof(int32_t));
+        for (size_t t = 0; t < len; t++) ids[i][t] = (int32_t)(hfgen_mix(&st) % s.vocab);
+        lens[i] = len;
+    }
+    float *out = malloc(n * 32 * 4096 * sizeof(float));
+    t0 = now();
+    int rc = profs_lm_pool_ids(lm, out, (const int32_t *const *)ids, lens, n, 0, NULL, NULL);
+    double dt = now() - t0;
+    for (size_t p = 0; !rc && p < 64; p++) rc = profs_collector_add_pair(c, out + 2 * p * 32 * 4096,
+                                                                         out + (2 * p + 1) * 32 * 4096);
+    if (rc) fprintf(stderr, "collect: %s\n", profs_last_error());
+    printf("mistral-7b shape BF16, 32 layers: 64 pairs x %zu tokens in %.1f s (%.1f tokens/s); "
+           "peak RSS %ld MB (before opening: %ld MB)\n", len, dt, (double)(n * len) / dt, peak_rss_mb(), rss0);
+    for (size_t i = 0; i < n; i++) free(ids[i]);
+    free(ids);
+    free(lens);
+    free(out);
+    profs_collector_free(c);
+    profs_lm_free(lm);
+    rmtree(dir);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0, big = 0, fwd = 1;
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--big")) big = 1;
+        else if (!strcmp(argv[i], "--big-only")) { big = 1; fwd = 0; }
+        else if (!strcmp(argv[i], "--tmp") && i + 1 < argc) tmp = argv[++i];
+        else { fprintf(stderr, "usage: bench_forward [--quick] [--big | --big-only] [--tmp DIR]\n"); return 2; }
+    }
+    if (fwd) {
+        hfgen_spec gpt2m = {.arch = "gpt2", .layers = 4, .dim = 1024, .heads = 16, .ffn = 4096, .vocab = 50257,
+                            .max_pos = 1024, .seed = 1, .no_tokenizer = 1};
+        hfgen_spec mistral = {.arch = "mistral", .layers = 4, .dim = 4096, .heads = 32, .kv_heads = 8,
+                              .ffn = 14336, .vocab = 32000, .max_pos = 32768, .window = 4096, .seed = 2,
+                              .no_tokenizer = 1};
+        run_forward(tmp, "gpt2-medium", gpt2m, quick);
+        run_forward(tmp, "mistral-7b", mistral, quick);
+    }
+    if (big) run_big(tmp);
+    return 0;
+}
