@@ -358,6 +358,155 @@ START_TEST(queries)
 }
 END_TEST
 
+/* ---- text: tokenisation, pooled texts, collection ---- */
+
+static const char *const pref[] = {"the cat sat on the mat", "a kind word", "thanks, that is very helpful of you",
+                                   "we should talk about it calmly and listen to each other"};
+static const char *const disp[] = {"go away", "you are an idiot and nobody wants you around here", "shut up",
+                                   "what a stupid question"};
+
+static int count_collect(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    uint64_t *last = ud;
+    ck_assert_str_eq(stage, "collect");
+    ck_assert_uint_eq(total, 8);
+    ck_assert_uint_ge(done, *last);
+    *last = done;
+    return 0;
+}
+
+START_TEST(collect_equals_pooling_of_the_tokenised_texts)
+{
+    const char *name = _i == 0 ? "mistral" : "gpt2";
+    char *p = fixture(name);
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    ck_assert_ptr_nonnull(profs_lm_tokenizer(lm));
+    size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm);
+    ck_assert_profs_ok(profs_lm_set_max_length(lm, 6));
+    ck_assert_profs_ok(profs_lm_set_pool_skip_bos(lm, 1));
+    int skip = !strcmp(name, "mistral"); /* its tokenizer adds <s> (id 276) */
+    /* the reference: each sentence alone, from its ids */
+    float *want = malloc(8 * L * D * sizeof(float));
+    for (int i = 0; i < 8; i++) {
+        int32_t ids[16];
+        size_t n;
+        ck_assert_profs_ok(profs_lm_tokenize(lm, ids, 16, &n, i % 2 ? disp[i / 2] : pref[i / 2]));
+        ck_assert_uint_eq(n, 6); /* truncated to max length */
+        if (skip) ck_assert_int_eq(ids[0], 276);
+        const int32_t *pi = ids;
+        ck_assert_profs_ok(profs_lm_pool_ids(lm, want + i * L * D, &pi, &n, 1, skip, NULL, NULL));
+    }
+    for (size_t bt = 1; bt <= 64; bt *= 8) {
+        ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, bt));
+        profs_collector *c = NULL;
+        ck_assert_profs_ok(profs_collector_new(&c, L, D));
+        uint64_t last = 0;
+        ck_assert_profs_ok(profs_lm_collect(lm, c, pref, disp, 4, count_collect, &last));
+        ck_assert_uint_eq(last, 8);
+        ck_assert_uint_eq(profs_collector_n_pairs(c), 4);
+        for (size_t l = 0; l < L; l++) {
+            const float *xp = profs_collector_preferred(c, l), *xd = profs_collector_dispreferred(c, l);
+            for (int i = 0; i < 4; i++) {
+                ck_assert_msg(rel_err(xp + i * D, want + ((2 * i) * L + l) * D, D) <= 1e-6, "pair %d layer %zu", i, l);
+                ck_assert_msg(rel_err(xd + i * D, want + ((2 * i + 1) * L + l) * D, D) <= 1e-6, "pair %d", i);
+            }
+        }
+        profs_collector_free(c);
+    }
+    float *texts_out = malloc(8 * L * D * sizeof(float));
+    const char *texts[8];
+    for (int i = 0; i < 8; i++) texts[i] = i % 2 ? disp[i / 2] : pref[i / 2];
+    ck_assert_profs_ok(profs_lm_pool_texts(lm, texts_out, texts, 8, NULL, NULL));
+    ck_assert_double_le(rel_err(texts_out, want, 8 * L * D), 1e-6);
+    /* errors */
+    profs_collector *bad = NULL;
+    ck_assert_profs_ok(profs_collector_new(&bad, L + 1, D));
+    ck_assert_profs_error(profs_lm_collect(lm, bad, pref, disp, 4, NULL, NULL), PROFS_ESHAPE, "collector has 3 layers");
+    profs_collector_free(bad);
+    ck_assert_profs_ok(profs_collector_new(&bad, L, D));
+    const char *empty[] = {"fine", ""};
+    if (!skip)
+        ck_assert_profs_error(profs_lm_collect(lm, bad, empty, empty + 1, 1, NULL, NULL), PROFS_EINVAL,
+                              "sentence 1 has no tokens");
+    ck_assert_profs_ok(profs_lm_set_tokenizer(lm, NULL));
+    ck_assert_profs_error(profs_lm_collect(lm, bad, pref, disp, 4, NULL, NULL), PROFS_ESTATE, "no tokenizer");
+    profs_collector_free(bad);
+    free(want);
+    free(texts_out);
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
+static int cancel_now(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    (void)ud; (void)stage; (void)done; (void)total;
+    return 1;
+}
+
+START_TEST(collect_cancels)
+{
+    char *p = fixture("opt");
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    profs_collector *c = NULL;
+    ck_assert_profs_ok(profs_collector_new(&c, 2, 32));
+    ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, 1));
+    ck_assert_profs_error(profs_lm_collect(lm, c, pref, disp, 4, cancel_now, NULL), PROFS_ECANCELLED, "cancelled");
+    ck_assert_uint_eq(profs_collector_n_pairs(c), 0);
+    profs_collector_free(c);
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
+/* ---- the command line: profs hidden-states writes what the reference computes ---- */
+
+START_TEST(cli_hidden_states_matches_reference)
+{
+    const char *bin = getenv("PROFS_BIN");
+    if (!bin || !*bin) return; /* built without the tool */
+    char *p = fixture("gptj");
+    profs_model *g = golden("gptj");
+    size_t T, nh;
+    int32_t *ids = gids(g, "ids.2", &T);
+    float *want = gread(g, "hidden.2", &nh);
+    char list[512] = "", cmd[4096];
+    for (size_t i = 0; i < T; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), i ? ",%d" : "%d", (int)ids[i]);
+    char *out = tu_join(dir, "hs.safetensors");
+    snprintf(cmd, sizeof cmd, "'%s' hidden-states --model '%s' --ids %s --out '%s' >/dev/null", bin, p, list, out);
+    ck_assert_int_eq(system(cmd), 0);
+    profs_model *h = NULL;
+    ck_assert_profs_ok(profs_model_open(&h, out));
+    int dt;
+    size_t nd;
+    const int64_t *sh;
+    ck_assert_profs_ok(profs_model_tensor_info(h, "hidden_states", &dt, &nd, &sh));
+    ck_assert_int_eq(dt, PROFS_DTYPE_F32);
+    ck_assert_uint_eq(nd, 3);
+    ck_assert_int_eq(sh[0], 3);
+    ck_assert_int_eq(sh[1], (int64_t)T);
+    ck_assert_int_eq(sh[2], 32);
+    float *got = gread(h, "hidden_states", NULL);
+    for (size_t l = 0; l < 3; l++)
+        ck_assert_double_le(rel_err(got + l * T * 32, want + l * T * 32, T * 32), TOL);
+    size_t nt;
+    int32_t *back = gids(h, "input_ids", &nt);
+    ck_assert_uint_eq(nt, T);
+    ck_assert_mem_eq(back, ids, T * sizeof(int32_t));
+    free(back);
+    free(got);
+    profs_model_free(h);
+    free(out);
+    free(ids);
+    free(want);
+    profs_model_free(g);
+    free(p);
+}
+END_TEST
+
 /* ---- errors of opening ---- */
 
 static void rewrite_config(const char *p, const char *from, const char *to)
@@ -456,6 +605,9 @@ static Suite *lm_suite(void)
     tcase_add_loop_test(tc, generation_uses_a_consistent_kv_cache, 0, HFGEN_N_FIXTURES);
     tcase_add_test(tc, sampling_is_seeded_and_deterministic);
     tcase_add_test(tc, queries);
+    tcase_add_loop_test(tc, collect_equals_pooling_of_the_tokenised_texts, 0, 2);
+    tcase_add_test(tc, collect_cancels);
+    tcase_add_test(tc, cli_hidden_states_matches_reference);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");
     tcase_add_checked_fixture(te, setup, teardown);

@@ -34,8 +34,10 @@
 #ifndef PROFS_LM_H
 #define PROFS_LM_H
 
+#include "collector.h"
 #include "common.h"
 #include "model.h"
+#include "tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,10 +45,6 @@ extern "C" {
 
 /** Opaque transformer runtime. */
 typedef struct profs_lm profs_lm;
-/* The tokenizer (tokenizer.h) and collector (collector.h) appear here by
- * their struct tags: `struct profs_tokenizer` is `profs_tokenizer`. */
-struct profs_tokenizer;
-struct profs_collector;
 
 /**
  * Open a Hugging Face model directory: config.json, the safetensors weights
@@ -89,12 +87,12 @@ PROFS_API const char *profs_lm_architecture(const profs_lm *lm);
 PROFS_API profs_model *profs_lm_model(const profs_lm *lm);
 
 /** The attached tokenizer, or NULL (borrowed, valid until profs_lm_free or the next set_tokenizer). */
-PROFS_API const struct profs_tokenizer *profs_lm_tokenizer(const profs_lm *lm);
+PROFS_API const profs_tokenizer *profs_lm_tokenizer(const profs_lm *lm);
 /**
  * Attach a tokenizer (borrowed: must outlive the runtime or the next call);
  * NULL detaches. A tokenizer the runtime opened itself is freed.
  */
-PROFS_API int profs_lm_set_tokenizer(profs_lm *lm, const struct profs_tokenizer *tok);
+PROFS_API int profs_lm_set_tokenizer(profs_lm *lm, const profs_tokenizer *tok);
 
 /* ---- options ---- */
 
@@ -173,7 +171,7 @@ PROFS_API PROFS_NODISCARD int profs_lm_pool_texts(profs_lm *lm, float *out,
  * @return PROFS_OK, PROFS_ESTATE (no tokenizer), PROFS_ESHAPE (collector size),
  *         PROFS_ECANCELLED, PROFS_EINVAL (empty text), PROFS_ENOMEM, collector errors.
  */
-PROFS_API PROFS_NODISCARD int profs_lm_collect(profs_lm *lm, struct profs_collector *collector,
+PROFS_API PROFS_NODISCARD int profs_lm_collect(profs_lm *lm, profs_collector *collector,
         const char *const *preferred, const char *const *dispreferred, size_t n_pairs,
         profs_progress_fn progress, void *userdata);
 

@@ -66,7 +66,7 @@ typedef struct pf_layer_w {
 struct profs_lm {
     profs_model *model;            /* owned when own_model */
     int own_model;
-    const struct profs_tokenizer *tok; /* owned when own_tok */
+    const profs_tokenizer *tok; /* owned when own_tok */
     int32_t eos_id;                /* -1: none */
     int own_tok;
     pf_lm_config cfg;

@@ -12,3 +12,6 @@ PROFS_COMMAND("inspect", inspect, "show an edit: ranks, singular values, tokens 
 PROFS_COMMAND("eval", eval, "watch-word mass, continuation rate and perplexity of a model")
 PROFS_COMMAND("demo", demo, "the end-to-end demo on a small model with a planted toxic mechanism")
 PROFS_COMMAND("tokenize", tokenize, "print the token ids of each stdin line (JSON arrays)")
+PROFS_COMMAND("hidden-states", hidden_states, "write the runtime's hidden states of a text or id list")
+PROFS_COMMAND("perplexity", perplexity, "sliding-window perplexity of a text file")
+PROFS_COMMAND("generate", generate, "continue a prompt (greedy or sampled)")
