@@ -23,11 +23,16 @@ typedef struct { seg *p; size_t n, cap; } segvec;
 typedef struct { int32_t id; int32_t prev, next; uint32_t len; } sym; /* a BPE symbol; len 0 = merged away */
 typedef struct { uint32_t rank, pos; int32_t id; } qent;              /* a candidate merge */
 
+/* Regex match state of one call: match data, and a large JIT stack made only when a match needs it. */
 typedef struct {
-    const profs_tokenizer *t;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *js;
+} matcher;
+
+typedef struct {
+    const profs_tokenizer *t;
+    matcher mt;
     pf_sbuf arena;      /* contents of the pieces of the current segment */
     pf_sbuf norm;       /* the normalised segment */
     pf_sbuf tmp;        /* scratch */
@@ -75,10 +80,17 @@ static int push_seg(segvec *v, size_t s, size_t e, int32_t id)
 /* ---------------------------------------------------------------- regex matching */
 
 /* Next match of re in s[0..n) at or after start. Returns 1 (match), 0 (none) or an error code. */
-static int regex_next(const pf_regex *re, const char *s, size_t n, size_t start, pcre2_match_data *md,
-                      pcre2_match_context *mctx, size_t *ms, size_t *me)
+static int regex_next(const pf_regex *re, const char *s, size_t n, size_t start, matcher *mt, size_t *ms,
+                      size_t *me)
 {
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, mctx);
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, mt->md, mt->mctx);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !mt->js) {
+        /* the default 32 KiB JIT stack was too small for this text: retry once with up to 64 MiB */
+        if (!mt->mctx && !(mt->mctx = pcre2_match_context_create(NULL))) return pf_enomem("regex match context");
+        if (!(mt->js = pcre2_jit_stack_create(256 * 1024, 64 * 1024 * 1024, NULL))) return pf_enomem("regex stack");
+        pcre2_jit_stack_assign(mt->mctx, NULL, mt->js);
+        rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, mt->md, mt->mctx);
+    }
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc < 0) {
         PCRE2_UCHAR msg[256];
@@ -87,10 +99,17 @@ static int regex_next(const pf_regex *re, const char *s, size_t n, size_t start,
                                                                                         : PROFS_EUNSUPPORTED,
                         "regex '%s' failed at byte %zu: %s", re->src, start, (const char *)msg);
     }
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(mt->md);
     *ms = ov[0];
     *me = ov[1];
     return 1;
+}
+
+static void matcher_free(matcher *mt)
+{
+    if (mt->md) pcre2_match_data_free(mt->md);
+    if (mt->mctx) pcre2_match_context_free(mt->mctx);
+    if (mt->js) pcre2_jit_stack_free(mt->js);
 }
 
 /* Matches and gaps covering s[0..n), as the reference's Pattern::find_matches for a regex. */
@@ -100,7 +119,7 @@ static int spans_regex(ctx *c, const pf_regex *re, const char *s, size_t n)
     if (!n) return push_span(&c->spans, 0, 0, 0);
     size_t prev = 0, pos = 0, ms, me;
     int rc;
-    while (pos <= n && (rc = regex_next(re, s, n, pos, c->md, c->mctx, &ms, &me)) == 1) {
+    while (pos <= n && (rc = regex_next(re, s, n, pos, &c->mt, &ms, &me)) == 1) {
         if (prev != ms && (rc = push_span(&c->spans, prev, ms, 0))) return rc;
         if ((rc = push_span(&c->spans, ms, me, 1))) return rc;
         prev = me;
@@ -285,12 +304,11 @@ static int split_added(ctx *c, const pf_addset *set, int skip_special, const cha
 
 /* ---------------------------------------------------------------- normalizers */
 
-static int norm_replace(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, pcre2_match_data *md,
-                        pcre2_match_context *mctx)
+static int norm_replace(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, matcher *mt)
 {
     size_t pos = 0, prev = 0, ms, me;
     int rc;
-    while (pos <= n && (rc = regex_next(&nm->re, s, n, pos, md, mctx, &ms, &me)) == 1) {
+    while (pos <= n && (rc = regex_next(&nm->re, s, n, pos, mt, &ms, &me)) == 1) {
         if ((rc = pf_sbuf_append(out, s + prev, ms - prev)) || (rc = pf_sbuf_append(out, nm->str, nm->str_len)))
             return rc;
         prev = me;
@@ -362,8 +380,7 @@ static int norm_lowercase(const char *s, size_t n, pf_sbuf *out)
     return PROFS_OK;
 }
 
-static int norm_step(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, pcre2_match_data *md,
-                     pcre2_match_context *mctx)
+static int norm_step(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, matcher *mt)
 {
     size_t l;
     switch (nm->kind) {
@@ -372,7 +389,7 @@ static int norm_step(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, p
         if (n) rc = pf_sbuf_append(out, nm->str, nm->str_len);
         return rc ? rc : pf_sbuf_append(out, s, n);
     }
-    case PF_NORM_REPLACE: return norm_replace(nm, s, n, out, md, mctx);
+    case PF_NORM_REPLACE: return norm_replace(nm, s, n, out, mt);
     case PF_NORM_NFC: case PF_NORM_NFD: case PF_NORM_NFKC: case PF_NORM_NFKD:
         return norm_unicode(nm->kind, s, n, out);
     case PF_NORM_LOWERCASE: return norm_lowercase(s, n, out);
@@ -405,7 +422,7 @@ static int norm_step(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, p
 
 /* Normalise s into out (appending) with scratch buffer tmp. */
 static int normalize_with(const profs_tokenizer *t, const char *s, size_t n, pf_sbuf *out, pf_sbuf *tmp,
-                          pcre2_match_data *md, pcre2_match_context *mctx)
+                          matcher *mt)
 {
     if (!t->n_norm) return pf_sbuf_append(out, s, n);
     /* steps alternate between tmp and a second scratch; the last one writes to out */
@@ -417,7 +434,7 @@ static int normalize_with(const profs_tokenizer *t, const char *s, size_t n, pf_
         pf_sbuf *dst = i + 1 == t->n_norm ? out : (i % 2 ? &other : tmp);
         size_t base = dst == out ? out->n : 0;
         if (dst != out) dst->n = 0;
-        rc = norm_step(&t->norm[i], cur, cur_n, dst, md, mctx);
+        rc = norm_step(&t->norm[i], cur, cur_n, dst, mt);
         cur = dst->p + base;
         cur_n = dst->n - base;
     }
@@ -427,12 +444,12 @@ static int normalize_with(const profs_tokenizer *t, const char *s, size_t n, pf_
 
 int pf_tok_normalize(const profs_tokenizer *t, const char *s, size_t n, pf_sbuf *out)
 {
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (!md) return pf_enomem("regex match data");
+    matcher mt = {pcre2_match_data_create(1, NULL), NULL, NULL};
+    if (!mt.md) return pf_enomem("regex match data");
     pf_sbuf tmp = {0};
-    int rc = normalize_with(t, s, n, out, &tmp, md, NULL);
+    int rc = normalize_with(t, s, n, out, &tmp, &mt);
     pf_sbuf_free(&tmp);
-    pcre2_match_data_free(md);
+    matcher_free(&mt);
     return rc;
 }
 
@@ -646,6 +663,50 @@ static int32_t char_id(ctx *c, const char *w, size_t i, size_t l, int is_first, 
     return pf_strmap_get(&t->vocab, c->tmp.p, c->tmp.n);
 }
 
+/* Words of at most SCAN_MAX symbols merge by scanning the pair ranks: the lowest rank first, the leftmost
+ * among equal ranks. That is the order of the reference's priority queue (its stale-entry check is exact:
+ * a merged pair always spells a longer string, so it never carries the merged id of the old pair). */
+#define SCAN_MAX 48
+
+static int merge_short(ctx *c, size_t ns)
+{
+    const profs_tokenizer *t = c->t;
+    int32_t id[SCAN_MAX], nid[SCAN_MAX];
+    uint32_t rk[SCAN_MAX]; /* rk[i]: rank of the pair (i, i + 1), UINT32_MAX when it does not merge */
+    for (size_t i = 0; i < ns; i++) id[i] = c->syms[i].id;
+    for (size_t i = 0; i + 1 < ns; i++) {
+        const pf_merge *m = pf_mergemap_get(&t->merges, id[i], id[i + 1]);
+        rk[i] = m ? m->rank : UINT32_MAX;
+        nid[i] = m ? m->id : -1;
+    }
+    for (;;) {
+        uint32_t best = UINT32_MAX;
+        size_t b = 0;
+        for (size_t i = 0; i + 1 < ns; i++)
+            if (rk[i] < best) { best = rk[i]; b = i; }
+        if (best == UINT32_MAX) break;
+        id[b] = nid[b];
+        for (size_t i = b + 1; i + 1 < ns; i++) id[i] = id[i + 1];
+        for (size_t i = b + 1; i + 2 < ns; i++) { rk[i] = rk[i + 1]; nid[i] = nid[i + 1]; }
+        ns--;
+        if (b > 0) {
+            const pf_merge *m = pf_mergemap_get(&t->merges, id[b - 1], id[b]);
+            rk[b - 1] = m ? m->rank : UINT32_MAX;
+            nid[b - 1] = m ? m->id : -1;
+        }
+        if (b + 1 < ns) {
+            const pf_merge *m = pf_mergemap_get(&t->merges, id[b], id[b + 1]);
+            rk[b] = m ? m->rank : UINT32_MAX;
+            nid[b] = m ? m->id : -1;
+        }
+    }
+    for (size_t i = 0; i < ns; i++) {
+        int rc = pf_ibuf_push(c->out, id[i]);
+        if (rc) return rc;
+    }
+    return PROFS_OK;
+}
+
 static int bpe_word(ctx *c, const char *w, size_t n)
 {
     const profs_tokenizer *t = c->t;
@@ -697,6 +758,7 @@ static int bpe_word(ctx *c, const char *w, size_t n)
     if (!ns) return PROFS_OK;
     sym *sy = c->syms;
     sy[ns - 1].next = -1;
+    if (ns > 1 && ns <= SCAN_MAX) return merge_short(c, ns);
     if (ns > 1) {
         if (c->cap_heap < 2 * ns + 16) {
             size_t cap = 2 * ns + 16;
@@ -785,7 +847,7 @@ static int encode_text(ctx *c, const char *text, size_t len, unsigned flags)
         size_t n = sg.e - sg.s;
         if (t->n_norm) {
             c->norm.n = 0;
-            if ((rc = normalize_with(t, s, n, &c->norm, &c->tmp, c->md, c->mctx))) return rc;
+            if ((rc = normalize_with(t, s, n, &c->norm, &c->tmp, &c->mt))) return rc;
             s = c->norm.p;
             n = c->norm.n;
         }
@@ -811,21 +873,14 @@ int pf_tok_encode(const profs_tokenizer *t, const char *text, size_t len, unsign
     c.t = t;
     c.out = out;
     int rc = PROFS_OK;
-    if (t->has_regex || t->n_norm) {
-        c.md = pcre2_match_data_create(1, NULL);
-        c.mctx = pcre2_match_context_create(NULL);
-        c.js = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
-        if (!c.md || !c.mctx || !c.js) rc = pf_enomem("regex match data");
-        else pcre2_jit_stack_assign(c.mctx, NULL, c.js);
-    }
+    if ((t->has_regex || t->n_norm) && !(c.mt.md = pcre2_match_data_create(1, NULL)))
+        rc = pf_enomem("regex match data");
     if (!rc && (flags & PROFS_ENCODE_ADD_SPECIAL))
         for (size_t i = 0; i < t->n_post_pre && !rc; i++) rc = pf_ibuf_push(out, t->post_pre[i]);
     if (!rc) rc = encode_text(&c, text, len, flags);
     if (!rc && (flags & PROFS_ENCODE_ADD_SPECIAL))
         for (size_t i = 0; i < t->n_post_post && !rc; i++) rc = pf_ibuf_push(out, t->post_post[i]);
-    if (c.md) pcre2_match_data_free(c.md);
-    if (c.mctx) pcre2_match_context_free(c.mctx);
-    if (c.js) pcre2_jit_stack_free(c.js);
+    matcher_free(&c.mt);
     pf_sbuf_free(&c.arena);
     pf_sbuf_free(&c.norm);
     pf_sbuf_free(&c.tmp);
