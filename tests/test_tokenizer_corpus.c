@@ -162,6 +162,10 @@ START_TEST(llama3_style) { run_corpus("llama3-style"); }
 END_TEST
 START_TEST(gpt2_mixed) { run_corpus("gpt2-mixed"); }
 END_TEST
+START_TEST(tiny_a) { run_corpus("tiny-a"); }
+END_TEST
+START_TEST(tiny_b) { run_corpus("tiny-b"); }
+END_TEST
 
 /* One test case per tokenizer: CK_RUN_CASE=gpt2 runs one of them. */
 static void add_case(Suite *s, const char *name, const TTest *test)
@@ -180,5 +184,7 @@ int main(void)
     add_case(s, "mistral-metaspace", mistral_metaspace);
     add_case(s, "llama3-style", llama3_style);
     add_case(s, "gpt2-mixed", gpt2_mixed);
+    add_case(s, "tiny-a", tiny_a);
+    add_case(s, "tiny-b", tiny_b);
     return tu_run_suite(s);
 }

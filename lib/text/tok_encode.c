@@ -173,18 +173,20 @@ static void spans_behavior(ctx *c, int behavior)
         break;
     case PF_MERGED_PREV:
         for (size_t i = 0; i < n; i++) {
-            if (v[i].m && !prev_match && k) v[k - 1].e = v[i].e;
-            else v[k++] = (span){v[i].s, v[i].e, 0};
-            prev_match = v[i].m;
+            span cur = v[i];
+            if (cur.m && !prev_match && k) v[k - 1].e = cur.e;
+            else v[k++] = (span){cur.s, cur.e, 0};
+            prev_match = cur.m;
         }
         break;
     case PF_MERGED_NEXT: {
         /* right to left, then the survivors are moved to the front in order */
         size_t w = n;
         for (size_t i = n; i-- > 0;) {
-            if (v[i].m && !prev_match && w < n) v[w].s = v[i].s;
-            else v[--w] = (span){v[i].s, v[i].e, 0};
-            prev_match = v[i].m;
+            span cur = v[i];
+            if (cur.m && !prev_match && w < n) v[w].s = cur.s;
+            else v[--w] = (span){cur.s, cur.e, 0};
+            prev_match = cur.m;
         }
         memmove(v, v + w, (n - w) * sizeof *v);
         k = n - w;
@@ -192,9 +194,10 @@ static void spans_behavior(ctx *c, int behavior)
     }
     case PF_CONTIGUOUS:
         for (size_t i = 0; i < n; i++) {
-            if (v[i].m == prev_match && k) v[k - 1].e = v[i].e;
-            else v[k++] = (span){v[i].s, v[i].e, 0};
-            prev_match = v[i].m;
+            span cur = v[i];
+            if (cur.m == prev_match && k) v[k - 1].e = cur.e;
+            else v[k++] = (span){cur.s, cur.e, 0};
+            prev_match = cur.m;
         }
         break;
     }

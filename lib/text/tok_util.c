@@ -390,26 +390,49 @@ void pf_mergemap_free(pf_mergemap *m)
 
 /* ---------------------------------------------------------------- regexes */
 
-/* Oniguruma (the reference's regex engine) takes \s as the Unicode White_Space property; PCRE2's \s with
- * UCP also matches U+180E. Rewrite \s and \S (in and outside classes) as the property itself. */
-static char *rewrite_space_escapes(const char *p, size_t n, size_t *out_len)
+/* Oniguruma (the reference's regex engine) reads \s as the Unicode White_Space property and \w as letters,
+ * marks, decimal digits, connector punctuation and joiners; PCRE2's \s with UCP also matches U+180E and its \w
+ * lacks the marks. Rewrite \s, \S and \w (in and outside classes) and \W (outside classes) as Oniguruma
+ * reads them (Unicode TS #18: Alphabetic, marks, Nd, Pc, Join_Control). */
+static char *rewrite_escapes(const char *p, size_t n, size_t *out_len)
 {
-    char *o = malloc(n * 8 + 1);
+    static const char WS[] = "\\p{White_Space}", NWS[] = "\\P{White_Space}";
+    static const char W_IN[] = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}";
+    char *o = malloc(n * 32 + 1);
     if (!o) return NULL;
     size_t k = 0;
+    int in_class = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\\' && i + 1 < n) {
-            if (p[i + 1] == 's' || p[i + 1] == 'S') {
-                memcpy(o + k, p[i + 1] == 's' ? "\\p{White_Space}" : "\\P{White_Space}", 15);
-                k += 15;
+        char ch = p[i];
+        if (ch == '\\' && i + 1 < n) {
+            char e = p[++i];
+            const char *rep = NULL;
+            if (e == 's') rep = WS;
+            else if (e == 'S') rep = NWS;
+            else if (e == 'w') rep = in_class ? W_IN : "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]";
+            else if (e == 'W' && !in_class) rep = "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]";
+            if (rep) {
+                memcpy(o + k, rep, strlen(rep));
+                k += strlen(rep);
             } else {
-                o[k++] = p[i];
-                o[k++] = p[i + 1];
+                o[k++] = ch;
+                o[k++] = e;
             }
-            i++;
             continue;
         }
-        o[k++] = p[i];
+        o[k++] = ch;
+        if (!in_class && ch == '[') {
+            in_class = 1;
+            /* a ']' right after '[' or '[^' is a literal */
+            if (i + 1 < n && p[i + 1] == '^') o[k++] = p[++i];
+            if (i + 1 < n && p[i + 1] == ']') o[k++] = p[++i];
+        } else if (in_class && ch == '[' && i + 1 < n && p[i + 1] == ':') {
+            /* POSIX class [:name:] inside a class: copy through its ":]" */
+            while (i + 1 < n && !(p[i] == ':' && p[i + 1] == ']')) o[k++] = p[++i];
+            if (i + 1 < n) o[k++] = p[++i];
+        } else if (in_class && ch == ']') {
+            in_class = 0;
+        }
     }
     o[k] = '\0';
     *out_len = k;
@@ -426,7 +449,7 @@ int pf_regex_compile(pf_regex *re, const char *pattern, size_t len, int literal,
     re->src[len] = '\0';
     uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     size_t plen = len;
-    char *rewritten = literal ? NULL : rewrite_space_escapes(pattern, len, &plen);
+    char *rewritten = literal ? NULL : rewrite_escapes(pattern, len, &plen);
     if (!literal && !rewritten) {
         free(re->src);
         re->src = NULL;

@@ -118,3 +118,113 @@ const LLAMA3_PATTERN =
   };
   write('gpt2-mixed', t, { bos_token: '<|endoftext|>', eos_token: '<|sep|>', pad_token: '<pad>' });
 }
+
+// ---- tiny-a, tiny-b: small synthetic BPE vocabularies exercising the remaining components ----
+//  tiny-a  continuing_subword_prefix "##" + end_of_word_suffix "</w>", unk without fusing, NFD +
+//          StripAccents + Lowercase + Strip + Replace(regex) normalizers, WhitespaceSplit + Split(string,
+//          MergedWithPrevious) + Split(regex, Isolated) + Digits(contiguous) + Split(regex, MergedWithNext),
+//          RobertaProcessing, BPEDecoder, a normalized added token.
+//  tiny-b  byte_fallback with some byte tokens missing, fused unk, NFKD + Strip(left) + Replace(string),
+//          Whitespace + Split(regex, Contiguous, invert) + Metaspace(always, split), BertProcessing,
+//          ByteFallback + Metaspace + Strip decoders, lstrip/rstrip/single_word added tokens.
+function tinyVocab(specials, chars, forms) {
+  const vocab = {};
+  let id = 0;
+  const add = (t) => { if (!(t in vocab)) vocab[t] = id++; };
+  for (const s of specials) add(s);
+  for (const c of chars) for (const f of forms) add(f(c));
+  return { vocab, add };
+}
+const WORDS = ['the', 'and', 'hello', 'world', 'token', 'model', 'ing', 'tion', 'er', 'th', 'he', 'in', 'on', 'an',
+  're', 'cat', 'dog', 'sea', 'shell', 'quick', 'brown', 'fox', 'edit', 'layer', 'sub', 'space', 'is', 'it', 'to', 'of'];
+const CHARS = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?\'"-;:()[]<>/@#$%&*+=_|~`^{}\\'];
+{
+  const specials = ['[UNK]', '<s>', '</s>'];
+  const { vocab, add } = tinyVocab(specials, CHARS, [(c) => c, (c) => '##' + c, (c) => c + '</w>', (c) => '##' + c + '</w>']);
+  const merges = [];
+  for (const w of WORDS) {
+    for (const [start, end] of [[w[0], '</w>'], [w[0], ''], ['##' + w[0], ''], ['##' + w[0], '</w>']]) {
+      let cur = start;
+      for (let i = 1; i < w.length; i++) {
+        const suffix = i === w.length - 1 ? end : '';
+        const b = '##' + w[i] + suffix;
+        add(b);
+        const next = cur + w[i] + suffix;
+        add(next);
+        merges.push(`${cur} ${b}`);
+        cur = next;
+      }
+    }
+  }
+  const t = {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [
+      { id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      { id: 1, content: '<s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      { id: 2, content: '</s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      { id: Object.keys(vocab).length, content: 'hello world', single_word: false, lstrip: false, rstrip: false,
+        normalized: true, special: false },
+    ],
+    normalizer: { type: 'Sequence', normalizers: [
+      { type: 'NFD' }, { type: 'StripAccents' }, { type: 'Lowercase' },
+      { type: 'Strip', strip_left: true, strip_right: true },
+      { type: 'Replace', pattern: { Regex: '\\d{3,}' }, content: '000' },
+    ] },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [
+      { type: 'WhitespaceSplit' },
+      { type: 'Split', pattern: { String: '-' }, behavior: 'MergedWithPrevious', invert: false },
+      { type: 'Split', pattern: { Regex: '[.,!?;:]+' }, behavior: 'Isolated', invert: false },
+      { type: 'Digits', individual_digits: false },
+      { type: 'Split', pattern: { Regex: "'" }, behavior: 'MergedWithNext', invert: false },
+    ] },
+    post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 1], trim_offsets: true, add_prefix_space: false },
+    decoder: { type: 'BPEDecoder', suffix: '</w>' },
+    model: { type: 'BPE', dropout: null, unk_token: '[UNK]', continuing_subword_prefix: '##', end_of_word_suffix: '</w>',
+      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+  };
+  write('tiny-a', t, null);
+}
+{
+  const specials = ['[UNK]', '[CLS]', '[SEP]'];
+  const { vocab, add } = tinyVocab(specials, ['\u2581', ...CHARS], [(c) => c]);
+  for (let b = 0; b < 256; b++) if (b !== 0xF0 && b !== 0x80) add('<0x' + b.toString(16).toUpperCase().padStart(2, '0') + '>');
+  const merges = [];
+  for (const w of WORDS) {
+    let cur = '\u2581';
+    for (const ch of w) {
+      add(cur + ch);
+      merges.push([cur, ch]);
+      cur = cur + ch;
+    }
+  }
+  const t = {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [
+      { id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      { id: 1, content: '[CLS]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      { id: 2, content: '[SEP]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      { id: Object.keys(vocab).length, content: '<mask>', single_word: false, lstrip: true, rstrip: true,
+        normalized: false, special: false },
+      { id: Object.keys(vocab).length + 1, content: 'cat', single_word: true, lstrip: false, rstrip: false,
+        normalized: false, special: false },
+    ],
+    normalizer: { type: 'Sequence', normalizers: [
+      { type: 'NFKD' }, { type: 'Strip', strip_left: true, strip_right: false },
+      { type: 'Replace', pattern: { String: 'ab' }, content: 'AB' },
+    ] },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [
+      { type: 'Whitespace' },
+      { type: 'Split', pattern: { Regex: '\\p{N}+' }, behavior: 'Contiguous', invert: true },
+      { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true },
+    ] },
+    post_processor: { type: 'BertProcessing', sep: ['[SEP]', 2], cls: ['[CLS]', 1] },
+    decoder: { type: 'Sequence', decoders: [
+      { type: 'ByteFallback' },
+      { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true },
+      { type: 'Strip', content: ' ', start: 1, stop: 0 }, // stop > 0 panics on empty tokens in 0.23
+    ] },
+    model: { type: 'BPE', dropout: null, unk_token: '[UNK]', continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges },
+  };
+  write('tiny-b', t, null);
+}
