@@ -101,10 +101,10 @@ int profs_model_has_config(const profs_model *m) { return m && m->config != NULL
 
 int profs_model_config_int(const profs_model *m, const char *key, int64_t *out)
 {
-    json_t *v;
+    json_t *v = NULL;
     int rc = get(m, key, &v);
     if (rc) return rc;
-    int64_t x;
+    int64_t x = 0;
     rc = to_int(m, key, v, &x);
     if (rc == 0 && out) *out = x;
     return rc;
@@ -112,7 +112,7 @@ int profs_model_config_int(const profs_model *m, const char *key, int64_t *out)
 
 int profs_model_config_float(const profs_model *m, const char *key, double *out)
 {
-    json_t *v;
+    json_t *v = NULL;
     int rc = get(m, key, &v);
     if (rc) return rc;
     if (!json_is_number(v)) return wrong_type(m, key, v, "a number");
@@ -122,7 +122,7 @@ int profs_model_config_float(const profs_model *m, const char *key, double *out)
 
 int profs_model_config_string(const profs_model *m, const char *key, const char **out)
 {
-    json_t *v;
+    json_t *v = NULL;
     int rc = get(m, key, &v);
     if (rc) return rc;
     if (!json_is_string(v)) return wrong_type(m, key, v, "a string");
@@ -132,7 +132,7 @@ int profs_model_config_string(const profs_model *m, const char *key, const char 
 
 int profs_model_config_bool(const profs_model *m, const char *key, int *out)
 {
-    json_t *v;
+    json_t *v = NULL;
     int rc = get(m, key, &v);
     if (rc) return rc;
     if (!json_is_boolean(v)) return wrong_type(m, key, v, "a boolean");
@@ -142,7 +142,7 @@ int profs_model_config_bool(const profs_model *m, const char *key, int *out)
 
 int profs_model_config_array_size(const profs_model *m, const char *key, size_t *out)
 {
-    json_t *v;
+    json_t *v = NULL;
     int rc = get(m, key, &v);
     if (rc) return rc;
     if (!json_is_array(v)) return wrong_type(m, key, v, "an array");
@@ -152,7 +152,7 @@ int profs_model_config_array_size(const profs_model *m, const char *key, size_t 
 
 static int element(const profs_model *m, const char *key, size_t index, json_t **e)
 {
-    json_t *v;
+    json_t *v = NULL;
     int rc = get(m, key, &v);
     if (rc) return rc;
     if (!json_is_array(v)) return wrong_type(m, key, v, "an array");
@@ -165,10 +165,10 @@ static int element(const profs_model *m, const char *key, size_t index, json_t *
 
 int profs_model_config_array_int(const profs_model *m, const char *key, size_t index, int64_t *out)
 {
-    json_t *e;
+    json_t *e = NULL;
     int rc = element(m, key, index, &e);
     if (rc) return rc;
-    int64_t x;
+    int64_t x = 0;
     if (!json_is_number(e) || to_int(m, key, e, &x) != 0)
         return pf_error(PROFS_EFORMAT, "%s/config.json: key '%s': element %zu is %s, expected an integer",
                         m->dir, key, index, type_name(e));
@@ -178,7 +178,7 @@ int profs_model_config_array_int(const profs_model *m, const char *key, size_t i
 
 int profs_model_config_array_string(const profs_model *m, const char *key, size_t index, const char **out)
 {
-    json_t *e;
+    json_t *e = NULL;
     int rc = element(m, key, index, &e);
     if (rc) return rc;
     if (!json_is_string(e))
