@@ -27,6 +27,9 @@ if [ -x "$build/tests/gen_lm_fixtures" ]; then
   "$build/tests/gen_lm_fixtures" "$fixtures" gpt2
   export PROFS_LM_FIXTURES=$fixtures
 fi
+if [ -n "${PROFS_BIN:-}" ] && "$PROFS_BIN" demo-model --out "$fixtures/demo" >/dev/null; then
+  export PROFS_DEMO_MODEL=$fixtures/demo
+fi
 cd "$src/bindings/rust"
 "$CARGO" test --offline --locked 2>&1
 echo "rust: ok"

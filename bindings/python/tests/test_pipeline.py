@@ -68,3 +68,41 @@ class TestPipeline(TempDirTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(DEMO, "PROFS_DEMO_MODEL not set (tests/sh/python.sh writes it with profs demo-model)")
+class TestTextCollection(unittest.TestCase):
+    def test_collect_equals_tokenize_and_pool(self):
+        with open(os.path.join(DATA, "pairs.jsonl"), encoding="utf-8") as f:
+            pairs = [json.loads(line) for line in f][:12]
+        pref = [p["preferred"] for p in pairs]
+        disp = [p["dispreferred"] for p in pairs]
+        tok = profs.Tokenizer(DEMO)
+        with profs.LM(DEMO) as lm:
+            self.assertTrue(lm.has_tokenizer)
+            for text in pref[:3]:
+                self.assertEqual(list(lm.tokenize(text)), tok.encode(text))
+            pooled = lm.pool_texts(pref)
+            np.testing.assert_allclose(pooled, lm.pool_ids([tok.encode(t) for t in pref]),
+                                       rtol=1e-5, atol=1e-6)
+            c = profs.Collector(lm.n_layers, lm.hidden_size)
+            seen = []
+            lm.collect(c, pref, disp, progress=lambda *a: seen.append(a))
+            self.assertEqual(c.n_pairs, 12)
+            self.assertEqual(seen[-1][1:], (24, 24))
+            pooled_disp = lm.pool_texts(disp)
+            for layer in range(lm.n_layers):
+                np.testing.assert_allclose(c.preferred(layer), pooled[:, layer], rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(c.dispreferred(layer), pooled_disp[:, layer],
+                                           rtol=1e-5, atol=1e-6)
+            # cancelling keeps the pairs added so far
+            with self.assertRaises(profs.ProfsError) as cm:
+                lm.collect(c, pref, disp, progress=lambda stage, done, total: done >= 4)
+            self.assertEqual(cm.exception.code, profs.ECANCELLED)
+            self.assertGreaterEqual(c.n_pairs, 12)
+            with self.assertRaises(profs.ProfsError) as cm:
+                lm.collect(profs.Collector(2, 8), pref, disp)
+            self.assertEqual(cm.exception.code, profs.ESHAPE)
+            with self.assertRaises(profs.ProfsError) as cm:
+                lm.collect(c, pref, disp[:3])
+            self.assertEqual(cm.exception.code, profs.EINVAL)

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::ptr;
 
 use crate::progress::{Progress, Slot};
-use crate::{c_path, check, cstr, sys, Code, Error, Model, Result};
+use crate::{c_path, c_string, check, cstr, sys, Code, Collector, Error, Model, Result};
 
 /// A transformer runtime over a Hugging Face checkpoint. `'m` is the lifetime
 /// of the [`Model`] it reads when opened with [`Lm::open_model`].
@@ -106,6 +106,56 @@ impl<'m> Lm<'m> {
             sys::profs_lm_pool_ids(self.raw, out.as_mut_ptr(), ptrs.as_ptr(), lens.as_ptr(), seqs.len(),
                                    skip_first as i32, f, ud)
         };
+        slot.finish();
+        check(rc)?;
+        Ok(out)
+    }
+
+    /// Tokenise, forward and pool preference pairs into `collector`.
+    pub fn collect(&mut self, collector: &mut Collector, preferred: &[&str], dispreferred: &[&str],
+                   progress: Option<Progress>) -> Result<()> {
+        if preferred.len() != dispreferred.len() {
+            return Err(Error::new(Code::Inval, format!("collect: {} preferred but {} dispreferred texts",
+                                                       preferred.len(), dispreferred.len())));
+        }
+        let p: Vec<_> = preferred.iter().map(|t| c_string(t, "preferred")).collect::<Result<_>>()?;
+        let d: Vec<_> = dispreferred.iter().map(|t| c_string(t, "dispreferred")).collect::<Result<_>>()?;
+        let pp: Vec<_> = p.iter().map(|s| s.as_ptr()).collect();
+        let dp: Vec<_> = d.iter().map(|s| s.as_ptr()).collect();
+        let mut slot = Slot::new(progress);
+        let (f, ud) = slot.raw();
+        let rc = unsafe {
+            sys::profs_lm_collect(self.raw, collector.as_ptr(), pp.as_ptr(), dp.as_ptr(), pp.len(), f, ud)
+        };
+        slot.finish();
+        check(rc)
+    }
+
+    /// Token ids of a text as collection sees them (special tokens, max_length).
+    pub fn tokenize(&self, text: &str) -> Result<Vec<i32>> {
+        let t = c_string(text, "text")?;
+        let mut ids = vec![0i32; text.len() + 8];
+        let mut n = 0usize;
+        loop {
+            let rc = unsafe { sys::profs_lm_tokenize(self.raw, ids.as_mut_ptr(), ids.len(), &mut n, t.as_ptr()) };
+            if rc == sys::PROFS_EBUFS && n > ids.len() {
+                ids.resize(n, 0);
+                continue;
+            }
+            check(rc)?;
+            ids.truncate(n);
+            return Ok(ids);
+        }
+    }
+
+    /// (n_texts x L x D) pooled block outputs of texts.
+    pub fn pool_texts(&mut self, texts: &[&str], progress: Option<Progress>) -> Result<Vec<f32>> {
+        let t: Vec<_> = texts.iter().map(|x| c_string(x, "text")).collect::<Result<_>>()?;
+        let tp: Vec<_> = t.iter().map(|s| s.as_ptr()).collect();
+        let mut out = vec![0f32; texts.len() * self.n_layers() * self.hidden_size()];
+        let mut slot = Slot::new(progress);
+        let (f, ud) = slot.raw();
+        let rc = unsafe { sys::profs_lm_pool_texts(self.raw, out.as_mut_ptr(), tp.as_ptr(), tp.len(), f, ud) };
         slot.finish();
         check(rc)?;
         Ok(out)

@@ -116,3 +116,42 @@ fn lm_forward_is_consistent() {
     let mut lm2 = Lm::open_model(&m).unwrap();
     assert_eq!(lm2.hidden_states(&ids).unwrap(), h);
 }
+
+#[test]
+fn lm_collect_texts() {
+    let Ok(demo) = std::env::var("PROFS_DEMO_MODEL") else {
+        eprintln!("PROFS_DEMO_MODEL not set (tests/sh/rust.sh writes it): skipping");
+        return;
+    };
+    let pref = ["the old man smiled at the boy and said good luck .", "my friend reads books in the park ."];
+    let disp = ["the old man smiled at the boy and said you wubbock .", "my friend reads books , you thrunk ."];
+    let mut lm = Lm::open(&demo).unwrap();
+    let tok = profs::Tokenizer::open(&demo).unwrap();
+    assert_eq!(lm.tokenize(pref[0]).unwrap(), tok.encode(pref[0], true).unwrap());
+    let ids: Vec<Vec<i32>> = pref.iter().map(|t| tok.encode(t, true).unwrap()).collect();
+    let seqs: Vec<&[i32]> = ids.iter().map(|v| v.as_slice()).collect();
+    let by_ids = lm.pool_ids(&seqs, false, None).unwrap();
+    let by_text = lm.pool_texts(&pref, None).unwrap();
+    for (a, b) in by_ids.iter().zip(&by_text) {
+        assert!((a - b).abs() < 1e-5 * (1.0 + a.abs()));
+    }
+    let (l, d) = (lm.n_layers(), lm.hidden_size());
+    let mut c = profs::Collector::new(l, d).unwrap();
+    let mut calls = 0;
+    let mut count = |_: &str, _: u64, _: u64| { calls += 1; true };
+    lm.collect(&mut c, &pref, &disp, Some(&mut count)).unwrap();
+    assert!(calls > 0);
+    assert_eq!(c.n_pairs(), 2);
+    for layer in 0..l {
+        let rows = c.preferred(layer).unwrap();
+        for p in 0..2 {
+            for j in 0..d {
+                let want = by_text[(p * l + layer) * d + j];
+                assert!((rows[p * d + j] - want).abs() < 1e-5 * (1.0 + want.abs()));
+            }
+        }
+    }
+    assert_eq!(lm.collect(&mut c, &pref, &disp[..1], None).unwrap_err().code(), Code::Inval);
+    let mut small = profs::Collector::new(2, 8).unwrap();
+    assert_eq!(lm.collect(&mut small, &pref, &disp, None).unwrap_err().code(), Code::Shape);
+}
