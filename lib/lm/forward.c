@@ -13,6 +13,12 @@
 
 #define MLP_ROWS 512   /* rows of the MLP scratch: (MLP_ROWS, F) floats, twice when gated */
 
+#if defined(__GNUC__) && !defined(__clang__)
+#  define PF_VECTORIZE __attribute__((optimize("O3", "no-trapping-math")))
+#else
+#  define PF_VECTORIZE
+#endif
+
 /* ---- small kernels ---- */
 
 /* y (n, D) = LayerNorm(x (n, D)) with weight w and bias b; y may equal x. */
@@ -50,6 +56,11 @@ static void norm_rows(const pf_lm_config *c, float *y, const float *x, size_t n,
     else layer_norm(y, x, n, c->dim, w, b, c->norm_eps);
 }
 
+PF_VECTORIZE static void add_into(float *restrict a, const float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
 /* y (n, out) [ld ldy] = beta * y + x (n, in) [ld ldx] W + b, W stored [out, in]
  * (nn.Linear) or [in, out] (Conv1D, trans = 1). */
 static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
@@ -63,23 +74,15 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, c
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x, (int)ldx,
                     W, (int)in, beta, y, (int)ldy);
     if (b)
-        for (size_t r = 0; r < n; r++) {
-            float *yr = y + r * ldy;
-            for (size_t i = 0; i < out; i++) yr[i] += b[i];
-        }
+        for (size_t r = 0; r < n; r++) add_into(y + r * ldy, b, out);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#  define PF_VECTORIZE __attribute__((optimize("O3")))
-#else
-#  define PF_VECTORIZE
-#endif
 
 /* e^x for x in [-87, 88] (clamped outside) with a relative error below 2e-7:
  * 2^(x log2 e) split into an integer power (exponent bits) and 2^f for
  * f in [-0.5, 0.5] (degree-7 Taylor polynomial). Branch-free, so loops over it
  * vectorise, unlike libm's expf/tanhf calls. */
-static inline float exp_approx(float x)
+PF_VECTORIZE static inline float exp_approx(float x)
 {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     float t = x * 1.44269504088896341f;

@@ -10,7 +10,10 @@
 
 /* BF16 -> f32 is a 16-bit shift; a loop the compiler vectorises (the generic
  * converter calls a function per element). */
-static void bf16_to_f32(float *dst, const void *src, size_t n)
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O3")))
+#endif
+static void bf16_to_f32(float *restrict dst, const void *restrict src, size_t n)
 {
     const unsigned char *s = src;
     for (size_t i = 0; i < n; i++) {
