@@ -32,4 +32,16 @@ if [ -n "${PROFS_BIN:-}" ] && "$PROFS_BIN" demo-model --out "$fixtures/demo" >/d
 fi
 cd "$src/bindings/rust"
 "$CARGO" test --offline --locked 2>&1
+
+# profs-sys also finds an installed libprofs through pkg-config alone.
+if command -v pkg-config >/dev/null; then
+  prefix=$fixtures/prefix
+  cmake --install "$build" --prefix "$prefix" >/dev/null
+  libdir=$(dirname "$(find "$prefix" -name profs.pc | head -1)")/..
+  ( unset PROFS_LIB_DIR
+    export PKG_CONFIG_PATH=$libdir/pkgconfig LD_LIBRARY_PATH=$libdir CARGO_TARGET_DIR=$build/cargo-target-pc
+    "$CARGO" test --offline --locked -p profs-sys 2>&1 ) | tee "$fixtures/pc.log" | tail -3
+  grep -q 'test tests::version_and_strerror ... ok' "$fixtures/pc.log" ||
+    { echo "FAIL: profs-sys against the installed library found by pkg-config"; exit 1; }
+fi
 echo "rust: ok"
