@@ -32,6 +32,24 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the process over all threads: less sensitive to other load on a
+ * shared machine than wall time (which is printed too). */
+static double cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define TIMED(best_wall, best_cpu, code)                         \
+    do {                                                         \
+        double w0_ = now(), c0_ = cpu();                         \
+        code;                                                    \
+        double w1_ = now(), c1_ = cpu();                         \
+        if (w1_ - w0_ < best_wall) best_wall = w1_ - w0_;        \
+        if (c1_ - c0_ < best_cpu) best_cpu = c1_ - c0_;          \
+    } while (0)
+
 int main(void)
 {
     size_t n = (size_t)D * F;
@@ -46,33 +64,26 @@ int main(void)
     for (size_t i = 0; i < (size_t)K * D; i++) v[i] = (float)q[i];
 
     double t_conv = 1e30, t_proj = 1e30, t_dense = 1e30, t_proj_slice = 1e30;
+    double c_conv = 1e30, c_proj = 1e30, c_dense = 1e30, c_proj_slice = 1e30;
+    double delta;
     for (int rep = 0; rep < 5; rep++) {
         memcpy(w, orig, n * 2);
-        double t0 = now();
-        for (size_t off = 0; off < n; off += 262144) {
-            size_t m = n - off < 262144 ? n - off : 262144;
-            pf_convert_to_f32(chunk, w + off, PROFS_DTYPE_BF16, m);
-            pf_convert_from_f32(w + off, chunk, PROFS_DTYPE_BF16, m);
-        }
-        double t1 = now();
-        if (t1 - t0 < t_conv) t_conv = t1 - t0;
-
+        TIMED(t_conv, c_conv, {
+            for (size_t off = 0; off < n; off += 262144) {
+                size_t m = n - off < 262144 ? n - off : 262144;
+                pf_convert_to_f32(chunk, w + off, PROFS_DTYPE_BF16, m);
+                pf_convert_from_f32(w + off, chunk, PROFS_DTYPE_BF16, m);
+            }
+        });
         memcpy(w, orig, n * 2);
-        double delta;
-        t0 = now();
-        if (profs_project(&delta, w, PROFS_DTYPE_BF16, D, F, PROFS_LAYOUT_D_FIRST, v, K, D) != 0) {
-            fprintf(stderr, "profs_project: %s\n", profs_last_error());
-            return 1;
-        }
-        t1 = now();
-        if (t1 - t0 < t_proj) t_proj = t1 - t0;
-
-        /* the same kernel on the slice used for the dense product */
-        memcpy(w, orig, (size_t)D * SLICE * 2);
-        t0 = now();
-        if (profs_project(&delta, w, PROFS_DTYPE_BF16, D, SLICE, PROFS_LAYOUT_D_FIRST, v, K, D) != 0) return 1;
-        t1 = now();
-        if (t1 - t0 < t_proj_slice) t_proj_slice = t1 - t0;
+        int rc = 0;
+        TIMED(t_proj, c_proj, rc = profs_project(&delta, w, PROFS_DTYPE_BF16, D, F, PROFS_LAYOUT_D_FIRST, v, K, D));
+        if (rc) { fprintf(stderr, "profs_project: %s\n", profs_last_error()); return 1; }
+        /* the same kernel on the slice used for the dense product (rows of length F: a true column slice) */
+        memcpy(w, orig, n * 2);
+        TIMED(t_proj_slice, c_proj_slice,
+              rc = profs_project(&delta, w, PROFS_DTYPE_BF16, D, SLICE, PROFS_LAYOUT_D_FIRST, v, K, D));
+        if (rc) return 1;
     }
     /* dense: P (D, D) = I - V^T V; Ws (D, SLICE) f32; out = P Ws; back to BF16 */
     float *p = malloc((size_t)D * D * sizeof *p), *ws = malloc((size_t)D * SLICE * sizeof *ws),
@@ -81,27 +92,29 @@ int main(void)
     if (!p || !ws || !out || !slice) { fprintf(stderr, "out of memory\n"); return 1; }
     for (int i = 0; i < D; i++)
         for (int r = 0; r < SLICE; r++) slice[(size_t)i * SLICE + r] = orig[(size_t)i * F + r];
-    for (int rep = 0; rep < 2; rep++) {
-        double t0 = now();
-        for (size_t i = 0; i < (size_t)D * D; i++) p[i] = 0.0f;
-        for (int i = 0; i < D; i++) p[(size_t)i * D + i] = 1.0f;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, K, -1.0f, v, D, v, D, 1.0f, p, D);
-        pf_convert_to_f32(ws, slice, PROFS_DTYPE_BF16, (size_t)D * SLICE);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, D, SLICE, D, 1.0f, p, D, ws, SLICE, 0.0f, out, SLICE);
-        pf_convert_from_f32(slice, out, PROFS_DTYPE_BF16, (size_t)D * SLICE);
-        double t1 = now();
-        if (t1 - t0 < t_dense) t_dense = t1 - t0;
-    }
-    double t_dense_full = t_dense * (double)F / SLICE;
+    for (int rep = 0; rep < 2; rep++)
+        TIMED(t_dense, c_dense, {
+            for (size_t i = 0; i < (size_t)D * D; i++) p[i] = 0.0f;
+            for (int i = 0; i < D; i++) p[(size_t)i * D + i] = 1.0f;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, K, -1.0f, v, D, v, D, 1.0f, p, D);
+            pf_convert_to_f32(ws, slice, PROFS_DTYPE_BF16, (size_t)D * SLICE);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, D, SLICE, D, 1.0f, p, D, ws, SLICE, 0.0f, out, SLICE);
+            pf_convert_from_f32(slice, out, PROFS_DTYPE_BF16, (size_t)D * SLICE);
+        });
+    double t_dense_full = t_dense * (double)F / SLICE, c_dense_full = c_dense * (double)F / SLICE;
     double gb = (double)n * 2 / 1e9;
-    printf("matrix %d x %d BF16 (%.2f GB), rank %d, openblas threads %d\n", D, F, gb, K, openblas_get_num_threads());
-    printf("convert only  BF16->F32->BF16 : %8.3f s  (%.2f GB/s)\n", t_conv, gb / t_conv);
-    printf("profs_project W - V(V^T W)    : %8.3f s  (%.2f GB/s)\n", t_proj, gb / t_proj);
-    printf("dense P W, %d-column slice  : %8.3f s  (profs on the same slice %.3f s)\n", SLICE, t_dense, t_proj_slice);
-    printf("dense P W, scaled to %d cols: %8.3f s\n", F, t_dense_full);
-    printf("ratio project / convert       : %8.2f   (goal <= 3)\n", t_proj / t_conv);
-    printf("ratio dense / project         : %8.1f   (goal >= 20; slice vs slice %.1f)\n", t_dense_full / t_proj,
-           t_dense / t_proj_slice);
+    printf("matrix %d x %d BF16 (%.2f GB), rank %d, openblas threads %d; best of 5 (dense: 2)\n", D, F, gb, K,
+           openblas_get_num_threads());
+    printf("                                    wall       CPU (all threads)\n");
+    printf("convert only  BF16->F32->BF16 : %8.3f s  %8.3f s\n", t_conv, c_conv);
+    printf("profs_project W - V(V^T W)    : %8.3f s  %8.3f s\n", t_proj, c_proj);
+    printf("profs_project, %d columns   : %8.3f s  %8.3f s\n", SLICE, t_proj_slice, c_proj_slice);
+    printf("dense P W, %d columns       : %8.3f s  %8.3f s\n", SLICE, t_dense, c_dense);
+    printf("dense P W, scaled to %d    : %8.3f s  %8.3f s\n", F, t_dense_full, c_dense_full);
+    printf("ratio project / convert       : %8.2f    %8.2f     (goal <= 3)\n", t_proj / t_conv, c_proj / c_conv);
+    printf("ratio dense / project         : %8.1f    %8.1f     (goal >= 20)\n", t_dense_full / t_proj,
+           c_dense_full / c_proj);
+    printf("ratio dense / project, slice  : %8.1f    %8.1f\n", t_dense / t_proj_slice, c_dense / c_proj_slice);
     free(w); free(orig); free(chunk); free(q); free(v); free(p); free(ws); free(out); free(slice);
     return 0;
 }
