@@ -127,6 +127,25 @@ expect bad-targets 2 "--targets: 'all' is not one of value, key, both" -- "$bin"
 expect bad-strategy 2 "--screenot-strategy" -- "$bin" edit --model m --pairs "$pairs" --out o1 --screenot-strategy x
 expect missing-out 2 "--out is required" -- "$bin" edit --model m --pairs "$pairs"
 expect unknown-flag 2 "unknown option '--layer'" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layer 3
+# interrupted (SIGINT) at an arbitrary moment: either complete or absent, never partial
+for delay in 0.05 0.3; do
+  rm -rf int_out
+  timeout -s INT "$delay" "$bin" edit --model m --pairs "$pairs" --out int_out --quiet >/dev/null 2>&1; rc=$?
+  if [ $rc = 0 ]; then [ -s int_out/profs_edit.json ] && [ -s int_out/README.md ] && say ok "interrupt-$delay-complete" || say FAIL "interrupt $delay: exit 0 but incomplete"
+  else [ ! -e int_out ] && say ok "interrupt-$delay-absent" || say FAIL "interrupt $delay: exit $rc left int_out"; fi
+done
+no_leftovers interrupt
+
+# progress: plain lines when stderr is not a terminal, a bar when it is, nothing with --quiet
+out=$("$bin" edit --model m --pairs "$pairs" --out p1 2>&1 >/dev/null)
+grep -q '^profs: collect .* tokens (100%)' <<<"$out" && grep -q 'tokens/s' <<<"$out" && say ok progress-lines || say FAIL "progress lines: $out"
+out=$("$bin" edit --model m --pairs "$pairs" --out p2 --quiet 2>&1 >/dev/null)
+[ -z "$out" ] && say ok progress-quiet || say FAIL "--quiet printed: $out"
+if command -v script >/dev/null; then
+  script -qec "$bin edit --model m --pairs $pairs --out p3" /dev/null > tty.txt 2>&1
+  grep -q $'\r.*collect  \[' tty.txt && say ok progress-bar || say FAIL "no progress bar on a terminal: $(head -c 300 tty.txt | od -c | head -5)"
+fi
+
 for c in edit collect estimate apply inspect eval demo demo-model pairs report; do
   "$bin" "$c" --help | grep -q "^usage: profs $c" || say FAIL "$c --help"
   "$bin" help "$c" | grep -q "^usage: profs $c" || say FAIL "help $c"

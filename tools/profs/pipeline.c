@@ -238,6 +238,15 @@ void tool_model_id(char *buf, size_t len, const profs_model *m, const char *dir)
     snprintf(buf, len, "%s", tool_basename(dir));
 }
 
+/* Forward progress of one pass (tokens of this pass) as overall collection progress. */
+struct collect_progress { struct tool_progress *prog; uint64_t before, total; };
+static int collect_forward_cb(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    struct collect_progress *cp = ud;
+    (void)stage; (void)total;
+    return tool_progress_cb(cp->prog, "collect", cp->before + done, cp->total);
+}
+
 int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pairs *p, const char *model_id,
                  struct tool_progress *prog, double *seconds)
 {
@@ -262,16 +271,17 @@ int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pai
         if (lens[i] == 0) { fprintf(stderr, "profs: pair %zu: a sentence has no tokens\n", i / 2 + 1); goto out; }
         tokens += (double)lens[i];
     }
-    prog->tokens_per_unit = N ? tokens / (2.0 * (double)N) : 0;
-    prog->unit_stage = "collect";
-    const size_t chunk = 32; /* pairs per call: bounds the pooled output, keeps progress moving */
+    const size_t chunk = 64; /* pairs per pass over the weights: bounds the pooled output (128 x L x D floats) */
     pooled = malloc(2 * chunk * L * D * sizeof *pooled);
     if (!pooled) { fprintf(stderr, "profs: out of memory\n"); goto out; }
     double t0 = tool_now();
-    tool_progress_cb(prog, "collect", 0, 2 * N);
+    struct collect_progress cp = {prog, 0, (uint64_t)tokens};
+    tool_progress_cb(prog, "collect", 0, cp.total);
     for (size_t i = 0; i < N; i += chunk) {
         size_t k = N - i < chunk ? N - i : chunk;
-        rc = profs_lm_pool_ids(t->lm, pooled, (const int32_t *const *)(ids + 2 * i), lens + 2 * i, 2 * k, 0, NULL, NULL);
+        rc = profs_lm_pool_ids(t->lm, pooled, (const int32_t *const *)(ids + 2 * i), lens + 2 * i, 2 * k, 0,
+                               collect_forward_cb, &cp);
+        if (rc == PROFS_ECANCELLED) { tool_progress_end(prog); fprintf(stderr, "profs: interrupted\n"); goto out; }
         if (rc) { tool_fail_lib(rc, "collecting embeddings"); goto out; }
         for (size_t j = 0; j < k; j++) {
             rc = profs_collector_add_pair(c, pooled + (2 * j) * L * D, pooled + (2 * j + 1) * L * D);
@@ -282,11 +292,7 @@ int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pai
                 goto out;
             }
         }
-        if (tool_progress_cb(prog, "collect", 2 * (i + k), 2 * N)) {
-            tool_progress_end(prog);
-            fprintf(stderr, "profs: interrupted\n");
-            goto out;
-        }
+        for (size_t j = 0; j < 2 * k; j++) cp.before += lens[2 * i + j];
     }
     tool_progress_end(prog);
     double el = tool_now() - t0;

@@ -83,7 +83,7 @@ void tool_progress_note(struct tool_progress *p, const char *fmt, ...)
 static const char *unit_of(const char *stage)
 {
     if (strcmp(stage, "save") == 0 || strcmp(stage, "copy") == 0) return "bytes";
-    if (strcmp(stage, "collect") == 0) return "sentences";
+    if (strcmp(stage, "collect") == 0) return "tokens";
     if (strcmp(stage, "eval") == 0) return "prompts";
     if (strcmp(stage, "perplexity") == 0) return "windows";
     if (strcmp(stage, "forward") == 0) return "tokens";
