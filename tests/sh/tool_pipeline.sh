@@ -75,6 +75,9 @@ expect estimate 0 "layer" -- "$bin" estimate --embeddings emb2.safetensors --out
 expect apply 0 "4 tensors changed" -- "$bin" apply --model m --edit ed2.safetensors --out a --quiet
 cmp -s a/model.safetensors e/model.safetensors && say ok steps-equal-edit || say FAIL "collect/estimate/apply differs from edit"
 [ -s a/README.md ] && [ -s a/profs_edit.json ] && say ok apply-card || say FAIL "apply: card or provenance missing"
+expect apply-base-model 0 "" -- "$bin" apply --model m --edit ed2.safetensors --out a2 --base-model example-org/tiny-gpt2 --quiet
+grep -q '^base_model: "example-org/tiny-gpt2"$' a2/README.md && grep -q 'huggingface.co/example-org/tiny-gpt2' a2/README.md \
+  && say ok card-base-model || say FAIL "card base_model: $(head -3 a2/README.md)"
 
 # ---- inspect ----
 expect inspect 0 "layer 5: rank" -- "$bin" inspect --model m --edit x.safetensors --top 5

@@ -8,7 +8,8 @@
 #include "tool.h"
 
 static const char help[] =
-    "usage: profs apply --model DIR --edit FILE --out DIR [--targets value|key|both] [--force] [--quiet]\n"
+    "usage: profs apply --model DIR --edit FILE --out DIR [--targets value|key|both]\n"
+    "                   [--base-model ID] [--force] [--quiet]\n"
     "\n"
     "Project an edit file's subspaces out of a model's MLP matrices and write the\n"
     "edited model directory: everything the source had, the edited weights, the\n"
@@ -21,6 +22,8 @@ static const char help[] =
     "                  edited model's profs_edit.safetensors)\n"
     "  --out DIR       output model directory (not the model directory or inside it)\n"
     "  --targets T     value (default), key or both\n"
+    "  --base-model ID the model id for the card and provenance (default: config.json\n"
+    "                  _name_or_path when it is a hub id, else the directory name)\n"
     "  --force         replace an existing non-empty --out\n"
     "  --quiet         no progress on stderr\n"
     "\n"
@@ -28,13 +31,14 @@ static const char help[] =
 
 int cmd_apply(int argc, char **argv)
 {
-    const char *model = NULL, *editp = NULL, *out = NULL, *targets_s = NULL;
+    const char *model = NULL, *editp = NULL, *out = NULL, *targets_s = NULL, *base_model = NULL;
     int force = 0, quiet = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"edit", OPT_STRING, &editp, 1, NULL},
         {"out", OPT_STRING, &out, 1, NULL},
         {"targets", OPT_STRING, &targets_s, 0, NULL},
+        {"base-model", OPT_STRING, &base_model, 0, NULL},
         {"force", OPT_FLAG, &force, 0, NULL},
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
     };
@@ -65,7 +69,8 @@ int cmd_apply(int argc, char **argv)
     if ((rc = profs_model_open(&m, model))) { tool_fail_lib(rc, model); goto out; }
     if ((rc = profs_edit_apply(&rep, edit, m, targets))) { tool_fail_lib(rc, "applying the edit"); goto out; }
     char id[512];
-    tool_model_id(id, sizeof id, m, model);
+    if (base_model) snprintf(id, sizeof id, "%s", base_model);
+    else tool_model_id(id, sizeof id, m, model);
     prov = tool_provenance_new("profs apply", argc, argv);
     json_object_set_new(prov, "base_model", json_string(id));
     int64_t nl = 0, hs = 0;

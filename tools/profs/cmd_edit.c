@@ -43,6 +43,8 @@ static const char help[] =
     "  --top-tokens N            tokens per direction in the report's vocabulary view (default 8)\n"
     "  --format F, --preferred-field NAME, --dispreferred-field NAME, --skip-bad-lines\n"
     "                            how to read the pair file (see 'profs help pairs')\n"
+    "  --base-model ID           the model id for the card and provenance (default: config.json\n"
+    "                            _name_or_path when it is a hub id, else the directory name)\n"
     "  --force                   replace an existing non-empty --out\n"
     "  --quiet                   no progress on stderr\n"
     "\n"
@@ -52,7 +54,7 @@ int cmd_edit(int argc, char **argv)
 {
     const char *model = NULL, *pairs = NULL, *out = NULL, *layers = NULL, *rank = NULL, *strategy = NULL;
     const char *centering = NULL, *targets_s = NULL, *save_emb = NULL, *save_edit = NULL, *report = NULL;
-    const char *format = NULL, *pf = NULL, *df = NULL;
+    const char *format = NULL, *pf = NULL, *df = NULL, *base_model = NULL;
     size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8;
     int64_t seed = 0;
     int rank_max_given = 0, skip = 0, force = 0, quiet = 0;
@@ -77,6 +79,7 @@ int cmd_edit(int argc, char **argv)
         {"preferred-field", OPT_STRING, &pf, 0, NULL},
         {"dispreferred-field", OPT_STRING, &df, 0, NULL},
         {"skip-bad-lines", OPT_FLAG, &skip, 0, NULL},
+        {"base-model", OPT_STRING, &base_model, 0, NULL},
         {"force", OPT_FLAG, &force, 0, NULL},
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
     };
@@ -123,7 +126,8 @@ int cmd_edit(int argc, char **argv)
 
     if (tool_open_lm(&lm, model, max_length)) goto out;
     char model_id[512];
-    tool_model_id(model_id, sizeof model_id, profs_lm_model(lm.lm), model);
+    if (base_model) snprintf(model_id, sizeof model_id, "%s", base_model);
+    else tool_model_id(model_id, sizeof model_id, profs_lm_model(lm.lm), model);
     const char *arch = profs_lm_architecture(lm.lm);
     size_t L = profs_lm_n_layers(lm.lm), D = profs_lm_hidden_size(lm.lm);
     tool_progress_note(&prog, "%s: %s, %zu layers, hidden size %zu; %zu pairs", model, arch, L, D, p.n);
