@@ -128,7 +128,8 @@ int cmd_edit(int argc, char **argv)
     char model_id[512];
     if (base_model) snprintf(model_id, sizeof model_id, "%s", base_model);
     else tool_model_id(model_id, sizeof model_id, profs_lm_model(lm.lm), model);
-    const char *arch = profs_lm_architecture(lm.lm);
+    char arch[64]; /* copied: the runtime is closed before the edit is applied */
+    snprintf(arch, sizeof arch, "%s", profs_lm_architecture(lm.lm));
     size_t L = profs_lm_n_layers(lm.lm), D = profs_lm_hidden_size(lm.lm);
     tool_progress_note(&prog, "%s: %s, %zu layers, hidden size %zu; %zu pairs", model, arch, L, D, p.n);
     if (tool_collect(&col, &lm, &p, model_id, &prog, &t_collect)) goto out;
