@@ -97,23 +97,25 @@ def pooled_states(model, ids, mask):
             h.remove()
     m = mask.unsqueeze(-1).to(torch.float32)
     pooled = [(h * m).sum(1) / m.sum(1) for h in captured]       # LAYERS x (batch, DIM)
-    return torch.stack(pooled, dim=1).contiguous().numpy()      # C-contiguous float32
+    return torch.stack(pooled, dim=1).cpu().contiguous().numpy()  # C-contiguous float32
 
 
 def main():
     rng = np.random.default_rng(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"   # the model may live on a GPU
     model = TinyLM().eval()
     with torch.no_grad():  # the toxic tokens share a two-dimensional "toxicity" component
         toxic_dirs = torch.randn(2, DIM)
         model.embed.weight[TOXIC.start:] += torch.randn(len(TOXIC), 2) @ toxic_dirs
+    model.to(device)
     n_pairs = 200
 
     # 1. Collect: preferred (neutral) and dispreferred (toxic) sentences, as pairs.
     with profs.Collector(LAYERS, DIM) as collector:
         for start in range(0, n_pairs, 50):
             pref_batch, disp_batch = sentence_pairs(rng, 50)
-            pref = pooled_states(model, *pref_batch)
-            disp = pooled_states(model, *disp_batch)
+            pref = pooled_states(model, *(t.to(device) for t in pref_batch))
+            disp = pooled_states(model, *(t.to(device) for t in disp_batch))
             collector.add_pairs(pref, disp)   # (50, LAYERS, DIM) each; no copy made
         print("collected", collector)
 
@@ -124,8 +126,11 @@ def main():
     # 3. Edit: project layer l's subspace out of block l's MLP value matrix, in place.
     for layer, sub in enumerate(subspaces):
         w = model.blocks[layer].down.weight.data   # torch tensor [DIM, HIDDEN]
-        w_np = w.numpy()                            # shares memory with the tensor
+        w_cpu = w.cpu()                             # on a CPU model: the same tensor, no copy
+        w_np = w_cpu.numpy()                        # shares memory with w_cpu
         norm = profs.project(w_np, sub, layout="d_first")
+        if w_cpu.data_ptr() != w.data_ptr():        # a GPU model: copy the edit back
+            w.copy_(w_cpu)
         # The MLP can no longer write into the subspace.
         left = np.abs(sub.basis @ w_np).max() if sub.rank else 0.0
         print("layer %d: rank %d, threshold %.4g, top singular values %s, |change| %.4f,"
@@ -134,7 +139,7 @@ def main():
                                           norm, left))
         assert left < 1e-4, left
         assert sub.rank >= 1, "the toxic tokens leave a signal above the noise"
-    print("torch_hooks: ok")
+    print("torch_hooks: ok (%s)" % device)
 
 
 if __name__ == "__main__":
