@@ -178,6 +178,10 @@ START_TEST(degenerate_values)
     double one = 2.0;
     ck_assert_profs_ok(profs_screenot(&t, &r, &one, 1, 1.0, 0, PROFS_SCREENOT_WINSORIZE));
     ck_assert(t > 2.0 && r == 0);
+    /* rank_max 0 needs no imputation, so any n >= 1 works with every strategy */
+    double t2;
+    ck_assert_profs_ok(profs_screenot(&t2, &r, &one, 1, 1.0, 0, PROFS_SCREENOT_IMPUTE));
+    ck_assert(t2 == t && r == 0);
 }
 END_TEST
 

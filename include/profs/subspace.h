@@ -80,7 +80,7 @@ PROFS_API int profs_screenot_strategy_from_name(int *strategy, const char *name)
  * @param n               number of values
  * @param aspect_ratio    min(rows, cols) / max(rows, cols) of the matrix, in (0, 1]
  * @param rank_max        upper bound on the signal rank: 0 <= rank_max < n,
- *                        and 2 rank_max + 1 < n for #PROFS_SCREENOT_IMPUTE
+ *                        and 2 rank_max + 1 < n for #PROFS_SCREENOT_IMPUTE when rank_max > 0
  * @param strategy        a #profs_screenot_strategy
  * @return PROFS_OK; PROFS_EINVAL (NULL values, n == 0, rank_max too large, aspect ratio
  *         out of range, unknown strategy, negative value); PROFS_ENUMERIC (NaN/Inf value);

@@ -105,7 +105,7 @@ int profs_estimate(profs_subspace **out, const profs_estimator *e, const profs_c
         if (k >= p)
             return pf_error(PROFS_EINVAL, "layer %zu: ScreeNOT rank_max %zu must be less than min(pairs, dim) = %zu",
                             layer, k, p);
-        if (e->strategy == PROFS_SCREENOT_IMPUTE && 2 * k + 1 >= p)
+        if (e->strategy == PROFS_SCREENOT_IMPUTE && k > 0 && 2 * k + 1 >= p)
             return pf_error(PROFS_EINVAL, "layer %zu: ScreeNOT imputation needs 2 rank_max + 1 < min(pairs, dim); "
                             "rank_max %zu, min(pairs, dim) %zu (use more pairs, a smaller rank_max, or winsorize)",
                             layer, k, p);

@@ -87,7 +87,7 @@ int profs_screenot(double *threshold, size_t *rank, const double *singular_value
     if (rank_max >= n)
         return pf_error(PROFS_EINVAL, "screenot: rank_max (%zu) must be less than the number of singular values (%zu)",
                         rank_max, n);
-    if (strategy == PROFS_SCREENOT_IMPUTE && 2 * rank_max + 1 >= n)
+    if (strategy == PROFS_SCREENOT_IMPUTE && rank_max > 0 && 2 * rank_max + 1 >= n)
         return pf_error(PROFS_EINVAL, "screenot: imputation needs 2 rank_max + 1 < n; rank_max %zu, n %zu "
                         "(lower rank_max to %zu or use winsorize)", rank_max, n, n >= 2 ? (n - 2) / 2 : 0);
 
