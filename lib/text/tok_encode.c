@@ -37,6 +37,7 @@ typedef struct {
     pf_sbuf norm;       /* the normalised segment */
     pf_sbuf tmp;        /* scratch */
     piecevec cur, next;
+    int direct;         /* the current pre-tokenizer step is the last: pieces go straight to BPE */
     spanvec spans;
     segvec outer, inner;
     sym *syms; size_t cap_syms;
@@ -478,11 +479,24 @@ static int bytelevel_map(ctx *c, size_t off, size_t n, size_t *new_off)
     return PROFS_OK;
 }
 
+static int bpe_word(ctx *c, const char *w, size_t n);
+
+/* Hand a piece of the arena to the next pre-tokenizer step, or straight to BPE after the last step
+ * (c->direct); a piece at the end of the arena is dropped from it once consumed. */
+static int emit(ctx *c, size_t off, size_t len, int first)
+{
+    if (!len) return PROFS_OK;
+    if (!c->direct) return push_piece(&c->next, off, len, first);
+    int rc = bpe_word(c, c->arena.p + off, len);
+    if (!rc && off + len == c->arena.n) c->arena.n = off;
+    return rc;
+}
+
 /* Push the spans of c->spans (offsets relative to piece p) as pieces. */
 static int push_spans(ctx *c, piece p)
 {
     for (size_t k = 0; k < c->spans.n; k++) {
-        int rc = push_piece(&c->next, p.off + c->spans.p[k].s, c->spans.p[k].e - c->spans.p[k].s,
+        int rc = emit(c, p.off + c->spans.p[k].s, c->spans.p[k].e - c->spans.p[k].s,
                             p.first && c->spans.p[k].s == 0);
         if (rc) return rc;
     }
@@ -501,18 +515,36 @@ static int pre_bytelevel(ctx *c, const pf_pre *pp, piece p)
         p.off = off;
         p.len++;
     }
-    if (pp->use_regex) {
-        if ((rc = spans_regex(c, &pp->re, c->arena.p + p.off, p.len))) return rc;
-    } else {
-        c->spans.n = 0;
-        if ((rc = push_span(&c->spans, 0, p.len, 0))) return rc;
-    }
-    for (size_t k = 0; k < c->spans.n; k++) {
-        span sp = c->spans.p[k];
-        if (sp.e == sp.s) continue;
+    if (!pp->use_regex) {
         size_t off;
-        if ((rc = bytelevel_map(c, p.off + sp.s, sp.e - sp.s, &off))) return rc;
-        if ((rc = push_piece(&c->next, off, c->arena.n - off, p.first && sp.s == 0))) return rc;
+        if ((rc = bytelevel_map(c, p.off, p.len, &off))) return rc;
+        return emit(c, off, c->arena.n - off, p.first);
+    }
+    /* each match and each gap between matches is a piece (Isolated); streamed, not collected */
+    size_t prev = 0, pos = 0, ms, me, off;
+    while (pos <= p.len && (rc = regex_next(&pp->re, c->arena.p + p.off, p.len, pos, &c->mt, &ms, &me)) == 1) {
+        if (prev != ms) {
+            if ((rc = bytelevel_map(c, p.off + prev, ms - prev, &off)) ||
+                (rc = emit(c, off, c->arena.n - off, p.first && prev == 0)))
+                return rc;
+        }
+        if (me != ms) {
+            if ((rc = bytelevel_map(c, p.off + ms, me - ms, &off)) ||
+                (rc = emit(c, off, c->arena.n - off, p.first && ms == 0)))
+                return rc;
+            pos = me;
+        } else {
+            if (me >= p.len) break;
+            size_t l;
+            pf_utf8_decode(c->arena.p + p.off + me, &l);
+            pos = me + l;
+        }
+        prev = me;
+    }
+    if (rc < 0) return rc;
+    if (prev != p.len) {
+        if ((rc = bytelevel_map(c, p.off + prev, p.len - prev, &off))) return rc;
+        return emit(c, off, c->arena.n - off, p.first && prev == 0);
     }
     return PROFS_OK;
 }
@@ -541,7 +573,7 @@ static int pre_metaspace(ctx *c, const pf_pre *pp, piece p)
     }
     c->arena.n = (size_t)(o - c->arena.p);
     piece np = {off, c->arena.n - off, p.first};
-    if (!pp->split) return push_piece(&c->next, np.off, np.len, np.first);
+    if (!pp->split) return emit(c, np.off, np.len, np.first);
     /* split on the replacement character, MergedWithNext */
     c->spans.n = 0;
     const char *ns = c->arena.p + np.off;
@@ -710,14 +742,37 @@ static int merge_short(ctx *c, size_t ns)
     return PROFS_OK;
 }
 
+static int bpe_segment(ctx *c, const char *w, size_t n);
+
+/* BPE of one pre-token. With a vocabulary where U+2581 (the SentencePiece space) only ever starts a token
+ * (t->meta_split), no merge can cross the start of a run of U+2581 that follows another character, so
+ * long words (legacy SentencePiece files have no pre-tokenizer: a whole sentence is one word) are cut
+ * there and merged piece by piece: the same result, without a queue over the whole sentence. */
 static int bpe_word(ctx *c, const char *w, size_t n)
 {
     const profs_tokenizer *t = c->t;
-    int rc;
     if (t->ignore_merges) {
         int32_t id = pf_strmap_get(&t->vocab, w, n);
         if (id >= 0) return pf_ibuf_push(c->out, id);
     }
+    if (!t->meta_split || n <= 3 * SCAN_MAX) return bpe_segment(c, w, n);
+    static const char META[3] = {'\xE2', '\x96', '\x81'};
+    size_t start = 0;
+    for (size_t i = 1; i + 3 <= n; i++) {
+        if (memcmp(w + i, META, 3) != 0) continue;
+        if (i >= 3 && memcmp(w + i - 3, META, 3) == 0) { i += 2; continue; } /* inside a run */
+        int rc = bpe_segment(c, w + start, i - start);
+        if (rc) return rc;
+        start = i;
+        i += 2;
+    }
+    return bpe_segment(c, w + start, n - start);
+}
+
+static int bpe_segment(ctx *c, const char *w, size_t n)
+{
+    const profs_tokenizer *t = c->t;
+    int rc;
     size_t ns = 0;
     int32_t unk_id = -1;
     uint32_t unk_len = 0;
@@ -824,14 +879,13 @@ static int encode_piece(ctx *c, const char *s, size_t n, int first)
     if ((rc = push_piece(&c->cur, 0, n, first))) return rc;
     for (size_t k = 0; k < t->n_pre; k++) {
         c->next.n = 0;
+        c->direct = k + 1 == t->n_pre;
         for (size_t i = 0; i < c->cur.n; i++)
             if ((rc = pre_step(c, &t->pre[k], c->cur.p[i]))) return rc;
         piecevec tmp = c->cur;
         c->cur = c->next;
         c->next = tmp;
     }
-    for (size_t i = 0; i < c->cur.n; i++)
-        if ((rc = bpe_word(c, c->arena.p + c->cur.p[i].off, c->cur.p[i].len))) return rc;
     return PROFS_OK;
 }
 

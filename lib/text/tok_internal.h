@@ -134,6 +134,7 @@ struct profs_tokenizer {
     pf_strmap vocab;               /* model vocabulary: string -> id */
     pf_mergemap merges;
     int ignore_merges, byte_fallback, fuse_unk;
+    int meta_split;                /* U+2581 only ever starts tokens (and runs of it): long words split there */
     int32_t model_unk;             /* model.unk_token's id, or -1 */
     char *unk_token;               /* model.unk_token (may be absent from the vocabulary) */
     char *cont_prefix; size_t cont_prefix_len; /* continuing_subword_prefix, NULL = none */

@@ -615,6 +615,16 @@ static int fill_vocab(loader *L, json_t *model)
     if (json_object_size(vocab) != t->vocab.n)
         return pf_error(PROFS_EFORMAT, "%s: model.vocab: duplicate tokens", L->file);
     t->model_unk = t->unk_token ? pf_strmap_get(&t->vocab, t->unk_token, strlen(t->unk_token)) : -1;
+    /* Does U+2581 occur only as a leading run of tokens? (SentencePiece vocabularies) */
+    int meta_seen = 0, meta_inside = 0;
+    for (size_t id = 0; id < t->n_ids && !meta_inside; id++) {
+        const char *s = t->model_tok[id];
+        if (!s) continue;
+        size_t i = 0;
+        while (strncmp(s + i, "\xE2\x96\x81", 3) == 0) i += 3, meta_seen = 1;
+        if (strstr(s + i, "\xE2\x96\x81")) meta_inside = 1;
+    }
+    t->meta_split = meta_seen && !meta_inside && !t->cont_prefix && !t->word_suffix;
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
