@@ -77,6 +77,8 @@ c_handle_p = P(c_void_p)          # T **out
 
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, ctypes.c_uint64, ctypes.c_uint64)
 TOKEN_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.c_int32)
+TRANSFORM_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, P(ctypes.c_float), c_size_t,
+                                P(ctypes.c_int64))
 
 # Marker for functions that return a status code (0 or a negative PROFS_E*):
 # their result is checked and turned into ProfsError.
@@ -118,6 +120,7 @@ _PROTOTYPES = {
     "profs_model_config_array_int": (STATUS, [c_void_p, c_char_p, c_size_t, c_int64_p]),
     "profs_model_config_array_string": (STATUS, [c_void_p, c_char_p, c_size_t, P(c_char_p)]),
     "profs_model_stage_f32": (STATUS, [c_void_p, c_char_p, c_float_p, c_size_t]),
+    "profs_model_stage_transform": (STATUS, [c_void_p, c_char_p, TRANSFORM_FN, c_void_p]),
     "profs_model_unstage": (STATUS, [c_void_p, c_char_p]),
     "profs_model_staged_count": (c_size_t, [c_void_p]),
     "profs_model_save": (STATUS, [c_void_p, c_char_p, PROGRESS_FN, c_void_p]),
@@ -147,6 +150,12 @@ _PROTOTYPES = {
     # subspace.h
     "profs_screenot": (STATUS, [c_double_p, c_size_t_p, c_double_p, c_size_t, c_double,
                                 c_size_t, c_int]),
+    "profs_centering_name": (c_char_p, [c_int]),
+    "profs_centering_from_name": (STATUS, [c_int_p, c_char_p]),
+    "profs_rank_rule_name": (c_char_p, [c_int]),
+    "profs_rank_rule_from_name": (STATUS, [c_int_p, c_char_p]),
+    "profs_screenot_strategy_name": (c_char_p, [c_int]),
+    "profs_screenot_strategy_from_name": (STATUS, [c_int_p, c_char_p]),
     "profs_estimator_new": (STATUS, [c_handle_p]),
     "profs_estimator_free": (None, [c_void_p]),
     "profs_estimator_set_centering": (STATUS, [c_void_p, c_int]),

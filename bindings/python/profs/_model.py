@@ -5,7 +5,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (lib, ProfsError, EINVAL, ENOTFOUND, EFORMAT, ECANCELLED,
+from ._lib import (lib, ProfsError, EINVAL, ENOTFOUND, EFORMAT, ECANCELLED, TRANSFORM_FN,
                    encode_path, encode_str, progress_callback, _s)
 from ._handle import Handle, new_handle, f32, fptr
 
@@ -171,8 +171,33 @@ class Model(Handle):
         a = f32(values, name)
         lib.profs_model_stage_f32(self._p, encode_str(name), fptr(a), a.size)
 
+    def stage_transform(self, name, fn):
+        """Stage fn(name, array) to modify a tensor in place while save() streams it.
+
+        `array` is a float32 numpy view (with the tensor's shape) of the tensor's
+        values, valid only during the call. An exception raised by fn aborts the
+        save and is re-raised from save().
+        """
+        def cb(userdata, cname, data, ndim, shape):
+            try:
+                dims = tuple(int(shape[i]) for i in range(ndim))
+                numel = int(np.prod(dims)) if dims else 1
+                arr = (np.ctypeslib.as_array(data, shape=(numel,)).reshape(dims) if numel
+                       else np.zeros(dims, dtype=np.float32))
+                fn(_s(cname), arr)
+                return 0
+            except BaseException as e:  # noqa: B902 - re-raised by save()
+                self._transform_error = e
+                return ECANCELLED
+        ccb = TRANSFORM_FN(cb)
+        lib.profs_model_stage_transform(self._p, encode_str(name), ccb, None)
+        if not hasattr(self, "_transforms"):
+            self._transforms = {}
+        self._transforms[name] = ccb   # the callback must live until save() or unstage()
+
     def unstage(self, name):
         lib.profs_model_unstage(self._p, encode_str(name))
+        getattr(self, "_transforms", {}).pop(name, None)
 
     @property
     def staged_count(self):
@@ -186,9 +211,13 @@ class Model(Handle):
         """
         state = {}
         cb = progress_callback(progress, state)
+        self._transform_error = None
         try:
             lib.profs_model_save(self._p, encode_path(out_path), cb, None)
         except ProfsError as e:
+            err, self._transform_error = self._transform_error, None
+            if err is not None:
+                raise err from e
             if e.code == ECANCELLED and "error" in state:
                 raise state["error"] from e
             raise

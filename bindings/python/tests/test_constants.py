@@ -37,6 +37,21 @@ class TestConstants(unittest.TestCase):
                 cname = prefix + key.upper().replace("-", "_")
                 self.assertEqual(self.c[cname], value, cname)
 
+    def test_names_match_the_library(self):
+        import ctypes
+        lib = _lib.lib
+        for table, to_name, from_name in (
+                (_core._CENTERING, lib.profs_centering_name, lib.profs_centering_from_name),
+                (_core._RANK_RULE, lib.profs_rank_rule_name, lib.profs_rank_rule_from_name),
+                (_core._STRATEGY, lib.profs_screenot_strategy_name,
+                 lib.profs_screenot_strategy_from_name)):
+            for key, value in table.items():
+                name = to_name(value)
+                self.assertTrue(name, key)
+                v = ctypes.c_int()
+                from_name(ctypes.byref(v), name)
+                self.assertEqual(v.value, value, name)
+
     def test_flags_through_function_twins(self):
         lib = _lib.lib
         self.assertEqual(lib.profs_encode_flag_add_special(), self.c["PROFS_ENCODE_ADD_SPECIAL"])

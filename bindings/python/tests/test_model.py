@@ -95,6 +95,33 @@ class TestModel(TempDirTest):
                 m.save(out, progress=boom)
             self.assertFalse(os.path.exists(out))
 
+    def test_stage_transform(self):
+        path = self.write_fixture()
+        out = self.path("transformed.safetensors")
+        calls = []
+
+        def triple(name, a):
+            calls.append((name, a.shape))
+            a *= 3
+
+        with profs.Model(path) as m:
+            m.stage_transform("layer.weight", triple)
+            m.stage_transform("layer.half", triple)
+            m.unstage("layer.half")
+            self.assertEqual(m.staged_count, 1)
+            m.save(out)
+            self.assertEqual(calls, [("layer.weight", (6, 4))])
+
+            def boom(name, a):
+                raise ValueError("bad tensor " + name)
+            m.stage_transform("layer.bf16", boom)
+            with self.assertRaises(ValueError):
+                m.save(self.path("never.safetensors"))
+            self.assertFalse(os.path.exists(self.path("never.safetensors")))
+        with profs.Model(out) as e:
+            np.testing.assert_array_equal(e.read("layer.weight"), self.w * 3)
+            np.testing.assert_array_equal(e.read("layer.half"), self.h.astype(np.float32))
+
     def test_config_json(self):
         d = self.path("model")
         os.mkdir(d)

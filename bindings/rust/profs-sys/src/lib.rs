@@ -172,6 +172,12 @@ extern "C" {
     pub fn profs_screenot(threshold: *mut c_double, rank: *mut usize, singular_values: *const c_double,
                           n: usize, aspect_ratio: c_double, rank_max: usize,
                           strategy: profs_screenot_strategy) -> c_int;
+    pub fn profs_centering_name(centering: c_int) -> *const c_char;
+    pub fn profs_centering_from_name(centering: *mut c_int, name: *const c_char) -> c_int;
+    pub fn profs_rank_rule_name(rule: c_int) -> *const c_char;
+    pub fn profs_rank_rule_from_name(rule: *mut c_int, name: *const c_char) -> c_int;
+    pub fn profs_screenot_strategy_name(strategy: c_int) -> *const c_char;
+    pub fn profs_screenot_strategy_from_name(strategy: *mut c_int, name: *const c_char) -> c_int;
     pub fn profs_estimator_new(out: *mut *mut profs_estimator) -> c_int;
     pub fn profs_estimator_free(e: *mut profs_estimator);
     pub fn profs_estimator_set_centering(e: *mut profs_estimator, c: profs_centering) -> c_int;

@@ -1,9 +1,43 @@
 //! The tensor store (model.h): safetensors files and Hugging Face model directories.
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::os::raw::{c_char, c_int};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr;
 
 use crate::progress::{Progress, Slot};
-use crate::{c_path, c_string, check, cstr, sys, Result};
+use crate::{c_path, c_string, check, cstr, sys, Error, Result};
+
+/// A deferred in-place edit of one tensor: `(name, values, shape)`.
+pub type Transform = Box<dyn FnMut(&str, &mut [f32], &[i64]) -> Result<()> + Send>;
+
+struct TransformSlot {
+    f: Transform,
+    error: Option<Error>,
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+unsafe extern "C" fn transform_trampoline(userdata: *mut c_void, name: *const c_char, data: *mut f32,
+                                          ndim: usize, shape: *const i64) -> c_int {
+    let slot = &mut *(userdata as *mut TransformSlot);
+    let name = cstr(name).unwrap_or("");
+    let dims: &[i64] = if ndim == 0 { &[] } else { std::slice::from_raw_parts(shape, ndim) };
+    let numel: usize = dims.iter().map(|&d| d as usize).product();
+    let values: &mut [f32] = if numel == 0 { &mut [] } else { std::slice::from_raw_parts_mut(data, numel) };
+    match catch_unwind(AssertUnwindSafe(|| (slot.f)(name, values, dims))) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            let code = e.code().raw();
+            slot.error = Some(e);
+            if code < 0 { code } else { sys::PROFS_ECANCELLED }
+        }
+        Err(p) => {
+            slot.panic = Some(p);
+            sys::PROFS_ECANCELLED
+        }
+    }
+}
 
 /// A tensor's description.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +52,7 @@ pub struct TensorInfo {
 /// A read-only, memory-mapped tensor store with staged edits.
 pub struct Model {
     raw: *mut sys::profs_model,
+    transforms: HashMap<String, Box<TransformSlot>>,
 }
 
 unsafe impl Send for Model {}
@@ -28,7 +63,7 @@ impl Model {
         let p = c_path(path.as_ref())?;
         let mut raw = ptr::null_mut();
         check(unsafe { sys::profs_model_open(&mut raw, p.as_ptr()) })?;
-        Ok(Model { raw })
+        Ok(Model { raw, transforms: HashMap::new() })
     }
 
     /// The raw handle (still owned by `self`).
@@ -121,10 +156,24 @@ impl Model {
         check(unsafe { sys::profs_model_stage_f32(self.raw, n.as_ptr(), values.as_ptr(), values.len()) })
     }
 
-    /// Drop a staged replacement.
+    /// Stage `f` to modify tensor `name` in place while [`Model::save`] streams it.
+    /// An `Err` from `f` aborts the save with that error; a panic aborts it and is resumed.
+    pub fn stage_transform(&mut self, name: &str,
+                           f: impl FnMut(&str, &mut [f32], &[i64]) -> Result<()> + Send + 'static) -> Result<()> {
+        let n = c_string(name, "name")?;
+        let mut slot = Box::new(TransformSlot { f: Box::new(f), error: None, panic: None });
+        let ud = &mut *slot as *mut TransformSlot as *mut c_void;
+        check(unsafe { sys::profs_model_stage_transform(self.raw, n.as_ptr(), Some(transform_trampoline), ud) })?;
+        self.transforms.insert(name.to_string(), slot);
+        Ok(())
+    }
+
+    /// Drop a staged replacement or transform.
     pub fn unstage(&mut self, name: &str) -> Result<()> {
         let n = c_string(name, "name")?;
-        check(unsafe { sys::profs_model_unstage(self.raw, n.as_ptr()) })
+        check(unsafe { sys::profs_model_unstage(self.raw, n.as_ptr()) })?;
+        self.transforms.remove(name);
+        Ok(())
     }
 
     pub fn staged_count(&self) -> usize {
@@ -139,6 +188,20 @@ impl Model {
         let (f, ud) = slot.raw();
         let rc = unsafe { sys::profs_model_save(self.raw, p.as_ptr(), f, ud) };
         slot.finish();
+        let mut error = None;
+        for t in self.transforms.values_mut() {
+            if let Some(p) = t.panic.take() {
+                resume_unwind(p);
+            }
+            if let Some(e) = t.error.take() {
+                error = Some(e);
+            }
+        }
+        if rc < 0 {
+            if let Some(e) = error {
+                return Err(e);
+            }
+        }
         check(rc)
     }
 }

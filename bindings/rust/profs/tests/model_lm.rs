@@ -67,6 +67,24 @@ fn model_read_stage_save() {
     assert_eq!(e.read_f32("w").unwrap(), doubled);
     assert_eq!(e.read_f32("b").unwrap(), vec![1.5, -3.0]);
     assert_eq!(Model::open(dir.join("missing.safetensors")).err().unwrap().code(), Code::Io);
+
+    // deferred transforms run while saving
+    let mut m = Model::open(&src).unwrap();
+    m.stage_transform("w", |name, values, shape| {
+        assert_eq!((name, shape), ("w", &[2i64, 3][..]));
+        values.iter_mut().for_each(|x| *x *= 3.0);
+        Ok(())
+    }).unwrap();
+    let out2 = dir.join("tripled.safetensors");
+    m.save(&out2, None).unwrap();
+    let tripled: Vec<f32> = w.iter().map(|x| 3.0 * x).collect();
+    assert_eq!(Model::open(&out2).unwrap().read_f32("w").unwrap(), tripled);
+    m.stage_transform("b", |_, _, _| Err(profs::Error::new(Code::Numeric, "refused by the test"))).unwrap();
+    let e = m.save(dir.join("never.safetensors"), None).unwrap_err();
+    assert_eq!((e.code(), e.message()), (Code::Numeric, "refused by the test"));
+    assert!(!dir.join("never.safetensors").exists());
+    m.unstage("b").unwrap();
+    m.save(dir.join("again.safetensors"), None).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
