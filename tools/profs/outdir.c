@@ -137,6 +137,18 @@ int tool_check_out(const char *src, const char *out, int force, char *err, size_
             return -1;
         }
     }
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", out);
+    size_t pn = strlen(parent);
+    while (pn > 1 && parent[pn - 1] == '/') parent[--pn] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash) snprintf(parent, sizeof parent, ".");
+    else if (slash == parent) slash[1] = '\0';
+    else *slash = '\0';
+    if (!tool_is_dir(parent)) {
+        snprintf(err, errlen, "--out '%s': parent directory '%s' does not exist", out, parent);
+        return -1;
+    }
     struct stat st;
     if (lstat(out, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
