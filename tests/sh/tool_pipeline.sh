@@ -96,7 +96,8 @@ if [ -x "$gen" ]; then
   for a in gpt2 gpt2_bf16 mistral_bf16 llama opt opt_proj gptj; do
     "$gen" "fx_$a" "$a" || { say FAIL "gen_hf_model $a"; continue; }
     out=$("$bin" edit --model "fx_$a" --pairs "$pairs" --max-pairs 24 --out "fx_$a.out" --quiet 2>&1); rc=$?
-    if [ $rc = 0 ] && jq -e '(.tensors_changed | length) == 2' "fx_$a.out/profs_edit.json" >/dev/null; then say ok "edit-$a"
+    if [ $rc = 0 ] && jq -e '(.tensors_changed | length) == 2' "fx_$a.out/profs_edit.json" >/dev/null \
+       && grep -q '^library_name: transformers$' "fx_$a.out/README.md" && ! grep -q '^license:' "fx_$a.out/README.md"; then say ok "edit-$a"
     else say FAIL "edit $a: $rc $out"; fi
   done
 else
