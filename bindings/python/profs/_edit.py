@@ -139,8 +139,10 @@ class Edit(Handle):
         h = new_handle()
         lib.profs_edit_apply(ctypes.byref(h), self._p, model._p, t)
         report = EditReport._wrap(h.value)
-        # The staged transforms write into the report while the model saves.
-        model._keep = tuple(model._keep) + (report,)
+        # The staged transforms write into the report while the model saves:
+        # it lives as long as the model's handle (the LM's, for LM.model views).
+        anchor = model._anchor()
+        anchor._keep = tuple(anchor._keep) + (report,)
         return report
 
     def __repr__(self):

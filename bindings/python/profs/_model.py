@@ -47,6 +47,12 @@ class Model(Handle):
         obj._finalizer = None
         return obj
 
+    def _anchor(self):
+        """The object that lives as long as the C handle: self, or the owner of a view."""
+        if getattr(self, "_finalizer", None) is None and self._keep:
+            return self._keep[0]
+        return self
+
     @property
     def path(self):
         return _s(lib.profs_model_path(self._p))
@@ -178,6 +184,8 @@ class Model(Handle):
         values, valid only during the call. An exception raised by fn aborts the
         save and is re-raised from save().
         """
+        anchor = self._anchor()
+
         def cb(userdata, cname, data, ndim, shape):
             try:
                 dims = tuple(int(shape[i]) for i in range(ndim))
@@ -187,17 +195,18 @@ class Model(Handle):
                 fn(_s(cname), arr)
                 return 0
             except BaseException as e:  # noqa: B902 - re-raised by save()
-                self._transform_error = e
+                anchor._transform_error = e
                 return ECANCELLED
         ccb = TRANSFORM_FN(cb)
         lib.profs_model_stage_transform(self._p, encode_str(name), ccb, None)
-        if not hasattr(self, "_transforms"):
-            self._transforms = {}
-        self._transforms[name] = ccb   # the callback must live until save() or unstage()
+        # The callback must live until save(), unstage() or the handle is freed.
+        if not hasattr(anchor, "_transforms"):
+            anchor._transforms = {}
+        anchor._transforms[name] = ccb
 
     def unstage(self, name):
         lib.profs_model_unstage(self._p, encode_str(name))
-        getattr(self, "_transforms", {}).pop(name, None)
+        getattr(self._anchor(), "_transforms", {}).pop(name, None)
 
     @property
     def staged_count(self):
@@ -211,11 +220,12 @@ class Model(Handle):
         """
         state = {}
         cb = progress_callback(progress, state)
-        self._transform_error = None
+        anchor = self._anchor()
+        anchor._transform_error = None
         try:
             lib.profs_model_save(self._p, encode_path(out_path), cb, None)
         except ProfsError as e:
-            err, self._transform_error = self._transform_error, None
+            err, anchor._transform_error = anchor._transform_error, None
             if err is not None:
                 raise err from e
             if e.code == ECANCELLED and "error" in state:

@@ -96,6 +96,19 @@ class TestLM(unittest.TestCase):
         with self.assertRaises(profs.ProfsError):
             profs.LM(os.path.join(FIXTURES, "no-such-model"))
 
+    def test_model_view_keeps_staged_work_alive(self):
+        import gc
+        import tempfile
+        view = self.lm.model
+        view.stage_transform("h.0.mlp.c_proj.weight", lambda name, a: a.__imul__(2))
+        w = view.read("h.0.mlp.c_proj.weight")
+        del view
+        gc.collect()   # the callback must survive its view: the LM holds it
+        with tempfile.TemporaryDirectory(dir=os.environ.get("PROFS_TEST_TMP")) as d:
+            self.lm.model.save(os.path.join(d, "out"))
+            with profs.Model(os.path.join(d, "out")) as m:
+                np.testing.assert_array_equal(m.read("h.0.mlp.c_proj.weight"), w * 2)
+
     def test_over_an_open_model(self):
         with profs.Model(os.path.join(FIXTURES, "gpt2")) as m:
             lm = profs.LM(m)
