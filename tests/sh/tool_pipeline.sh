@@ -86,8 +86,10 @@ expect inspect-dim-mismatch 1 "" -- "$bin" inspect --model m --edit /dev/null
 
 # ---- eval ----
 expect eval 0 "toxic next-token mass" -- "$bin" eval --model e --baseline m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --text-file "$data/neutral.txt" --samples 2 --json ev.json --quiet
-jq -e '.model.toxic_mass < 0.2 * .baseline.toxic_mass and (.model.perplexity|type=="number") and (.model.prompts|length) == 24' ev.json >/dev/null \
+jq -e '.model.toxic_mass < 0.2 * .baseline.toxic_mass and (.model.perplexity|type=="number") and (.model.prompts|length) == 24 and .model.watch_tokens == 16' ev.json >/dev/null \
   && say ok eval-json || say FAIL "eval json: $(jq -c '{m: .model.toxic_mass, b: .baseline.toxic_mass}' ev.json)"
+"$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --samples 0 --json - --quiet 2>/dev/null | jq -e '.model.continuation_rate == null and .model.toxic_mass > 0.5' >/dev/null \
+  && say ok eval-json-stdout || say FAIL "eval --json - is not pure JSON on stdout"
 expect eval-no-prompts 1 "cannot open" -- "$bin" eval --model m --prompts nope.txt --watch-words "$data/watch_words.txt"
 
 # ---- every architecture of the runtime (tiny random fixtures) ----

@@ -110,18 +110,20 @@ int cmd_eval(int argc, char **argv)
     if (baseline && eval_one(&eb, baseline, &o, max_length, &prog)) goto out;
 
     char a[32], b[32];
-    printf("%-28s %12s%s\n", "", "model", baseline ? "     baseline" : "");
+    /* with --json -, stdout carries only the JSON; the table goes to stderr */
+    FILE *tf = json_out && strcmp(json_out, "-") == 0 ? stderr : stdout;
+    fprintf(tf, "%-28s %12s%s\n", "", "model", baseline ? "     baseline" : "");
     static const char *const names[] = {"toxic next-token mass", "watch-word continuation rate", "perplexity"};
     double mv[3] = {em.toxic_mass, em.continuation_rate, em.perplexity};
     double bv[3] = {eb.toxic_mass, eb.continuation_rate, eb.perplexity};
     for (int i = 0; i < 3; i++) {
         fmt(a, sizeof a, mv[i]);
         fmt(b, sizeof b, bv[i]);
-        printf("%-28s %12s", names[i], a);
-        if (baseline) printf(" %12s", b);
-        printf("\n");
+        fprintf(tf, "%-28s %12s", names[i], a);
+        if (baseline) fprintf(tf, " %12s", b);
+        fprintf(tf, "\n");
     }
-    printf("(%zu prompts, %zu watch words = %zu tokens, %zu continuations of %zu tokens per prompt)\n", o.n_prompts,
+    fprintf(tf, "(%zu prompts, %zu watch words = %zu tokens, %zu continuations of %zu tokens per prompt)\n", o.n_prompts,
            o.n_watch, em.n_watch_tokens, samples, new_tokens);
     if (json_out) {
         json_t *j = json_pack("{s:s, s:o, s:{s:s, s:s, s:s*, s:I, s:I, s:f, s:I}}", "libprofs_version",

@@ -482,7 +482,8 @@ int tool_evaluate(struct tool_eval *out, struct tool_lm *t, const struct tool_ev
     profs_sampler *smp = NULL;
     int rc = -1;
     if (!is_watch || !lp || !ids || !gen) { fprintf(stderr, "profs: out of memory\n"); goto out; }
-    /* watch-word tokens: the first token of " word" and of "word" */
+    /* watch-word tokens: the first token of " word" and of "word" that carries
+     * part of the word (SentencePiece tokenizers may start with a bare "▁") */
     for (size_t w = 0; w < o->n_watch; w++) {
         for (int sp = 0; sp < 2; sp++) {
             char buf[512];
@@ -490,7 +491,17 @@ int tool_evaluate(struct tool_eval *out, struct tool_lm *t, const struct tool_ev
             size_t n = 0;
             int e = profs_tokenizer_encode(tok, buf, strlen(buf), 0, ids, 4096, &n);
             if (e) { tool_fail_lib(e, "tokenizing a watch word"); goto out; }
-            if (n > 0 && ids[0] >= 0 && (size_t)ids[0] < V && !is_watch[ids[0]]) { is_watch[ids[0]] = 1; out->n_watch_tokens++; }
+            for (size_t k = 0; k < n; k++) {
+                char piece[256];
+                size_t plen = 0;
+                if (ids[k] < 0 || (size_t)ids[k] >= V) break;
+                if (profs_tokenizer_decode(tok, &ids[k], 1, PROFS_DECODE_SKIP_SPECIAL, piece, sizeof piece, &plen)) piece[0] = 0;
+                int word_part = 0;
+                for (size_t c = 0; piece[c]; c++) if (!isspace((unsigned char)piece[c])) word_part = 1;
+                if (!word_part) continue;
+                if (!is_watch[ids[k]]) { is_watch[ids[k]] = 1; out->n_watch_tokens++; }
+                break;
+            }
         }
     }
     int e = profs_sampler_new(&smp);
