@@ -336,6 +336,17 @@ impl Collector {
         unsafe { cstr(sys::profs_collector_model_id(self.raw)) }.map(str::to_string)
     }
 
+    /// The producer recorded with the embeddings.
+    pub fn producer(&self) -> Option<String> {
+        unsafe { cstr(sys::profs_collector_producer(self.raw)) }.map(str::to_string)
+    }
+
+    /// Record the producer (`None` restores the default).
+    pub fn set_producer(&mut self, producer: Option<&str>) -> Result<()> {
+        let s = producer.map(|s| c_string(s, "producer")).transpose()?;
+        check(unsafe { sys::profs_collector_set_producer(self.raw, s.as_ref().map_or(ptr::null(), |s| s.as_ptr())) })
+    }
+
     /// Record the model id (`None` clears it).
     pub fn set_model_id(&mut self, id: Option<&str>) -> Result<()> {
         let s = id.map(|s| c_string(s, "model_id")).transpose()?;

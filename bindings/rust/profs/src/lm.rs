@@ -5,7 +5,7 @@ use std::path::Path;
 use std::ptr;
 
 use crate::progress::{Progress, Slot};
-use crate::{c_path, c_string, check, cstr, sys, Code, Collector, Error, Model, Result};
+use crate::{c_path, c_string, check, cstr, sys, Code, Collector, Error, Model, Result, Tokenizer};
 
 /// A transformer runtime over a Hugging Face checkpoint. `'m` is the lifetime
 /// of the [`Model`] it reads when opened with [`Lm::open_model`].
@@ -82,6 +82,22 @@ impl<'m> Lm<'m> {
     /// Tokenisation limit of collection (default 128).
     pub fn set_max_length(&mut self, tokens: usize) -> Result<()> {
         check(unsafe { sys::profs_lm_set_max_length(self.raw, tokens) })
+    }
+    /// Leave a BOS the tokenizer added out of the pooled mean.
+    pub fn set_pool_skip_bos(&mut self, skip: bool) -> Result<()> {
+        check(unsafe { sys::profs_lm_set_pool_skip_bos(self.raw, skip as i32) })
+    }
+    /// Keep converted weights between calls when they need at most `bytes`.
+    pub fn set_resident_bytes(&mut self, bytes: usize) -> Result<()> {
+        check(unsafe { sys::profs_lm_set_resident_bytes(self.raw, bytes) })
+    }
+    /// Attach a tokenizer, which must outlive the runtime (`'m`).
+    pub fn set_tokenizer(&mut self, tok: &'m Tokenizer) -> Result<()> {
+        check(unsafe { sys::profs_lm_set_tokenizer(self.raw, tok.as_ptr()) })
+    }
+    /// Whether a tokenizer is attached.
+    pub fn has_tokenizer(&self) -> bool {
+        !unsafe { sys::profs_lm_tokenizer(self.raw) }.is_null()
     }
 
     /// ((L + 1) x n x D) hidden states of one id sequence (no BOS added).

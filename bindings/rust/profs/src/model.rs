@@ -126,6 +126,48 @@ impl Model {
         unsafe { cstr(sys::profs_model_metadata(self.raw, k.as_ptr())) }
     }
 
+    /// The `__metadata__` keys of the first (or only) file, sorted.
+    pub fn metadata_keys(&self) -> Vec<&str> {
+        let n = unsafe { sys::profs_model_metadata_count(self.raw) };
+        (0..n).filter_map(|i| unsafe { cstr(sys::profs_model_metadata_key(self.raw, i)) }).collect()
+    }
+
+    /// Whether a config.json was found.
+    pub fn has_config(&self) -> bool {
+        unsafe { sys::profs_model_has_config(self.raw) != 0 }
+    }
+
+    /// A boolean value of config.json.
+    pub fn config_bool(&self, key: &str) -> Result<bool> {
+        let k = c_string(key, "key")?;
+        let mut v = 0;
+        check(unsafe { sys::profs_model_config_bool(self.raw, k.as_ptr(), &mut v) })?;
+        Ok(v != 0)
+    }
+
+    /// An array of integers of config.json.
+    pub fn config_int_array(&self, key: &str) -> Result<Vec<i64>> {
+        let k = c_string(key, "key")?;
+        let mut n = 0usize;
+        check(unsafe { sys::profs_model_config_array_size(self.raw, k.as_ptr(), &mut n) })?;
+        (0..n).map(|i| {
+            let mut v = 0i64;
+            check(unsafe { sys::profs_model_config_array_int(self.raw, k.as_ptr(), i, &mut v) }).map(|_| v)
+        }).collect()
+    }
+
+    /// An array of strings of config.json.
+    pub fn config_string_array(&self, key: &str) -> Result<Vec<&str>> {
+        let k = c_string(key, "key")?;
+        let mut n = 0usize;
+        check(unsafe { sys::profs_model_config_array_size(self.raw, k.as_ptr(), &mut n) })?;
+        (0..n).map(|i| {
+            let mut v = ptr::null();
+            check(unsafe { sys::profs_model_config_array_string(self.raw, k.as_ptr(), i, &mut v) })
+                .map(|_| unsafe { cstr(v) }.unwrap_or(""))
+        }).collect()
+    }
+
     /// An integer value of config.json (dotted keys reach nested objects).
     pub fn config_int(&self, key: &str) -> Result<i64> {
         let k = c_string(key, "key")?;

@@ -138,6 +138,9 @@ fn collector_roundtrip_merge_and_errors() {
     assert_eq!(c.model_id().as_deref(), Some("tiny"));
     c.set_model_id(None).unwrap();
     assert_eq!(c.model_id(), None);
+    assert!(c.producer().unwrap().starts_with("libprofs"));
+    c.set_producer(Some("rust")).unwrap();
+    assert_eq!(c.producer().as_deref(), Some("rust"));
 }
 
 #[test]

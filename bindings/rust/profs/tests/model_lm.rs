@@ -42,6 +42,8 @@ fn model_read_stage_save() {
     assert_eq!(m.read_f32("b").unwrap(), vec![1.5, -3.0]);
     assert_eq!(m.tensor_data("b").unwrap().len(), 4);
     assert_eq!(m.metadata("producer"), Some("rust test"));
+    assert_eq!(m.metadata_keys(), vec!["producer"]);
+    assert!(!m.has_config());
     assert_eq!(m.config_int("n_layer").unwrap_err().code(), Code::NotFound);
 
     assert_eq!(m.read_f32("x").unwrap_err().code(), Code::NotFound);
@@ -145,6 +147,20 @@ fn lm_collect_texts() {
     let disp = ["the old man smiled at the boy and said you wubbock .", "my friend reads books , you thrunk ."];
     let mut lm = Lm::open(&demo).unwrap();
     let tok = profs::Tokenizer::open(&demo).unwrap();
+    assert!(lm.has_tokenizer());
+    let m = Model::open(&demo).unwrap();
+    assert_eq!(m.config_string_array("architectures").unwrap(), vec!["GPT2LMHeadModel"]);
+    assert_eq!(m.config_int("n_layer").unwrap(), 6);
+    {
+        // a runtime over an open store, with a tokenizer attached by hand
+        let mut bare = Lm::open_model(&m).unwrap();
+        assert!(!bare.has_tokenizer());
+        assert_eq!(bare.tokenize("hello").unwrap_err().code(), Code::State);
+        bare.set_tokenizer(&tok).unwrap();
+        assert_eq!(bare.tokenize("hello").unwrap(), tok.encode("hello", true).unwrap());
+        bare.set_pool_skip_bos(true).unwrap();
+        bare.set_resident_bytes(0).unwrap();
+    }
     assert_eq!(lm.tokenize(pref[0]).unwrap(), tok.encode(pref[0], true).unwrap());
     let ids: Vec<Vec<i32>> = pref.iter().map(|t| tok.encode(t, true).unwrap()).collect();
     let seqs: Vec<&[i32]> = ids.iter().map(|v| v.as_slice()).collect();
