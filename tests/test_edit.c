@@ -619,6 +619,41 @@ START_TEST(estimate_progress_cancels)
 }
 END_TEST
 
+START_TEST(null_handles_are_harmless)
+{
+    /* every accessor answers a NULL handle with its documented neutral value */
+    ck_assert_ptr_null(profs_edit_report_architecture(NULL));
+    ck_assert_uint_eq(profs_edit_report_count(NULL), 0);
+    ck_assert_ptr_null(profs_edit_report_name(NULL, 0));
+    ck_assert_uint_eq(profs_edit_report_layer(NULL, 0), SIZE_MAX);
+    ck_assert_uint_eq(profs_edit_report_rank(NULL, 0), 0);
+    ck_assert_int_eq(profs_edit_report_role(NULL, 0), 0);
+    ck_assert_int_eq(profs_edit_report_applied(NULL, 0), 0);
+    ck_assert(isnan(profs_edit_report_delta_norm(NULL, 0)));
+    ck_assert(isnan(profs_edit_report_weight_norm(NULL, 0)));
+    ck_assert_uint_eq(profs_edit_layer_at(NULL, 0), SIZE_MAX);
+    ck_assert_ptr_null(profs_edit_get(NULL, 0));
+    ck_assert_ptr_null(profs_edit_architecture(NULL));
+    ck_assert_ptr_null(profs_edit_model_id(NULL));
+    ck_assert_profs_error(profs_edit_set_model_id(NULL, "m"), PROFS_EINVAL, "edit is NULL");
+    ck_assert_uint_eq(profs_subspace_dim(NULL), 0);
+    ck_assert_uint_eq(profs_subspace_n_pairs(NULL), 0);
+    ck_assert_uint_eq(profs_subspace_n_singular_values(NULL), 0);
+    ck_assert_ptr_null(profs_subspace_singular_values(NULL));
+    ck_assert(isnan(profs_subspace_threshold(NULL)));
+    ck_assert_int_eq(profs_estimator_rank_rule(NULL), -1);
+    ck_assert_int_eq(profs_estimator_screenot_strategy(NULL), -1);
+    ck_assert_uint_eq(profs_estimator_rank_k(NULL), 0);
+    ck_assert_profs_error(profs_estimator_set_rank_rule(NULL, PROFS_RANK_FIXED, 1), PROFS_EINVAL, "estimator is NULL");
+    ck_assert_profs_error(profs_estimator_set_screenot_strategy(NULL, PROFS_SCREENOT_ZERO), PROFS_EINVAL, "estimator is NULL");
+    ck_assert_ptr_null(profs_collector_model_id(NULL));
+    ck_assert_ptr_null(profs_collector_preferred(NULL, 0));
+    ck_assert_ptr_null(profs_collector_dispreferred(NULL, 0));
+    ck_assert_profs_error(profs_edit_estimate(NULL, NULL, NULL, NULL, 0, NULL, NULL), PROFS_EINVAL, "NULL");
+    ck_assert_profs_error(profs_edit_load(NULL, "x"), PROFS_EINVAL, "NULL");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("edit");
@@ -630,6 +665,7 @@ int main(void)
     tcase_add_test(tc, edit_load_rejects);
     tcase_add_test(tc, edit_object_errors);
     tcase_add_test(tc, estimate_progress_cancels);
+    tcase_add_test(tc, null_handles_are_harmless);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
