@@ -123,6 +123,8 @@ expect bad-pairs-gz 1 "bad.jsonl.gz:4: missing field 'dispreferred'" -- "$bin" e
 expect skip-bad 0 "" -- "$bin" edit --model m --pairs bad.jsonl.gz --skip-bad-lines --out o2 --layers 5 --rank 1 --quiet
 expect bad-layers 1 "layer 9 is out of range (the model has layers 0-5)" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layers 2-9 --quiet
 expect no-parent 1 "parent directory" -- "$bin" edit --model m --pairs "$pairs" --out nodir/o1 --quiet
+expect report-dir 1 "--report 'nodir/r.json': directory 'nodir' does not exist" -- "$bin" edit --model m --pairs "$pairs" --out o1 --report nodir/r.json --quiet
+expect collect-out-dir 1 "is a directory" -- "$bin" collect --model m --pairs "$pairs" --out m --quiet
 expect exists 1 "exists and is not empty" -- "$bin" edit --model m --pairs "$pairs" --out e --quiet
 expect bad-edit-file 1 "" -- "$bin" apply --model m --edit "$pairs" --out o1 --quiet
 [ ! -e o1 ] && say ok no-partial-output || say FAIL "o1 exists after failures"

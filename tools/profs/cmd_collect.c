@@ -52,6 +52,8 @@ int cmd_collect(int argc, char **argv)
     if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
     struct tool_pairs_opts po;
     if ((rc = tool_pairs_opts_parse(argv[0], format, pf, df, skip, 0, &po))) return rc;
+    char err0[512];
+    if (tool_check_file_out("out", out, err0, sizeof err0)) { fprintf(stderr, "profs: %s\n", err0); return EXIT_FAIL; }
     tool_catch_signals();
     struct tool_progress prog;
     tool_progress_init(&prog, quiet);

@@ -92,6 +92,7 @@ int cmd_demo(int argc, char **argv)
     double t_start = tool_now();
     char err[1024];
 
+    if (tool_check_file_out("report", report, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
     /* the demo directory: ours (marker) or empty, else --force */
     char *marker = tool_join(root, MARKER);
     if (tool_exists(root) && !tool_exists(marker) && !force &&

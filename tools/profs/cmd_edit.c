@@ -100,7 +100,12 @@ int cmd_edit(int argc, char **argv)
     if ((rc = tool_pairs_opts_parse(argv[0], format, pf, df, skip, 0, &po))) return rc;
 
     char err[1024];
-    if (tool_check_out(model, out, force, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
+    if (tool_check_out(model, out, force, err, sizeof err) || tool_check_file_out("report", report, err, sizeof err) ||
+        tool_check_file_out("save-edit", save_edit, err, sizeof err) ||
+        tool_check_file_out("save-embeddings", save_emb, err, sizeof err)) {
+        fprintf(stderr, "profs: %s\n", err);
+        return EXIT_FAIL;
+    }
     tool_catch_signals();
     struct tool_progress prog;
     tool_progress_init(&prog, quiet);

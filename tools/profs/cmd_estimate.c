@@ -48,6 +48,8 @@ int cmd_estimate(int argc, char **argv)
     if (rc >= 0) return rc;
     struct tool_est est;
     if ((rc = tool_est_parse(argv[0], &est, rank, rank_max, rank_max_given, strategy, centering, layers))) return rc;
+    char err0[512];
+    if (tool_check_file_out("out", out, err0, sizeof err0)) { fprintf(stderr, "profs: %s\n", err0); return EXIT_FAIL; }
     struct tool_progress prog;
     tool_progress_init(&prog, quiet);
     profs_collector *c = NULL;

@@ -294,3 +294,22 @@ char *tool_read_text(const char *path, size_t *len)
     if (len) *len = n;
     return buf;
 }
+
+int tool_check_file_out(const char *flag, const char *path, char *err, size_t errlen)
+{
+    if (!path) return 0;
+    if (tool_is_dir(path)) {
+        snprintf(err, errlen, "--%s '%s' is a directory; give a file name", flag, path);
+        return -1;
+    }
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash) return 0;
+    if (slash == parent) slash[1] = '\0'; else *slash = '\0';
+    if (!tool_is_dir(parent)) {
+        snprintf(err, errlen, "--%s '%s': directory '%s' does not exist", flag, path, parent);
+        return -1;
+    }
+    return 0;
+}

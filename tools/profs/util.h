@@ -88,6 +88,9 @@ struct tool_outdir {
 /* Refuse --out equal to or inside src (either may not exist yet), and an
  * existing non-empty --out unless force. Returns 0 or -1 with message in err. */
 int tool_check_out(const char *src, const char *out, int force, char *err, size_t errlen);
+/* For an output file option: its directory must exist and it must not be a
+ * directory itself (NULL path: nothing to check). 0 or -1 with err. */
+int tool_check_file_out(const char *flag, const char *path, char *err, size_t errlen);
 /* Create the temporary directory. Returns 0 or -1 with message in err. */
 int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t errlen);
 /* Rename the temporary directory to the final name (replacing an existing
