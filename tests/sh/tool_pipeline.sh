@@ -110,6 +110,9 @@ fi
 expect out-is-model 1 "is the model directory itself" -- "$bin" edit --model m --pairs "$pairs" --out m --quiet
 expect out-in-model 1 "is inside the model directory" -- "$bin" edit --model m --pairs "$pairs" --out m/sub --quiet
 [ ! -e m/sub ] && say ok nothing-in-model || say FAIL "m/sub created"
+mkdir -p outer && cp -r m outer/m
+expect out-contains-model 1 "contains the model directory" -- "$bin" edit --model outer/m --pairs "$pairs" --out outer --force --quiet
+[ -s outer/m/model.safetensors ] && say ok source-intact || say FAIL "the source model was touched"
 expect apply-out-in-model 1 "is inside the model directory" -- "$bin" apply --model m --edit x.safetensors --out ./m/../m/x --quiet
 mkdir notamodel
 expect no-config 1 "no config.json: not a Hugging Face model directory" -- "$bin" edit --model notamodel --pairs "$pairs" --out o1 --quiet

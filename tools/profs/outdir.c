@@ -136,6 +136,11 @@ int tool_check_out(const char *src, const char *out, int force, char *err, size_
             snprintf(err, errlen, "--out '%s' is inside the model directory '%s'; choose a directory outside it", out, src);
             return -1;
         }
+        size_t lb = strlen(b);
+        if (strncmp(a, b, lb) == 0 && (a[lb] == '/' || lb == 1)) {
+            snprintf(err, errlen, "--out '%s' contains the model directory '%s'; choose a directory outside it", out, src);
+            return -1;
+        }
     }
     char parent[PATH_MAX];
     snprintf(parent, sizeof parent, "%s", out);
