@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "profs/profs.h"
 #include "testutil.h"
@@ -338,6 +339,41 @@ START_TEST(config_add_bos_eos)
 }
 END_TEST
 
+/* Directories with vocab.json + merges.txt (no tokenizer.json). */
+START_TEST(slow_files)
+{
+    char *dir = tu_tmpdir("tok_slow_err");
+    char *vocab = tu_join(dir, "vocab.json"), *merges = tu_join(dir, "merges.txt");
+    const char *v = "{\"a\": 0, \"b\": 1, \"ab\": 2, \"\u0120\": 3}";
+    ck_assert_int_eq(tu_write_file(vocab, v, strlen(v)), 0);
+    const char *m1 = "#version: 0.2\na b\n", *m2 = "#version: 0.2\na b\nab\n";
+    ck_assert_int_eq(tu_write_file(merges, m1, strlen(m1)), 0);
+    profs_tokenizer *t = NULL;
+    ck_assert_profs_ok(profs_tokenizer_open(&t, dir));
+    int32_t ids[8];
+    size_t n;
+    ck_assert_profs_ok(profs_tokenizer_encode(t, "ab a", 4, PROFS_ENCODE_ADD_SPECIAL, ids, 8, &n));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ids[0], 2);
+    ck_assert_int_eq(ids[1], 3); /* " a" -> "Ġ", "a": no merge */
+    ck_assert_int_eq(ids[2], 0);
+    profs_tokenizer_free(t);
+    ck_assert_int_eq(tu_write_file(merges, m2, strlen(m2)), 0);
+    ck_assert_profs_error(profs_tokenizer_open(&t, dir), PROFS_EFORMAT, "merges.txt:3: expected two tokens");
+    ck_assert_int_eq(tu_write_file(merges, "a c\n", 4), 0);
+    ck_assert_profs_error(profs_tokenizer_open(&t, dir), PROFS_EFORMAT, "vocab.json: model.merges[0]: token 'c'");
+    ck_assert_int_eq(tu_write_file(vocab, "[1]", 3), 0);
+    ck_assert_profs_error(profs_tokenizer_open(&t, dir), PROFS_EFORMAT, "vocab.json: expected an object");
+    unlink(merges);
+    ck_assert_int_eq(tu_write_file(vocab, v, strlen(v)), 0);
+    ck_assert_profs_error(profs_tokenizer_open(&t, dir), PROFS_EIO, "merges.txt: cannot open");
+    tu_rmtree(dir);
+    free(dir);
+    free(vocab);
+    free(merges);
+}
+END_TEST
+
 /* Special-token text: split out by default, plain text with PROFS_ENCODE_SPECIAL_AS_TEXT. */
 START_TEST(special_as_text)
 {
@@ -416,6 +452,7 @@ int main(void)
     tcase_add_test(tc, special_ids);
     tcase_add_test(tc, config_add_bos_eos);
     tcase_add_test(tc, special_as_text);
+    tcase_add_test(tc, slow_files);
     tcase_add_test(tc, shared_handle_is_thread_safe);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

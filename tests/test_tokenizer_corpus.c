@@ -106,13 +106,15 @@ static int check_decode(const profs_tokenizer *t, size_t line, const int32_t *id
     return ok;
 }
 
-static void run_corpus(const char *name)
+/* Compare the tokenizer at dir (NULL: tests/data/tokenizers/NAME) with NAME's expected results; with
+ * bos >= 0, the expected ids with special tokens are bos followed by the ids without. */
+static void run_corpus_at(const char *name, const char *dir_given, int32_t bos)
 {
     corpus c;
     load_corpus(&c);
     char rel[128];
     snprintf(rel, sizeof rel, "tokenizers/%s", name);
-    char *dir = tu_data_path(rel);
+    char *dir = dir_given ? strdup(dir_given) : tu_data_path(rel);
     profs_tokenizer *t = NULL;
     ck_assert_profs_ok(profs_tokenizer_open(&t, dir));
     free(dir);
@@ -133,8 +135,13 @@ static void run_corpus(const char *name)
         }
         ok &= check_encode(t, &c, line, PROFS_ENCODE_SPECIAL_AS_TEXT, json_object_get(e, "ids_text"), "ids_text",
                            ids, cap, &n);
-        ok &= check_encode(t, &c, line, PROFS_ENCODE_ADD_SPECIAL, json_object_get(e, "ids_special"), "ids_special",
-                           ids, cap, &n);
+        json_t *want_special = json_object_get(e, "ids_special");
+        if (bos >= 0) {
+            want_special = json_deep_copy(json_object_get(e, "ids"));
+            json_array_insert_new(want_special, 0, json_integer(bos));
+            json_object_set_new(e, "ids_special", want_special);
+        }
+        ok &= check_encode(t, &c, line, PROFS_ENCODE_ADD_SPECIAL, want_special, "ids_special", ids, cap, &n);
         if (ok)
             ok = check_decode(t, line + 1, ids, n, PROFS_DECODE_SKIP_SPECIAL, json_object_get(e, "decode_skip"),
                               "decode_skip");
@@ -151,6 +158,54 @@ static void run_corpus(const char *name)
     profs_tokenizer_free(t);
     free_corpus(&c);
 }
+
+static void run_corpus(const char *name) { run_corpus_at(name, NULL, -1); }
+
+/* A directory with GPT-2's vocab.json + merges.txt (no tokenizer.json), written from gpt2/tokenizer.json. */
+static char *write_slow_gpt2(const char *config)
+{
+    char *src = tu_data_path("tokenizers/gpt2/tokenizer.json");
+    json_error_t err;
+    json_t *root = json_load_file(src, 0, &err);
+    ck_assert_ptr_nonnull(root);
+    char *dir = tu_tmpdir("tok_slow"), *vocab = tu_join(dir, "vocab.json"), *merges = tu_join(dir, "merges.txt");
+    char *cfg = tu_join(dir, "tokenizer_config.json");
+    ck_assert_int_eq(json_dump_file(json_object_get(json_object_get(root, "model"), "vocab"), vocab, 0), 0);
+    FILE *f = fopen(merges, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("#version: 0.2\n", f);
+    json_t *m = json_object_get(json_object_get(root, "model"), "merges");
+    for (size_t i = 0; i < json_array_size(m); i++) fprintf(f, "%s\n", json_string_value(json_array_get(m, i)));
+    fclose(f);
+    ck_assert_int_eq(tu_write_file(cfg, config, strlen(config)), 0);
+    json_decref(root);
+    free(src);
+    free(vocab);
+    free(merges);
+    free(cfg);
+    return dir;
+}
+
+/* vocab.json + merges.txt with GPT-2's config: the same tokenizer as gpt2/tokenizer.json. */
+START_TEST(gpt2_slow_files)
+{
+    char *dir = write_slow_gpt2("{\"bos_token\": \"<|endoftext|>\", \"eos_token\": \"<|endoftext|>\", "
+                                "\"unk_token\": \"<|endoftext|>\", \"add_prefix_space\": false}");
+    run_corpus_at("gpt2", dir, -1);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ... and with add_bos_token (as OPT's config): the BOS goes first. */
+START_TEST(gpt2_slow_files_add_bos)
+{
+    char *dir = write_slow_gpt2("{\"bos_token\": {\"content\": \"<|endoftext|>\"}, \"add_bos_token\": true}");
+    run_corpus_at("gpt2", dir, 50256);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
 
 START_TEST(gpt2) { run_corpus("gpt2"); }
 END_TEST
@@ -186,5 +241,7 @@ int main(void)
     add_case(s, "gpt2-mixed", gpt2_mixed);
     add_case(s, "tiny-a", tiny_a);
     add_case(s, "tiny-b", tiny_b);
+    add_case(s, "gpt2-slow-files", gpt2_slow_files);
+    add_case(s, "gpt2-slow-files-add-bos", gpt2_slow_files_add_bos);
     return tu_run_suite(s);
 }

@@ -157,6 +157,10 @@ struct profs_tokenizer {
     int32_t bos, eos, pad, unk;
 };
 
+/* A tokenizer.json equivalent of a directory's vocab.json + merges.txt (tok_slow.c); NULL + *rc on error. */
+struct json_t;
+struct json_t *pf_tok_from_slow_files(const char *dir, struct json_t *cfg, const char *vocab_file, int *rc);
+
 /* Loader (tok_load.c). */
 int pf_tokenizer_load(profs_tokenizer **out, const char *path);
 void pf_tokenizer_destroy(profs_tokenizer *t);

@@ -868,23 +868,58 @@ static int load(loader *L, json_t *root, json_t *cfg, const char *cfg_file)
     return apply_config(L, cfg, cfg_file);
 }
 
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Fill bos_token, eos_token, unk_token, pad_token, additional_special_tokens missing from the config with
+ * those of special_tokens_map.json (older checkpoints keep them only there). */
+static int merge_special_map(json_t **cfg, const char *dir)
+{
+    size_t n = strlen(dir) + 32;
+    char *file = malloc(n);
+    if (!file) return pf_enomem("path");
+    snprintf(file, n, "%s/special_tokens_map.json", dir);
+    int rc = PROFS_OK;
+    if (file_exists(file)) {
+        json_t *map = load_json(file, 0, &rc);
+        if (map && !*cfg) *cfg = json_object();
+        static const char *const keys[] = {"bos_token", "eos_token", "unk_token", "pad_token",
+                                           "additional_special_tokens", NULL};
+        for (size_t i = 0; map && *cfg && keys[i]; i++) {
+            json_t *v = json_object_get(map, keys[i]), *have = json_object_get(*cfg, keys[i]);
+            if (v && (!have || json_is_null(have))) json_object_set(*cfg, keys[i], v);
+        }
+        json_decref(map);
+    }
+    free(file);
+    return rc;
+}
+
 int pf_tokenizer_load(profs_tokenizer **out, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0) return pf_error(PROFS_EIO, "%s: %s", path, strerror(errno));
-    char *file = NULL, *cfg_file = NULL;
+    char *file = NULL, *cfg_file = NULL, *vocab_file = NULL;
     size_t pl = strlen(path);
+    int slow = 0;
     if (S_ISDIR(st.st_mode)) {
         file = malloc(pl + 32);
         cfg_file = malloc(pl + 32);
-        if (!file || !cfg_file) {
+        vocab_file = malloc(pl + 32);
+        if (!file || !cfg_file || !vocab_file) {
             free(file);
             free(cfg_file);
+            free(vocab_file);
             return pf_enomem("path");
         }
         snprintf(file, pl + 32, "%s/tokenizer.json", path);
         snprintf(cfg_file, pl + 32, "%s/tokenizer_config.json", path);
-        if (stat(cfg_file, &st) != 0) {
+        snprintf(vocab_file, pl + 32, "%s/vocab.json", path);
+        slow = !file_exists(file) && file_exists(vocab_file);
+        if (!file_exists(cfg_file)) {
             free(cfg_file);
             cfg_file = NULL;
         }
@@ -895,18 +930,28 @@ int pf_tokenizer_load(profs_tokenizer **out, const char *path)
     if (!t) {
         free(file);
         free(cfg_file);
+        free(vocab_file);
         return pf_enomem("tokenizer");
     }
     t->path = file;
     t->model_unk = t->bos = t->eos = t->pad = t->unk = -1;
     loader L = {file, t, NULL};
-    int rc;
-    json_t *root = load_json(file, 0, &rc), *cfg = NULL;
-    if (root && cfg_file) cfg = load_json(cfg_file, JSON_DECODE_INT_AS_REAL, &rc); /* model_max_length may exceed int64 */
-    if (!rc) rc = load(&L, root, cfg, cfg_file);
+    int rc = PROFS_OK;
+    json_t *root = NULL, *cfg = NULL;
+    if (cfg_file) cfg = load_json(cfg_file, JSON_DECODE_INT_AS_REAL, &rc); /* model_max_length may exceed int64 */
+    if (!rc && S_ISDIR(st.st_mode)) rc = merge_special_map(&cfg, path);
+    if (!rc && slow) {
+        /* messages name vocab.json: the tokenizer is built from it and merges.txt */
+        memcpy(file, vocab_file, strlen(vocab_file) + 1);
+        root = pf_tok_from_slow_files(path, cfg, vocab_file, &rc);
+    } else if (!rc) {
+        root = load_json(file, 0, &rc);
+    }
+    if (!rc) rc = load(&L, root, cfg, cfg_file ? cfg_file : "tokenizer_config.json");
     json_decref(root);
     json_decref(cfg);
     free(cfg_file);
+    free(vocab_file);
     free(L.added_ids);
     if (rc) {
         pf_tokenizer_destroy(t);
