@@ -176,9 +176,11 @@ int cmd_edit(int argc, char **argv)
     printf("  layer  rank  threshold\n");
     for (size_t i = 0; i < json_array_size(layers_json); i++) {
         json_t *Lj = json_array_get(layers_json, i);
-        printf("  %5lld  %4lld  %9.4g\n", (long long)json_integer_value(json_object_get(Lj, "layer")),
-               (long long)json_integer_value(json_object_get(Lj, "rank")),
-               json_number_value(json_object_get(Lj, "threshold")));
+        json_t *th = json_object_get(Lj, "threshold");
+        char thr[32] = "-"; /* none for a fixed rank */
+        if (json_is_number(th)) snprintf(thr, sizeof thr, "%.4g", json_number_value(th));
+        printf("  %5lld  %4lld  %9s\n", (long long)json_integer_value(json_object_get(Lj, "layer")),
+               (long long)json_integer_value(json_object_get(Lj, "rank")), thr);
     }
     size_t changed = 0;
     for (size_t i = 0; i < profs_edit_report_count(rep); i++)

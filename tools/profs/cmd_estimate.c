@@ -67,7 +67,9 @@ int cmd_estimate(int argc, char **argv)
                profs_collector_n_pairs(c), profs_collector_dim(c));
         for (size_t i = 0; i < n; i++) {
             const profs_subspace *s = profs_edit_get(edit, lay[i]);
-            printf("  %5zu  %4zu  %9.4g\n", lay[i], profs_subspace_rank(s), profs_subspace_threshold(s));
+            char thr[32] = "-"; /* none for a fixed rank */
+            if (isfinite(profs_subspace_threshold(s))) snprintf(thr, sizeof thr, "%.4g", profs_subspace_threshold(s));
+            printf("  %5zu  %4zu  %9s\n", lay[i], profs_subspace_rank(s), thr);
         }
     }
     free(lay);

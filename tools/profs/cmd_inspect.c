@@ -68,7 +68,7 @@ int cmd_inspect(int argc, char **argv)
         free(s);
         json_decref(o);
     } else {
-        printf("%s applied to %s: %zu layers, hidden size %zu\n", editp, model, profs_edit_count(edit), v.dim);
+        printf("%s, read through the unembedding of %s: %zu layers, hidden size %zu\n", editp, model, profs_edit_count(edit), v.dim);
         size_t i;
         json_t *L;
         json_array_foreach(layers, i, L) {
