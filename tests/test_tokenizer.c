@@ -1,5 +1,6 @@
 /* Tokenizer: every rejection rule of the loader, the encode/decode error paths (buffer size queries,
  * invalid UTF-8, ids out of range), well-known ids, tokenizer_config.json, thread safety. */
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,29 @@ START_TEST(config_add_bos_eos)
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(ids[0], 22557);
     profs_tokenizer_free(t);
+    /* the class alone rebuilds the post-processor: BOS by default, even when tokenizer.json has none */
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    ck_assert_ptr_nonnull(root);
+    json_object_set_new(root, "post_processor", json_null());
+    ck_assert_int_eq(json_dump_file(root, dst, 0), 0);
+    const char *c5 = "{\"tokenizer_class\": \"LlamaTokenizerFast\"}";
+    ck_assert_int_eq(tu_write_file(cfg, c5, strlen(c5)), 0);
+    ck_assert_profs_ok(profs_tokenizer_open(&t, dir));
+    ck_assert_profs_ok(profs_tokenizer_encode(t, "Hello", 5, PROFS_ENCODE_ADD_SPECIAL, ids, 8, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(ids[0], 1);
+    profs_tokenizer_free(t);
+    /* ... while another class keeps tokenizer.json's (no) post-processor */
+    const char *c6 = "{\"tokenizer_class\": \"PreTrainedTokenizerFast\", \"add_bos_token\": true}";
+    ck_assert_int_eq(tu_write_file(cfg, c6, strlen(c6)), 0);
+    ck_assert_profs_ok(profs_tokenizer_open(&t, dir));
+    ck_assert_profs_ok(profs_tokenizer_encode(t, "Hello", 5, PROFS_ENCODE_ADD_SPECIAL, ids, 8, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ids[0], 22557);
+    profs_tokenizer_free(t);
+    json_decref(root);
+    ck_assert_int_eq(tu_write_file(dst, json, len), 0);
     /* a config name that is not a token falls back to the well-known names (</s> here) */
     const char *c3 = "{\"tokenizer_class\": \"LlamaTokenizer\", \"add_eos_token\": true, \"eos_token\": \"<nope>\"}";
     ck_assert_int_eq(tu_write_file(cfg, c3, strlen(c3)), 0);

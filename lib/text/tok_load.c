@@ -777,14 +777,15 @@ static int apply_config(loader *L, json_t *cfg, const char *cfg_file)
     if (t->eos < 0) t->eos = first_known(t, eos_names);
     if (t->pad < 0) t->pad = first_known(t, pad_names);
 
-    /* transformers' Llama-family tokenizers rebuild the post-processor from add_bos_token / add_eos_token */
+    /* transformers' Llama-family tokenizers always rebuild the post-processor from add_bos_token /
+     * add_eos_token (LlamaTokenizerFast.update_post_processor) */
     json_t *ab = json_object_get(cfg, "add_bos_token"), *ae = json_object_get(cfg, "add_eos_token");
     const char *cls = config_token(cfg, "tokenizer_class");
     static const char *const families[] = {"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer",
                                            "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast", NULL};
     int llama = 0;
     for (size_t i = 0; cls && families[i]; i++) llama |= !strcmp(cls, families[i]);
-    if (llama && (json_is_boolean(ab) || json_is_boolean(ae))) {
+    if (llama) { /* transformers rebuilds it whether or not the flags are given (defaults: bos yes, eos no) */
         int add_bos = json_is_boolean(ab) ? json_is_true(ab) : 1, add_eos = json_is_true(ae);
         if ((add_bos && t->bos < 0) || (add_eos && t->eos < 0))
             return pf_error(PROFS_EFORMAT, "%s: add_%s_token is true but %s_token is not a known token", cfg_file,
