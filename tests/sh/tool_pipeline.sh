@@ -90,6 +90,7 @@ jq -e '.model.toxic_mass < 0.2 * .baseline.toxic_mass and (.model.perplexity|typ
   && say ok eval-json || say FAIL "eval json: $(jq -c '{m: .model.toxic_mass, b: .baseline.toxic_mass}' ev.json)"
 "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --samples 0 --json - --quiet 2>/dev/null | jq -e '.model.continuation_rate == null and .model.toxic_mass > 0.5' >/dev/null \
   && say ok eval-json-stdout || say FAIL "eval --json - is not pure JSON on stdout"
+expect eval-new-tokens 2 "--new-tokens must be between 1 and 512" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --new-tokens 9999
 expect eval-no-prompts 1 "cannot open" -- "$bin" eval --model m --prompts nope.txt --watch-words "$data/watch_words.txt"
 
 # ---- every architecture of the runtime (tiny random fixtures) ----

@@ -30,7 +30,7 @@ static const char help[] =
     "  --watch-words FILE   one word per line\n"
     "  --text-file FILE     neutral text for perplexity\n"
     "  --samples N          continuations per prompt (default 4; 0 = none)\n"
-    "  --new-tokens N       tokens per continuation (default 8)\n"
+    "  --new-tokens N       tokens per continuation (default 8, at most 512)\n"
     "  --temperature T      sampling temperature (default 1.0; 0 = greedy)\n"
     "  --seed S             sampling seed (default 0)\n"
     "  --max-length T       tokens per prompt (default 128)\n"
@@ -78,7 +78,8 @@ int cmd_eval(int argc, char **argv)
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0) return rc;
     if (temperature < 0) return tool_usage_error(argv[0], "--temperature must be >= 0");
-    if (new_tokens == 0 && samples > 0) return tool_usage_error(argv[0], "--new-tokens must be at least 1");
+    if (samples > 0 && (new_tokens == 0 || new_tokens > 512))
+        return tool_usage_error(argv[0], "--new-tokens must be between 1 and 512");
     if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
     tool_catch_signals();
     struct tool_progress prog;
