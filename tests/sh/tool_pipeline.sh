@@ -82,6 +82,8 @@ grep -q '^base_model: "example-org/tiny-gpt2"$' a2/README.md && grep -q 'hugging
 # ---- inspect ----
 expect inspect 0 "layer 5: rank" -- "$bin" inspect --model m --edit x.safetensors --top 5
 "$bin" inspect --model m --edit x.safetensors --json | jq -e '.layers | length == 4' >/dev/null && say ok inspect-json || say FAIL inspect-json
+"$bin" inspect --model m --edit x.safetensors --embeddings emb.safetensors --json | jq -e '.directions_oriented and ([.layers[3].directions[0].promotes[]] | index(" thrunk") != null)' >/dev/null \
+  && say ok inspect-oriented || say FAIL "inspect --embeddings does not orient towards the insults"
 expect inspect-dim-mismatch 1 "" -- "$bin" inspect --model m --edit /dev/null
 
 # ---- eval ----

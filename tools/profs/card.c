@@ -124,6 +124,8 @@ int tool_model_card_write(const char *out_dir, const char *src_dir, const json_t
             fprintf(f, "%s%.4g", k ? ", " : "", json_number_value(json_array_get(sv, k)));
         fprintf(f, " |\n");
     }
+    const char *cl = js(prov, "command_line", NULL);
+    if (cl) fprintf(f, "\nMade with:\n\n```sh\n%s\n```\n", cl);
     fprintf(f, "\n## Files\n\n"
                "- `profs_edit.json`: machine-readable provenance (all settings, per-layer ranks and thresholds,\n"
                "  every tensor changed, the data file and its SHA-256, the libprofs version).\n"

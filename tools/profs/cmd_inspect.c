@@ -9,18 +9,20 @@
 #include "tool.h"
 
 static const char help[] =
-    "usage: profs inspect --model DIR --edit FILE [--top N] [--json]\n"
+    "usage: profs inspect --model DIR --edit FILE [--embeddings FILE] [--top N] [--json]\n"
     "\n"
     "Show an edit layer by layer: the rank, the singular values, the ScreeNOT\n"
     "threshold, and for every direction the tokens it promotes and suppresses\n"
     "when read through the model's unembedding (the paper's interpretability\n"
     "view). The sign of a direction is arbitrary (the estimator makes its largest\n"
-    "component positive), so 'promotes' and 'suppresses' may be swapped; 'profs\n"
-    "edit --report' orients them towards the dispreferred sentences.\n"
+    "component positive), so 'promotes' and 'suppresses' may be swapped; with\n"
+    "--embeddings (the collector the edit was estimated from) every direction is\n"
+    "oriented towards the dispreferred sentences, as in 'profs edit --report'.\n"
     "\n"
     "options:\n"
     "  --model DIR   the (unedited) model directory: unembedding and tokenizer.json\n"
     "  --edit FILE   edit file\n"
+    "  --embeddings FILE  collector file, to orient the directions\n"
     "  --top N       tokens per side (default 10, at most 64)\n"
     "  --json        print JSON instead of text\n"
     "\n"
@@ -28,12 +30,13 @@ static const char help[] =
 
 int cmd_inspect(int argc, char **argv)
 {
-    const char *model = NULL, *editp = NULL;
+    const char *model = NULL, *editp = NULL, *emb = NULL;
     size_t top = 10;
     int as_json = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"edit", OPT_STRING, &editp, 1, NULL},
+        {"embeddings", OPT_STRING, &emb, 0, NULL},
         {"top", OPT_SIZE, &top, 0, NULL},
         {"json", OPT_FLAG, &as_json, 0, NULL},
     };
@@ -46,6 +49,7 @@ int cmd_inspect(int argc, char **argv)
     }
     profs_edit *edit = NULL;
     profs_model *m = NULL;
+    profs_collector *col = NULL;
     struct tool_vocab v;
     memset(&v, 0, sizeof v);
     char err[1024];
@@ -59,10 +63,18 @@ int cmd_inspect(int argc, char **argv)
                 profs_edit_dim(edit));
         goto out;
     }
+    if (emb) {
+        if ((rc = profs_collector_load(&col, emb))) { tool_fail_lib(rc, emb); goto out; }
+        if (profs_collector_dim(col) != v.dim) {
+            fprintf(stderr, "profs: %s has hidden size %zu but the model has %zu\n", emb, profs_collector_dim(col), v.dim);
+            goto out;
+        }
+    }
     layers = tool_edit_layers_json(edit);
-    tool_vocab_annotate(layers, edit, &v, NULL, top);
+    tool_vocab_annotate(layers, edit, &v, col, top);
     if (as_json) {
-        json_t *o = json_pack("{s:s, s:s, s:O}", "model", model, "edit", editp, "layers", layers);
+        json_t *o = json_pack("{s:s, s:s, s:b, s:O}", "model", model, "edit", editp, "directions_oriented", col != NULL,
+                              "layers", layers);
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
         if (s) puts(s);
         free(s);
@@ -98,6 +110,7 @@ int cmd_inspect(int argc, char **argv)
     status = EXIT_OK;
 out:
     json_decref(layers);
+    profs_collector_free(col);
     tool_vocab_free(&v);
     profs_model_free(m);
     profs_edit_free(edit);
