@@ -244,13 +244,22 @@ void pf_addset_free(pf_addset *set)
     memset(set, 0, sizeof *set);
 }
 
-static int is_word_char(uint32_t cp) { return cp == '_' || pf_is_alnum(cp); }
-
-static uint32_t last_char(const char *s, size_t n)
+/* Is the character at s[0..len) a word character, as the reference's single_word check reads it (Rust
+ * regex \w: Alphabetic, marks, Nd, Pc, Join_Control)? The class is compiled at load (t->word_re). */
+static int is_word_char(ctx *c, const char *s, size_t len)
 {
-    size_t i = n - 1, l;
+    unsigned char b = (unsigned char)s[0];
+    if (b < 0x80) return b == '_' || (b >= '0' && b <= '9') || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z');
+    int rc = pcre2_match(c->t->word_re.code, (PCRE2_SPTR)s, len, 0, PCRE2_ANCHORED | PCRE2_NO_UTF_CHECK, c->mt.md,
+                         NULL);
+    return rc >= 0;
+}
+
+static size_t last_char_start(const char *s, size_t n)
+{
+    size_t i = n - 1;
     while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80) i--;
-    return pf_utf8_decode(s + i, &l);
+    return i;
 }
 
 /* Split s into added tokens and the text between them (AddedVocabulary::find_matches). */
@@ -277,9 +286,10 @@ static int split_added(ctx *c, const pf_addset *set, int skip_special, const cha
             pos = stop;
             if (skip_special && hit->special) continue;
             if (hit->single_word) {
-                int start_space = start == 0 || !is_word_char(last_char(s, start));
-                size_t l;
-                int stop_space = stop == n || !is_word_char(pf_utf8_decode(s + stop, &l));
+                size_t l, p = start ? last_char_start(s, start) : 0;
+                int start_space = start == 0 || !is_word_char(c, s + p, start - p);
+                if (stop < n) pf_utf8_decode(s + stop, &l);
+                int stop_space = stop == n || !is_word_char(c, s + stop, l);
                 if (!start_space || !stop_space) continue;
             }
             if (hit->lstrip) {
@@ -930,7 +940,7 @@ int pf_tok_encode(const profs_tokenizer *t, const char *text, size_t len, unsign
     c.t = t;
     c.out = out;
     int rc = PROFS_OK;
-    if ((t->has_regex || t->n_norm) && !(c.mt.md = pcre2_match_data_create(1, NULL)))
+    if ((t->has_regex || t->n_norm || t->word_re.code) && !(c.mt.md = pcre2_match_data_create(1, NULL)))
         rc = pf_enomem("regex match data");
     if (!rc && (flags & PROFS_ENCODE_ADD_SPECIAL))
         for (size_t i = 0; i < t->n_post_pre && !rc; i++) rc = pf_ibuf_push(out, t->post_pre[i]);

@@ -146,6 +146,7 @@ struct profs_tokenizer {
     pf_strmap added_map;           /* content -> id */
     pf_addset set_raw;             /* normalized = false: searched in the raw text */
     pf_addset set_norm;            /* normalized = true: searched in the normalised text */
+    pf_regex word_re;              /* word characters for single_word tokens (compiled when one exists) */
     /* pipeline */
     pf_norm *norm; size_t n_norm;
     pf_pre *pre; size_t n_pre;

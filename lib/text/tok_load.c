@@ -728,6 +728,12 @@ static int parse_added(loader *L, json_t *list, const int32_t *ids)
             d->match_len = d->len;
         }
     }
+    int single_word = 0;
+    for (size_t i = 0; i < t->n_added; i++) single_word |= t->added[i].single_word;
+    if (single_word) {
+        static const char WORD[] = "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]";
+        if ((rc = pf_regex_compile(&t->word_re, WORD, sizeof WORD - 1, 0, "single_word class"))) return rc;
+    }
     if ((rc = pf_addset_build(&t->set_raw, t->added, t->n_added, 0))) return rc;
     return pf_addset_build(&t->set_norm, t->added, t->n_added, 1);
 }
@@ -986,6 +992,7 @@ void pf_tokenizer_destroy(profs_tokenizer *t)
     pf_strmap_free(&t->added_map);
     pf_addset_free(&t->set_raw);
     pf_addset_free(&t->set_norm);
+    pf_regex_free(&t->word_re);
     for (size_t i = 0; i < t->n_norm; i++) {
         free(t->norm[i].str);
         pf_regex_free(&t->norm[i].re);

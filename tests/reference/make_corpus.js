@@ -162,6 +162,33 @@ for (let k = 0; k < 20; k++) {
   while (s.length < 1500) s += pick(prose) + pick(seps) + pick(pick(all)) + pick(seps);
   push(s);
 }
+// Random strings over many Unicode blocks (controls, marks, format characters such as ZWJ and U+180E,
+// spaces, letters and numbers of many scripts, symbols, emoji, private use, plane 14 tags) mixed with
+// special-token text and contractions: where Oniguruma, PCRE2 and the Unicode tables could disagree.
+{
+  const ranges = [[0x20, 0x7e], [0x20, 0x7e], [0x20, 0x7e], [0x61, 0x7a], [0x30, 0x39], [0x9, 0xd], [0x0, 0x1f],
+    [0x7f, 0xa0], [0xa1, 0x24f], [0x300, 0x36f], [0x370, 0x3ff], [0x400, 0x4ff], [0x590, 0x5ff], [0x600, 0x6ff],
+    [0x900, 0x97f], [0xe00, 0xe7f], [0x1100, 0x11ff], [0x1680, 0x1680], [0x180e, 0x180e], [0x2000, 0x206f],
+    [0x2070, 0x218f], [0x2460, 0x24ff], [0x3000, 0x303f], [0x3040, 0x30ff], [0x4e00, 0x4fff], [0xac00, 0xad00],
+    [0xfe00, 0xfe0f], [0xfeff, 0xfeff], [0xff00, 0xffef], [0xfff0, 0xfffd], [0x1d400, 0x1d7ff], [0x1f300, 0x1f6ff],
+    [0x1f900, 0x1f9ff], [0x20000, 0x2001f], [0xe000, 0xe00f], [0x10fff0, 0x10fffd], [0xe0001, 0xe007f]];
+  const bits = ['<s>', '</s>', '<unk>', '<|endoftext|>', '<|sep|>', '<pad>', '[MASK]', 'cat', 'hello world',
+    'Hello World', '<0x41>', '\u2581', '\u0120', "'s", "'LL", "'ve", ' ', '  ', '\n', '\r\n', '\t', '\u200d',
+    '\u00a0', 'İ', 'ß', 'ﬁ', 'Å', 'e\u0301', '123', '4567', '½', 'Ⅻ', '٣', 'ab'];
+  const target = out.length + 600;
+  while (out.length < target) {
+    let s = '';
+    const n = int(12);
+    for (let i = 0; i < n; i++) {
+      if (rand() < 0.35) { s += pick(bits); continue; }
+      const r = pick(ranges);
+      let cp = r[0] + int(r[1] - r[0] + 1);
+      if (cp >= 0xd800 && cp <= 0xdfff) cp = 0x41;
+      s += String.fromCodePoint(cp).repeat(1 + int(4));
+    }
+    push(s);
+  }
+}
 // Long runs of one character (stress the BPE merge loop and the regexes).
 push('a'.repeat(3000));
 push(' '.repeat(2000));
