@@ -19,7 +19,7 @@ grep -q '"model_type": "gpt2"' m1/config.json && say ok config || say FAIL "conf
 # every word of the data is one token: the vocabulary holds " blorf" as a whole
 grep -q '"Ġblorf": ' m1/tokenizer.json && say ok insult-token || say FAIL "no whole-word token for blorf"
 # header of the safetensors file names the GPT-2 tensors
-head -c 20000 m1/model.safetensors | grep -q 'transformer.h.5.mlp.c_proj.weight' && say ok tensors || say FAIL "tensor names"
+grep -qa 'transformer.h.5.mlp.c_proj.weight' <(head -c 20000 m1/model.safetensors) && say ok tensors || say FAIL "tensor names"
 perm=$(stat -c %a m1)
 [ "$perm" != 700 ] && say ok "permissions-$perm" || say FAIL "output directory left 0700"
 # deterministic

@@ -162,8 +162,8 @@ if command -v script >/dev/null; then
 fi
 
 for c in edit collect estimate apply inspect eval demo demo-model pairs report; do
-  "$bin" "$c" --help | grep -q "^usage: profs $c" || say FAIL "$c --help"
-  "$bin" help "$c" | grep -q "^usage: profs $c" || say FAIL "help $c"
+  grep -q "^usage: profs $c" <<<"$("$bin" "$c" --help)" || say FAIL "$c --help"
+  grep -q "^usage: profs $c" <<<"$("$bin" help "$c")" || say FAIL "help $c"
 done
 say ok help-everywhere
 exit $fail
