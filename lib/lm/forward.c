@@ -385,7 +385,7 @@ int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_bat
     for (size_t l = 0; l < c->n_layers; l++) {
         pf_layer_w local = {0};
         const pf_layer_w *lw = lm->cache ? &lm->cache[l] : &local;
-        if (!lm->cache && (rc = pf_layer_load(lm, &local, l))) goto done;
+        if (!lm->cache && (rc = pf_layer_load(lm, &local, l, lm->arena))) goto done;
         block(lm, lw, l, x, T, b, kv, &sc);
         if (!lm->cache) pf_layer_drop(lm, &local, l);
         if (cb && (rc = cb(ud, l + 1, x, T, D))) goto done;

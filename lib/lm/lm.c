@@ -28,6 +28,11 @@ int pf_lm_open_common(profs_lm **out, profs_model *model, int own)
     lm->batch_tokens = DEFAULT_BATCH_TOKENS;
     lm->max_length = DEFAULT_MAX_LENGTH;
     lm->resident_bytes = DEFAULT_RESIDENT_BYTES;
+    lm->arena = calloc(1, sizeof *lm->arena);
+    if (!lm->arena) {
+        profs_lm_free(lm);
+        return pf_enomem("profs_lm");
+    }
     int rc = pf_lm_config_read(lm);
     if (!rc) rc = pf_lm_check_tensors(lm);
     if (rc) {
@@ -53,6 +58,11 @@ static void lm_release(profs_lm *lm)
         lm->cache = NULL;
     }
     if (lm->head.p) pf_wt_drop(lm, &lm->head, NULL);
+    if (lm->arena) {
+        free(lm->arena->buf);
+        lm->arena->buf = NULL;
+        lm->arena->cap = 0;
+    }
 }
 
 void pf_lm_free_tokenizer(profs_lm *lm);
@@ -68,6 +78,7 @@ void profs_lm_free(profs_lm *lm)
     free(lm->ltrans);
     for (int i = 0; i < PF_GSLOT_COUNT; i++) free(lm->gname[i]);
     free(lm->cfg.inv_freq);
+    free(lm->arena);
     if (lm->own_model) profs_model_free(lm->model);
     free(lm);
 }
@@ -130,7 +141,7 @@ int pf_lm_prepare(profs_lm *lm)
     lm->cache = calloc(lm->cfg.n_layers, sizeof(pf_layer_w));
     if (!lm->cache) return pf_enomem("resident weights");
     for (size_t l = 0; l < lm->cfg.n_layers; l++) {
-        int rc = pf_layer_load(lm, &lm->cache[l], l);
+        int rc = pf_layer_load(lm, &lm->cache[l], l, NULL);
         if (rc) { lm_release(lm); return rc; }
     }
     const char *hn = lm->cfg.tied ? lm->gname[PF_G_EMBED] : lm->gname[PF_G_HEAD_W];

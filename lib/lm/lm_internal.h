@@ -63,6 +63,13 @@ typedef struct pf_layer_w {
     int loaded;
 } pf_layer_w;
 
+/* Reused buffer for the converted weights of the streamed block: one
+ * allocation for the whole run instead of fresh pages (and page faults) per block. */
+typedef struct pf_arena {
+    float *buf;
+    size_t cap;        /* floats */
+} pf_arena;
+
 struct profs_lm {
     profs_model *model;            /* owned when own_model */
     int own_model;
@@ -78,6 +85,7 @@ struct profs_lm {
     int pool_skip_bos;
     /* resident converted weights (all layers) when the model is small enough */
     pf_layer_w *cache;             /* (n_layers) or NULL */
+    pf_arena *arena;               /* streaming conversion buffer (mutable through const lm) */
     pf_wt head;                    /* converted head when resident */
 };
 
@@ -122,7 +130,8 @@ int pf_lm_check_tensors(profs_lm *lm);
 /* Weights (weights.c). */
 int pf_wt_load(const profs_lm *lm, pf_wt *w, const char *name);
 void pf_wt_drop(const profs_lm *lm, pf_wt *w, const char *name);
-int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer);
+/* Load block `layer`; with an arena, converted tensors share its buffer (valid until the next load). */
+int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *arena);
 void pf_layer_drop(const profs_lm *lm, pf_layer_w *lw, size_t layer);
 
 #endif

@@ -22,6 +22,31 @@ static void bf16_to_f32(float *restrict dst, const void *restrict src, size_t n)
     }
 }
 
+/* Convert tensor `name` into dst (numel floats) and release its mapped pages. */
+static int convert_into(const profs_lm *lm, float *dst, const char *name, int dt, const void *data, size_t numel)
+{
+    if (dt == PROFS_DTYPE_BF16) bf16_to_f32(dst, data, numel);
+    else if (pf_convert_to_f32(dst, data, dt, numel))
+        return pf_error(PROFS_EUNSUPPORTED, "tensor '%s': dtype not convertible", name);
+    (void)profs_model_release(lm->model, name); /* the f32 copy is what stays resident */
+    return 0;
+}
+
+static int tensor_raw(const profs_lm *lm, const char *name, int *dt, const void **data, uint64_t *numel)
+{
+    uint64_t nbytes;
+    int rc = profs_model_tensor_info(lm->model, name, dt, NULL, NULL);
+    if (!rc) rc = profs_model_tensor_size(lm->model, name, numel, NULL);
+    if (!rc) rc = profs_model_tensor_data(lm->model, name, data, &nbytes);
+    if (rc) return pf_error(rc, "%s: cannot read tensor '%s'", profs_model_path(lm->model), name);
+    return 0;
+}
+
+static int in_place(int dt, const void *data)
+{
+    return dt == PROFS_DTYPE_F32 && ((uintptr_t)data % sizeof(float)) == 0;
+}
+
 int pf_wt_load(const profs_lm *lm, pf_wt *w, const char *name)
 {
     w->p = NULL;
@@ -60,8 +85,43 @@ void pf_wt_drop(const profs_lm *lm, pf_wt *w, const char *name)
     if (name) (void)profs_model_release(lm->model, name);
 }
 
-int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer)
+int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *arena)
 {
+    if (arena) {
+        const char *const *names = (const char *const *)lm->lname + layer * PF_SLOT_COUNT;
+        const void *data[PF_SLOT_COUNT];
+        int dt[PF_SLOT_COUNT];
+        uint64_t numel[PF_SLOT_COUNT];
+        size_t need = 0;
+        for (int s = 0; s < PF_SLOT_COUNT; s++) {
+            lw->w[s].p = NULL;
+            lw->w[s].owned = NULL;
+            if (!names[s]) continue;
+            int rc = tensor_raw(lm, names[s], &dt[s], &data[s], &numel[s]);
+            if (rc) return rc;
+            if (!in_place(dt[s], data[s])) need += (size_t)numel[s];
+        }
+        if (need > arena->cap) {
+            free(arena->buf);
+            arena->buf = malloc(need * sizeof(float));
+            arena->cap = arena->buf ? need : 0;
+            if (!arena->buf) return pf_enomem("block weights");
+        }
+        size_t off = 0;
+        for (int s = 0; s < PF_SLOT_COUNT; s++) {
+            if (!names[s]) continue;
+            if (in_place(dt[s], data[s])) {
+                lw->w[s].p = data[s];
+                continue;
+            }
+            int rc = convert_into(lm, arena->buf + off, names[s], dt[s], data[s], (size_t)numel[s]);
+            if (rc) return rc;
+            lw->w[s].p = arena->buf + off;
+            off += (size_t)numel[s];
+        }
+        lw->loaded = 1;
+        return 0;
+    }
     for (int s = 0; s < PF_SLOT_COUNT; s++) {
         int rc = pf_wt_load(lm, &lw->w[s], lm->lname[layer * PF_SLOT_COUNT + s]);
         if (rc) {
