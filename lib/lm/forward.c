@@ -161,30 +161,39 @@ static void rope_row(const pf_lm_config *c, float *row, size_t n_heads, size_t p
     }
 }
 
+
 /* Attention of one sequence: n queries at positions past .. past + n - 1 over
  * n_keys = past + n keys. q (n) rows at stride ldq; k, v (n_keys) rows at
- * stride ldkv; out (n, q_dim) at stride ldo. scores: (n * n_keys) scratch. */
-static void attend(const pf_lm_config *c, float *out, size_t ldo, const float *q, size_t ldq, const float *k,
+ * stride ldkv; out (n, q_dim) at stride ldo. Query rows go in blocks of `rows`, each
+ * over only the keys some row of the block sees. scores: (min(n, rows) * n_keys) scratch. */
+static void attend(const pf_lm_config *c, size_t rows, float *out, size_t ldo, const float *q, size_t ldq, const float *k,
                    const float *v, size_t ldkv, size_t n, size_t past, float *scores, float scale)
 {
-    size_t nk = past + n, hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    size_t hd = c->head_dim, group = c->n_heads / c->n_kv_heads, W = c->sliding_window;
     for (size_t h = 0; h < c->n_heads; h++) {
         size_t kh = h / group;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)nk, (int)hd, scale, q + h * hd,
-                    (int)ldq, k + kh * hd, (int)ldkv, 0.0f, scores, (int)nk);
-        for (size_t i = 0; i < n; i++) {
-            float *s = scores + i * nk;
-            size_t qp = past + i, hi = qp + 1, lo = 0;
-            if (c->sliding_window && qp + 1 > c->sliding_window) lo = qp + 1 - c->sliding_window;
-            float mx = -INFINITY;
-            for (size_t j = lo; j < hi; j++) mx = s[j] > mx ? s[j] : mx;
-            float inv = 1.0f / exp_shift(s, lo, hi, mx);
-            for (size_t j = 0; j < lo; j++) s[j] = 0.0f;
-            for (size_t j = lo; j < hi; j++) s[j] *= inv;
-            for (size_t j = hi; j < nk; j++) s[j] = 0.0f;
+        for (size_t q0 = 0; q0 < n; q0 += rows) {
+            size_t qn = n - q0 < rows ? n - q0 : rows;
+            size_t khi = past + q0 + qn;                                    /* keys [klo, khi) */
+            size_t klo = (W && past + q0 + 1 > W) ? past + q0 + 1 - W : 0;
+            size_t nk = khi - klo;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)nk, (int)hd, scale,
+                        q + q0 * ldq + h * hd, (int)ldq, k + klo * ldkv + kh * hd, (int)ldkv, 0.0f, scores,
+                        (int)nk);
+            for (size_t i = 0; i < qn; i++) {
+                float *s = scores + i * nk;
+                size_t qp = past + q0 + i, hi = qp + 1 - klo, lo = 0;
+                if (W && qp + 1 > W) lo = qp + 1 - W - klo;
+                float mx = -INFINITY;
+                for (size_t j = lo; j < hi; j++) mx = s[j] > mx ? s[j] : mx;
+                float inv = 1.0f / exp_shift(s, lo, hi, mx);
+                for (size_t j = 0; j < lo; j++) s[j] = 0.0f;
+                for (size_t j = lo; j < hi; j++) s[j] *= inv;
+                for (size_t j = hi; j < nk; j++) s[j] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)qn, (int)hd, (int)nk, 1.0f, scores,
+                        (int)nk, v + klo * ldkv + kh * hd, (int)ldkv, 0.0f, out + q0 * ldo + h * hd, (int)ldo);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)hd, (int)nk, 1.0f, scores, (int)nk,
-                    v + kh * hd, (int)ldkv, 0.0f, out + h * hd, (int)ldo);
     }
 }
 
@@ -293,7 +302,7 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
         } else if (past) {
             past = 0; /* no cache: positions only shift RoPE/learned positions */
         }
-        attend(c, sc->att + t0 * Q, Q, sc->qkv + t0 * ld, ld, k, v, ldkv, n, past, sc->scores, scale);
+        attend(c, lm->att_rows, sc->att + t0 * Q, Q, sc->qkv + t0 * ld, ld, k, v, ldkv, n, past, sc->scores, scale);
     }
 
     /* output projection into the residual stream */
@@ -377,7 +386,7 @@ int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_bat
     sc.att = malloc(T * c->q_dim * sizeof(float));
     sc.up = malloc(rows * F * sizeof(float));
     sc.gate = c->arch == PF_ARCH_LLAMA ? malloc(rows * F * sizeof(float)) : NULL;
-    sc.scores = malloc(max_n * max_keys * sizeof(float));
+    sc.scores = malloc((max_n < lm->att_rows ? max_n : lm->att_rows) * max_keys * sizeof(float));
     if (!sc.h || !sc.qkv || !sc.att || !sc.up || (c->arch == PF_ARCH_LLAMA && !sc.gate) || !sc.scores) {
         rc = pf_enomem("activations");
         goto done;

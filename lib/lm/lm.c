@@ -28,6 +28,7 @@ int pf_lm_open_common(profs_lm **out, profs_model *model, int own)
     lm->batch_tokens = DEFAULT_BATCH_TOKENS;
     lm->max_length = DEFAULT_MAX_LENGTH;
     lm->resident_bytes = DEFAULT_RESIDENT_BYTES;
+    lm->att_rows = 128;
     lm->arena = calloc(1, sizeof *lm->arena);
     if (!lm->arena) {
         profs_lm_free(lm);

@@ -83,6 +83,7 @@ struct profs_lm {
     /* options */
     size_t batch_tokens, max_length, resident_bytes;
     int pool_skip_bos;
+    size_t att_rows;               /* query rows per attention block (128; tests lower it) */
     /* resident converted weights (all layers) when the model is small enough */
     pf_layer_w *cache;             /* (n_layers) or NULL */
     pf_arena *arena;               /* streaming conversion buffer (mutable through const lm) */
