@@ -16,7 +16,7 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --tokenizer PATH  a tokenizer.json file, or a model directory holding one\n"
-    "                    (and tokenizer_config.json)\n"
+    "                    (and tokenizer_config.json), or vocab.json + merges.txt\n"
     "  --no-special      the post-processor adds no special tokens (no BOS/EOS)\n"
     "\n"
     "exit status: 0 ok, 1 failure (unreadable tokenizer, invalid UTF-8 on a line), 2 usage error\n";
