@@ -578,6 +578,26 @@ START_TEST(unsupported_architecture)
 }
 END_TEST
 
+START_TEST(unreadable_tokenizer_only_stops_text)
+{
+    char *p = fixture("gpt2");
+    char *tj = tu_join(p, "tokenizer.json");
+    ck_assert_int_eq(tu_write_file(tj, "{\"model\": {\"type\": \"Unigram\"}}", 30), 0);
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    ck_assert_ptr_null(profs_lm_tokenizer(lm));
+    int32_t ids[] = {1, 2, 3};
+    float hs[3 * 3 * 32];
+    ck_assert_profs_ok(profs_lm_hidden_states(lm, hs, ids, 3));
+    int32_t out[4];
+    size_t n;
+    ck_assert_profs_error(profs_lm_tokenize(lm, out, 4, &n, "hi"), PROFS_ESTATE, "tokenizer.json");
+    profs_lm_free(lm);
+    free(tj);
+    free(p);
+}
+END_TEST
+
 START_TEST(bad_config)
 {
     char *p = fixture("opt");
@@ -620,6 +640,7 @@ static Suite *lm_suite(void)
     tcase_add_test(te, wrong_shape_is_named);
     tcase_add_test(te, unsupported_architecture);
     tcase_add_test(te, bad_config);
+    tcase_add_test(te, unreadable_tokenizer_only_stops_text);
     suite_add_tcase(s, te);
     return s;
 }

@@ -49,7 +49,9 @@ typedef struct profs_lm profs_lm;
 /**
  * Open a Hugging Face model directory: config.json, the safetensors weights
  * (single file or sharded with model.safetensors.index.json) and, when
- * present, tokenizer.json.
+ * present, tokenizer.json. A tokenizer.json that cannot be opened does not
+ * fail the call (runs from token ids still work): the text functions then
+ * return PROFS_ESTATE with the tokenizer's error in the message.
  * @param[out] out  the new runtime (set only on success)
  * @param dir       the model directory
  * @return PROFS_OK; PROFS_EUNSUPPORTED (architecture or option the runtime does

@@ -75,6 +75,7 @@ struct profs_lm {
     int own_model;
     const profs_tokenizer *tok; /* owned when own_tok */
     int32_t eos_id;                /* -1: none */
+    char tok_error[512];           /* why tokenizer.json could not be opened ("" when fine or absent) */
     int own_tok;
     pf_lm_config cfg;
     char **lname;                  /* (n_layers * PF_SLOT_COUNT) tensor names, NULL when absent */

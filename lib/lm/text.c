@@ -17,6 +17,13 @@ int pf_lm_pool(profs_lm *lm, float *out, const int32_t *const *ids, const size_t
                const size_t *skip, profs_progress_fn progress, void *userdata, const char *stage,
                int count_sentences, uint64_t done0, uint64_t total);
 
+static int no_tokenizer(const profs_lm *lm)
+{
+    if (lm->tok_error[0])
+        return pf_error(PROFS_ESTATE, "the runtime has no tokenizer: %s", lm->tok_error);
+    return pf_error(PROFS_ESTATE, "the runtime has no tokenizer (no tokenizer.json in the model directory)");
+}
+
 void pf_lm_free_tokenizer(profs_lm *lm)
 {
     if (lm->own_tok) profs_tokenizer_free((profs_tokenizer *)lm->tok);
@@ -42,10 +49,12 @@ int profs_lm_open(profs_lm **out, const char *dir)
         profs_tokenizer *t = NULL;
         rc = profs_tokenizer_open(&t, dir);
         if (rc) {
-            pf_error_prefix(rc, "%s: ", dir);
+            /* not fatal: runs from token ids still work; text functions report this */
+            snprintf(lm->tok_error, sizeof lm->tok_error, "%s: %s", tj, profs_last_error());
+            profs_clear_error();
             free(tj);
-            profs_lm_free(lm);
-            return rc;
+            *out = lm;
+            return 0;
         }
         lm->tok = t;
         lm->own_tok = 1;
@@ -62,6 +71,7 @@ int profs_lm_set_tokenizer(profs_lm *lm, const profs_tokenizer *tok)
 {
     if (!lm) return pf_error(PROFS_EINVAL, "profs_lm_set_tokenizer: NULL runtime");
     pf_lm_free_tokenizer(lm);
+    lm->tok_error[0] = 0;
     lm->tok = tok;
     lm->eos_id = tok ? profs_tokenizer_eos_id(tok) : -1;
     return 0;
@@ -70,7 +80,7 @@ int profs_lm_set_tokenizer(profs_lm *lm, const profs_tokenizer *tok)
 int profs_lm_tokenize(const profs_lm *lm, int32_t *ids, size_t capacity, size_t *n, const char *text)
 {
     if (!lm || !n || !text) return pf_error(PROFS_EINVAL, "profs_lm_tokenize: NULL argument");
-    if (!lm->tok) return pf_error(PROFS_ESTATE, "the runtime has no tokenizer (no tokenizer.json in the model directory)");
+    if (!lm->tok) return no_tokenizer(lm);
     size_t need = 0, len = strlen(text);
     int rc = profs_tokenizer_encode(lm->tok, text, len, PROFS_ENCODE_ADD_SPECIAL, NULL, 0, &need);
     if (rc && rc != PROFS_EBUFS) return rc;
@@ -149,7 +159,7 @@ int profs_lm_pool_texts(profs_lm *lm, float *out, const char *const *texts, size
                         profs_progress_fn progress, void *userdata)
 {
     if (!lm || !out || (!texts && n_texts)) return pf_error(PROFS_EINVAL, "profs_lm_pool_texts: NULL argument");
-    if (!lm->tok) return pf_error(PROFS_ESTATE, "the runtime has no tokenizer (no tokenizer.json in the model directory)");
+    if (!lm->tok) return no_tokenizer(lm);
     size_t g = group_size(lm), LD = lm->cfg.n_layers * lm->cfg.dim;
     for (size_t i = 0; i < n_texts; i += g) {
         size_t k = n_texts - i < g ? n_texts - i : g;
@@ -164,7 +174,7 @@ int profs_lm_collect(profs_lm *lm, profs_collector *collector, const char *const
 {
     if (!lm || !collector || (n_pairs && (!preferred || !dispreferred)))
         return pf_error(PROFS_EINVAL, "profs_lm_collect: NULL argument");
-    if (!lm->tok) return pf_error(PROFS_ESTATE, "the runtime has no tokenizer (no tokenizer.json in the model directory)");
+    if (!lm->tok) return no_tokenizer(lm);
     size_t L = lm->cfg.n_layers, D = lm->cfg.dim;
     if (profs_collector_n_layers(collector) != L || profs_collector_dim(collector) != D)
         return pf_error(PROFS_ESHAPE, "collector has %zu layers x %zu, the model's block outputs are %zu x %zu",
