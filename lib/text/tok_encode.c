@@ -765,7 +765,7 @@ static int bpe_word(ctx *c, const char *w, size_t n)
         int32_t id = pf_strmap_get(&t->vocab, w, n);
         if (id >= 0) return pf_ibuf_push(c->out, id);
     }
-    if (!t->meta_split || n <= 3 * SCAN_MAX) return bpe_segment(c, w, n);
+    if (!t->meta_split || n <= SCAN_MAX) return bpe_segment(c, w, n);
     static const char META[3] = {'\xE2', '\x96', '\x81'};
     size_t start = 0;
     for (size_t i = 1; i + 3 <= n; i++) {
