@@ -228,6 +228,14 @@ START_TEST(decode_errors_and_size_query)
     ck_assert_str_eq(big, "<|endoftext|>Hello<|endoftext|>");
     ck_assert_profs_ok(profs_tokenizer_decode(t, with_special, 3, PROFS_DECODE_SKIP_SPECIAL, big, sizeof big, &len));
     ck_assert_str_eq(big, "Hello");
+    /* a decoder chain whose tokens all become empty (tiny-b: Metaspace drops the first token's U+2581) */
+    profs_tokenizer *tb = open_data("tiny-b");
+    int32_t meta;
+    ck_assert_profs_ok(profs_tokenizer_token_to_id(tb, "\xE2\x96\x81", &meta));
+    ck_assert_profs_ok(profs_tokenizer_decode(tb, &meta, 1, 0, big, sizeof big, &len));
+    ck_assert_uint_eq(len, 0);
+    ck_assert_str_eq(big, "");
+    profs_tokenizer_free(tb);
     /* nothing to decode */
     ck_assert_profs_ok(profs_tokenizer_decode(t, NULL, 0, 0, big, 1, &len));
     ck_assert_uint_eq(len, 0);

@@ -39,7 +39,7 @@ static int tl_close(toklist *l, size_t off)
     return PROFS_OK;
 }
 
-#define TOK(l, i) ((l)->b.p + (l)->p[i].off)
+#define TOK(l, i) ((l)->b.p ? (l)->b.p + (l)->p[i].off : "") /* all-empty lists have no buffer */
 
 static int replace_all(const char *s, size_t n, const pf_dec *d, pf_sbuf *out, pcre2_match_data *md)
 {
