@@ -114,8 +114,8 @@ START_TEST(open_rejects_unsupported_components)
     expect_open_error("{" MODEL ", \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}, "
                       "{\"type\": \"BertNormalizer\"}]}}", PROFS_EUNSUPPORTED,
                       "normalizer.normalizers[1]: normalizer type 'BertNormalizer'");
-    expect_open_error("{" MODEL ", \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}", PROFS_EUNSUPPORTED,
-                      "pre-tokenizer type 'BertPreTokenizer' is not supported");
+    expect_open_error("{" MODEL ", \"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}}", PROFS_EUNSUPPORTED,
+                      "pre-tokenizer type 'UnicodeScripts' is not supported");
     expect_open_error("{" MODEL ", \"post_processor\": {\"type\": \"Mystery\"}}", PROFS_EUNSUPPORTED,
                       "post-processor type 'Mystery' is not supported");
     expect_open_error("{" MODEL ", \"decoder\": {\"type\": \"WordPiece\", \"prefix\": \"##\"}}", PROFS_EUNSUPPORTED,

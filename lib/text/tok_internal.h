@@ -38,6 +38,8 @@ int pf_utf8_append_lossy(pf_sbuf *b, const char *s, size_t n);
 int pf_is_whitespace(uint32_t cp);
 /* Rust's char::is_numeric (general categories Nd, Nl, No). */
 int pf_is_numeric(uint32_t cp);
+/* ASCII punctuation (Rust's is_ascii_punctuation) or a Unicode punctuation category (Pc..Po). */
+int pf_is_punct(uint32_t cp);
 /* Rust's char::is_alphanumeric (letters and numbers). */
 int pf_is_alnum(uint32_t cp);
 
@@ -83,15 +85,15 @@ typedef struct {
 
 enum pf_behavior { PF_REMOVED, PF_ISOLATED, PF_MERGED_PREV, PF_MERGED_NEXT, PF_CONTIGUOUS };
 enum pf_pre_kind { PF_PRE_BYTELEVEL, PF_PRE_SPLIT, PF_PRE_METASPACE, PF_PRE_DIGITS, PF_PRE_WHITESPACE,
-                   PF_PRE_WHITESPACE_SPLIT };
+                   PF_PRE_WHITESPACE_SPLIT, PF_PRE_PUNCTUATION, PF_PRE_CHAR_DELIMITER };
 enum pf_prepend { PF_PREPEND_ALWAYS, PF_PREPEND_FIRST, PF_PREPEND_NEVER };
 typedef struct {
     int kind;
     int add_prefix_space, use_regex; /* ByteLevel */
     pf_regex re; int has_re;         /* ByteLevel (GPT-2 regex), Split, Whitespace */
-    int behavior, invert;            /* Split */
+    int behavior, invert;            /* Split; Punctuation (behavior) */
     char rep[5]; size_t rep_len;     /* Metaspace replacement character (UTF-8) */
-    uint32_t rep_cp;
+    uint32_t rep_cp;                 /* Metaspace replacement; CharDelimiterSplit delimiter */
     int prepend, split;              /* Metaspace */
     int individual;                  /* Digits */
 } pf_pre;

@@ -202,6 +202,20 @@ static int push_pre(loader *L, pf_pre **out)
     return PROFS_OK;
 }
 
+/* A split behaviour: "Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"
+ * (Isolated when absent and optional). */
+static int get_behavior(loader *L, json_t *obj, int required, int *out, const char *where)
+{
+    const char *beh;
+    int rc = get_str(L, obj, "behavior", required, &beh, NULL, where);
+    if (rc) return rc;
+    if (!beh) { *out = PF_ISOLATED; return PROFS_OK; }
+    static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(beh, names[i])) { *out = i; return PROFS_OK; }
+    return pf_error(PROFS_EFORMAT, "%s: %s.behavior: unknown value '%s'", L->file, where, beh);
+}
+
 static int parse_pre(loader *L, json_t *obj, const char *where)
 {
     if (!obj || json_is_null(obj)) return PROFS_OK;
@@ -237,15 +251,9 @@ static int parse_pre(loader *L, json_t *obj, const char *where)
         return PROFS_OK;
     }
     if (!strcmp(type, "Split")) {
-        const char *beh;
-        int invert;
-        if ((rc = get_str(L, obj, "behavior", 1, &beh, NULL, where))) return rc;
+        int invert, b;
+        if ((rc = get_behavior(L, obj, 1, &b, where))) return rc;
         if ((rc = get_bool(L, obj, "invert", 0, &invert, where))) return rc;
-        static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
-        int b = -1;
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(beh, names[i])) b = i;
-        if (b < 0) return pf_error(PROFS_EFORMAT, "%s: %s.behavior: unknown value '%s'", L->file, where, beh);
         if ((rc = push_pre(L, &p))) return rc;
         p->kind = PF_PRE_SPLIT;
         p->behavior = b;
@@ -281,10 +289,30 @@ static int parse_pre(loader *L, json_t *obj, const char *where)
         p->has_re = 1;
         return PROFS_OK;
     }
-    if (!strcmp(type, "WhitespaceSplit")) {
+    if (!strcmp(type, "WhitespaceSplit") || !strcmp(type, "BertPreTokenizer")) {
         if ((rc = push_pre(L, &p))) return rc;
         p->kind = PF_PRE_WHITESPACE_SPLIT;
+        if (type[0] == 'W') return PROFS_OK;
+        /* BertPreTokenizer: whitespace removed, then each punctuation character isolated */
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_PUNCTUATION;
+        p->behavior = PF_ISOLATED;
         return PROFS_OK;
+    }
+    if (!strcmp(type, "Punctuation")) {
+        int b;
+        if ((rc = get_behavior(L, obj, 0, &b, where))) return rc;
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_PUNCTUATION;
+        p->behavior = b;
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "CharDelimiterSplit")) {
+        if ((rc = push_pre(L, &p))) return rc;
+        p->kind = PF_PRE_CHAR_DELIMITER;
+        json_t *d = json_object_get(obj, "delimiter");
+        if (!json_is_string(d)) return pf_error(PROFS_EFORMAT, "%s: %s.delimiter: missing", L->file, where);
+        return get_char(L, obj, "delimiter", " ", p->rep, &p->rep_len, &p->rep_cp, where);
     }
     return pf_error(PROFS_EUNSUPPORTED, "%s: %s: pre-tokenizer type '%s' is not supported", L->file, where, type);
 }

@@ -29,8 +29,9 @@ static int spans_regex(ctx *c, const pf_regex *re, const char *s, size_t n)
     return PROFS_OK;
 }
 
-/* Every character satisfying pred is a match of its own (Pattern for a char predicate). */
-static int spans_char(ctx *c, int (*pred)(uint32_t), const char *s, size_t n)
+/* Every character satisfying pred (or equal to `only` when pred is NULL) is a match of its own (the
+ * reference's Pattern for a char predicate or a char). */
+static int spans_char(ctx *c, int (*pred)(uint32_t), uint32_t only, const char *s, size_t n)
 {
     c->spans.n = 0;
     if (!n) return push_span(&c->spans, 0, 0, 0);
@@ -38,7 +39,7 @@ static int spans_char(ctx *c, int (*pred)(uint32_t), const char *s, size_t n)
     int rc;
     while (i < n) {
         uint32_t cp = pf_utf8_decode(s + i, &l);
-        if (pred(cp)) {
+        if (pred ? pred(cp) : cp == only) {
             if (last < i && (rc = push_span(&c->spans, last, i, 0))) return rc;
             if ((rc = push_span(&c->spans, i, i + l, 1))) return rc;
             last = i + l;
@@ -246,12 +247,20 @@ int pf_tok_pre_step(ctx *c, const pf_pre *pp, piece p)
         spans_behavior(c, PF_REMOVED);
         return push_spans(c, p);
     case PF_PRE_WHITESPACE_SPLIT:
-        if ((rc = spans_char(c, pf_is_whitespace, s, p.len))) return rc;
+        if ((rc = spans_char(c, pf_is_whitespace, 0, s, p.len))) return rc;
         spans_behavior(c, PF_REMOVED);
         return push_spans(c, p);
     case PF_PRE_DIGITS:
-        if ((rc = spans_char(c, pf_is_numeric, s, p.len))) return rc;
+        if ((rc = spans_char(c, pf_is_numeric, 0, s, p.len))) return rc;
         spans_behavior(c, pp->individual ? PF_ISOLATED : PF_CONTIGUOUS);
+        return push_spans(c, p);
+    case PF_PRE_PUNCTUATION:
+        if ((rc = spans_char(c, pf_is_punct, 0, s, p.len))) return rc;
+        spans_behavior(c, pp->behavior);
+        return push_spans(c, p);
+    case PF_PRE_CHAR_DELIMITER:
+        if ((rc = spans_char(c, NULL, pp->rep_cp, s, p.len))) return rc;
+        spans_behavior(c, PF_REMOVED);
         return push_spans(c, p);
     }
     return pf_error(PROFS_EUNSUPPORTED, "pre-tokenizer kind %d", pp->kind);

@@ -119,7 +119,7 @@ const LLAMA3_PATTERN =
   write('gpt2-mixed', t, { bos_token: '<|endoftext|>', eos_token: '<|sep|>', pad_token: '<pad>' });
 }
 
-// ---- tiny-a, tiny-b: small synthetic BPE vocabularies exercising the remaining components ----
+// ---- tiny-a, tiny-b, tiny-c: small synthetic BPE vocabularies exercising the remaining components ----
 //  tiny-a  continuing_subword_prefix "##" + end_of_word_suffix "</w>", unk without fusing, NFD +
 //          StripAccents + Lowercase + Strip + Replace(regex) normalizers, WhitespaceSplit + Split(string,
 //          MergedWithPrevious) + Split(regex, Isolated) + Digits(contiguous) + Split(regex, MergedWithNext),
@@ -183,6 +183,17 @@ const CHARS = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
       fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
   };
   write('tiny-a', t, null);
+  // tiny-c: the same model behind CharDelimiterSplit + Punctuation(Contiguous) + BertPreTokenizer, with
+  // a Replace(String) normalizer and no post-processor.
+  const c = JSON.parse(JSON.stringify(t));
+  c.normalizer = { type: 'Replace', pattern: { String: '--' }, content: '|' };
+  c.pre_tokenizer = { type: 'Sequence', pretokenizers: [
+    { type: 'CharDelimiterSplit', delimiter: '|' },
+    { type: 'Punctuation', behavior: 'Contiguous' },
+    { type: 'BertPreTokenizer' },
+  ] };
+  c.post_processor = null;
+  write('tiny-c', c, null);
 }
 {
   const specials = ['[UNK]', '[CLS]', '[SEP]'];
