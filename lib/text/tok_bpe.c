@@ -152,6 +152,9 @@ static int bpe_segment(ctx *c, const char *w, size_t n)
 {
     const profs_tokenizer *t = c->t;
     int rc;
+    if (n > (size_t)INT32_MAX / 2) /* symbol links and queue positions are 32-bit */
+        return pf_error(PROFS_EUNSUPPORTED, "a single pre-token of %zu bytes is too long for BPE (at most %d)", n,
+                        INT32_MAX / 2);
     size_t ns = 0;
     int32_t unk_id = -1;
     uint32_t unk_len = 0;
