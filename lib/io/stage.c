@@ -37,7 +37,7 @@ static int find_float_tensor(profs_model *m, const char *name, long *idx)
 
 int profs_model_stage_f32(profs_model *m, const char *name, const float *src, size_t count)
 {
-    long i;
+    long i = -1;
     int rc = find_float_tensor(m, name, &i);
     if (rc) return rc;
     const pf_model_tensor *mt = &m->tensors[i];
@@ -62,7 +62,7 @@ int profs_model_stage_f32(profs_model *m, const char *name, const float *src, si
 int profs_model_stage_transform(profs_model *m, const char *name, profs_transform_fn fn, void *userdata)
 {
     if (!fn) return pf_error(PROFS_EINVAL, "profs_model_stage_transform: NULL function");
-    long i;
+    long i = -1;
     int rc = find_float_tensor(m, name, &i);
     if (rc) return rc;
     clear_stage(m, (size_t)i);

@@ -44,7 +44,7 @@ int profs_subspace_from_basis(profs_subspace **out, const float *basis, size_t r
     if (!(err <= 1e-4))
         return pf_error(PROFS_ENUMERIC, "profs_subspace_from_basis: rows are not orthonormal (max |B B^T - I| = %g > 1e-4)",
                         err);
-    profs_subspace *s;
+    profs_subspace *s = NULL;
     int rc = pf_subspace_alloc(&s, rank, dim, 0);
     if (rc) return rc;
     if (rank) memcpy(s->basis, basis, rank * dim * sizeof *basis);

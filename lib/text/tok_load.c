@@ -106,7 +106,7 @@ static int get_prepend_scheme(loader *L, json_t *obj, const char *where, int *ou
     int rc = get_str(L, obj, "prepend_scheme", 0, &s, NULL, where);
     if (rc) return rc;
     if (!s) { /* older files: add_prefix_space */
-        int aps;
+        int aps = 0;
         rc = get_bool(L, obj, "add_prefix_space", 1, &aps, where);
         *out = aps ? PF_PREPEND_ALWAYS : PF_PREPEND_NEVER;
         return rc;
@@ -136,7 +136,7 @@ static int parse_normalizer(loader *L, json_t *obj, const char *where)
     const char *type;
     int rc = get_type(L, obj, where, &type);
     if (rc) return rc;
-    pf_norm *n;
+    pf_norm *n = NULL;
     if (!strcmp(type, "Sequence")) {
         json_t *list = json_object_get(obj, "normalizers");
         if (!json_is_array(list))
@@ -174,7 +174,7 @@ static int parse_normalizer(loader *L, json_t *obj, const char *where)
         return PROFS_OK;
     }
     if (!strcmp(type, "Strip")) {
-        int left, right;
+        int left = 0, right = 0;
         if ((rc = get_bool(L, obj, "strip_left", 1, &left, where))) return rc;
         if ((rc = get_bool(L, obj, "strip_right", 1, &right, where))) return rc;
         if ((rc = push_norm(L, &n))) return rc;
@@ -222,7 +222,7 @@ static int parse_pre(loader *L, json_t *obj, const char *where)
     const char *type;
     int rc = get_type(L, obj, where, &type);
     if (rc) return rc;
-    pf_pre *p;
+    pf_pre *p = NULL;
     char what[160];
     if (!strcmp(type, "Sequence")) {
         json_t *list = json_object_get(obj, "pretokenizers");
@@ -236,7 +236,7 @@ static int parse_pre(loader *L, json_t *obj, const char *where)
         return PROFS_OK;
     }
     if (!strcmp(type, "ByteLevel")) {
-        int aps, regex;
+        int aps = 0, regex = 0;
         if ((rc = get_bool(L, obj, "add_prefix_space", 1, &aps, where))) return rc;
         if ((rc = get_bool(L, obj, "use_regex", 1, &regex, where))) return rc;
         if ((rc = push_pre(L, &p))) return rc;
@@ -251,7 +251,7 @@ static int parse_pre(loader *L, json_t *obj, const char *where)
         return PROFS_OK;
     }
     if (!strcmp(type, "Split")) {
-        int invert, b;
+        int invert = 0, b = 0;
         if ((rc = get_behavior(L, obj, 1, &b, where))) return rc;
         if ((rc = get_bool(L, obj, "invert", 0, &invert, where))) return rc;
         if ((rc = push_pre(L, &p))) return rc;
@@ -263,7 +263,7 @@ static int parse_pre(loader *L, json_t *obj, const char *where)
         return PROFS_OK;
     }
     if (!strcmp(type, "Metaspace")) {
-        int split;
+        int split = 0;
         if ((rc = push_pre(L, &p))) return rc;
         p->kind = PF_PRE_METASPACE;
         if ((rc = get_char(L, obj, "replacement", "\xE2\x96\x81", p->rep, &p->rep_len, &p->rep_cp, where))) return rc;
@@ -273,7 +273,7 @@ static int parse_pre(loader *L, json_t *obj, const char *where)
         return PROFS_OK;
     }
     if (!strcmp(type, "Digits")) {
-        int ind;
+        int ind = 0;
         if ((rc = get_bool(L, obj, "individual_digits", 0, &ind, where))) return rc;
         if ((rc = push_pre(L, &p))) return rc;
         p->kind = PF_PRE_DIGITS;
@@ -335,7 +335,7 @@ static int parse_decoder(loader *L, json_t *obj, const char *where)
     const char *type;
     int rc = get_type(L, obj, where, &type);
     if (rc) return rc;
-    pf_dec *d;
+    pf_dec *d = NULL;
     L->t->has_decoder = 1;
     if (!strcmp(type, "Sequence")) {
         json_t *list = json_object_get(obj, "decoders");
