@@ -2,6 +2,7 @@
  * and one test per validation rule of safetensors headers and sharded indexes. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -688,6 +689,70 @@ START_TEST(reject_invalid_shard_names_its_file)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- memory: headers on open, one tensor on read */
+
+/* Resident set size of this process in bytes, from /proc/self/statm; -1 when unavailable. */
+static long long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    long long size = 0, resident = -1;
+    if (fscanf(f, "%lld %lld", &size, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * (long long)sysconf(_SC_PAGESIZE);
+}
+
+START_TEST(open_costs_headers_read_costs_one_tensor)
+{
+    /* two 16 MiB tensors and a small one, written with write(): none of the file is mapped here yet */
+    enum { BIG = 4 << 20 };
+    const long long MIB = 1 << 20;
+    float *v = calloc(BIG, sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    v[0] = 1.5f;
+    v[BIG - 1] = -2.5f;
+    float small4[4] = { 1, 2, 3, 4 };
+    const char *names[] = { "a", "b", "s" };
+    int dt[] = { PROFS_DTYPE_F32, PROFS_DTYPE_F32, PROFS_DTYPE_F32 };
+    size_t nd[] = { 1, 1, 1 };
+    int64_t sb[] = { BIG }, ss[] = { 4 };
+    const int64_t *shapes[] = { sb, sb, ss };
+    const void *data[] = { v, v, small4 };
+    char *p = at("big.safetensors");
+    ck_assert_profs_ok(profs_safetensors_write(p, 3, names, dt, nd, shapes, data, 0, NULL, NULL));
+    /* the destination buffer is touched now, so it is resident before the measurements */
+    memset(v, 0, (size_t)BIG * sizeof *v);
+    long long r0 = rss_bytes();
+    if (r0 < 0) { free(v); free(p); return; }   /* no /proc: nothing to measure */
+
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    long long r1 = rss_bytes();
+    ck_assert_msg(r1 - r0 < 4 * MIB, "opening a 32 MiB file made %lld KiB resident", (r1 - r0) / 1024);
+
+    float s[4];
+    ck_assert_profs_ok(profs_model_read_f32(m, "s", s, 4));
+    ck_assert_float_eq(s[3], 4.0f);
+    long long r2 = rss_bytes();
+    ck_assert_msg(r2 - r0 < 4 * MIB, "reading a 16-byte tensor made %lld KiB resident", (r2 - r0) / 1024);
+
+    ck_assert_profs_ok(profs_model_read_f32(m, "a", v, BIG));
+    ck_assert_float_eq(v[0], 1.5f);
+    ck_assert_float_eq(v[BIG - 1], -2.5f);
+    long long r3 = rss_bytes();
+    /* about the 16 MiB of 'a' (mapped pages), not the 32 MiB of the whole file */
+    ck_assert_msg(r3 - r2 > 12 * MIB && r3 - r2 < 20 * MIB,
+                  "reading a 16 MiB tensor changed resident memory by %lld KiB", (r3 - r2) / 1024);
+
+    ck_assert_profs_ok(profs_model_release(m, "a"));
+    long long r4 = rss_bytes();
+    ck_assert_msg(r3 - r4 > 12 * MIB, "releasing a 16 MiB tensor freed only %lld KiB", (r3 - r4) / 1024);
+    profs_model_free(m);
+    free(v);
+    free(p);
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
@@ -705,6 +770,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, config_wrong_type_and_missing);
     tcase_add_test(tc, config_invalid_json_rejected);
     tcase_add_test(tc, write_rejects_bad_arguments);
+    tcase_add_test(tc, open_costs_headers_read_costs_one_tensor);
     suite_add_tcase(s, tc);
     TCase *rj = tcase_create("reject");
     tcase_add_checked_fixture(rj, setup, teardown);

@@ -20,6 +20,14 @@ soname=$(objdump -p "$so" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libprofs.so.0" ] || { echo "FAIL: SONAME is '$soname'"; exit 1; }
 [ -f "$libdir/libprofs.a" ] || { echo "FAIL: libprofs.a not installed"; exit 1; }
 [ -x "$prefix/bin/profs" ] || { echo "FAIL: profs tool not installed"; exit 1; }
+# the installed tool finds the installed library by itself (RUNPATH $ORIGIN/../lib)
+version=$(sed -n 's/^#define PROFS_VERSION_STRING "\(.*\)"$/\1/p' "$prefix/include/profs/version.h")
+[ -n "$version" ] || { echo "FAIL: no PROFS_VERSION_STRING in the installed version.h"; exit 1; }
+toolout=$(env -u LD_LIBRARY_PATH "$prefix/bin/profs" --version)
+[ "$toolout" = "profs $version (libprofs $version)" ] || { echo "FAIL: installed profs --version: $toolout"; exit 1; }
+[ "$so" = "$libdir/libprofs.so.$version" ] || { echo "FAIL: real file $so for version $version"; exit 1; }
+# a distribution library carries no RPATH/RUNPATH
+if readelf -d "$so" | grep -q -E 'RPATH|RUNPATH'; then echo "FAIL: installed library has an RPATH"; exit 1; fi
 
 # Exactly profs_* (and the PROFS_0 version node) exported
 bad=$(nm -D --defined-only "$so" | awk '{print $NF}' | grep -v -E '^profs_[a-z0-9_]+(@@PROFS_0(\.[0-9]+)*)?$' | grep -v -E '^PROFS_0(\.[0-9]+)*$' || true)
@@ -49,6 +57,7 @@ export LD_LIBRARY_PATH=$libdir
 # 1) pkg-config
 PKG_CONFIG_PATH=$libdir/pkgconfig
 export PKG_CONFIG_PATH
+[ "$(pkg-config --modversion profs)" = "$version" ] || { echo "FAIL: pkg-config --modversion profs"; exit 1; }
 cc -std=c99 -Wall -Werror -o "$tmp/consumer_pc" "$tmp/consumer.c" $(pkg-config --cflags --libs profs)
 "$tmp/consumer_pc" | grep -q "consumer ok" || { echo "FAIL: pkg-config consumer"; exit 1; }
 # static link through pkg-config --static
