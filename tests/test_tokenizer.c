@@ -9,6 +9,7 @@
 
 #include "profs/profs.h"
 #include "testutil.h"
+#include "text/tok_api.h"
 
 static char *data_dir(const char *name)
 {
@@ -240,6 +241,31 @@ START_TEST(decode_errors_and_size_query)
     ck_assert_profs_ok(profs_tokenizer_decode(t, NULL, 0, 0, big, 1, &len));
     ck_assert_uint_eq(len, 0);
     ck_assert_str_eq(big, "");
+    profs_tokenizer_free(t);
+}
+END_TEST
+
+/* The library's internal one-pass encoder (used by profs_lm_tokenize) gives the public encoder's ids. */
+START_TEST(encode_alloc_one_pass)
+{
+    profs_tokenizer *t = open_data("mistral");
+    const char *text = "Hello world";
+    int32_t *ids = NULL;
+    size_t n = 0;
+    ck_assert_profs_ok(pf_tokenizer_encode_alloc(t, text, strlen(text), PROFS_ENCODE_ADD_SPECIAL, &ids, &n));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ids[0], 1);
+    ck_assert_int_eq(ids[1], 22557);
+    ck_assert_int_eq(ids[2], 1526);
+    free(ids);
+    ids = (int32_t *)&n; /* not touched on error, NULL for an empty encoding */
+    ck_assert_profs_error(pf_tokenizer_encode_alloc(t, "a\xff", 2, 0, &ids, &n), PROFS_EFORMAT, "byte offset 1");
+    ck_assert_ptr_eq(ids, &n);
+    ck_assert_profs_error(pf_tokenizer_encode_alloc(t, text, 1, 0x40, &ids, &n), PROFS_EINVAL, "unknown flags 0x40");
+    ck_assert_profs_error(pf_tokenizer_encode_alloc(t, NULL, 1, 0, &ids, &n), PROFS_EINVAL, "NULL");
+    ck_assert_profs_ok(pf_tokenizer_encode_alloc(t, NULL, 0, 0, &ids, &n));
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(ids);
     profs_tokenizer_free(t);
 }
 END_TEST
@@ -478,6 +504,7 @@ int main(void)
     tcase_add_test(tc, open_rejects_malformed_files);
     tcase_add_test(tc, open_rejects_unsupported_components);
     tcase_add_test(tc, encode_size_query_and_small_buffer);
+    tcase_add_test(tc, encode_alloc_one_pass);
     tcase_add_test(tc, encode_rejects_invalid_utf8);
     tcase_add_test(tc, decode_errors_and_size_query);
     tcase_add_test(tc, vocabulary_lookups);

@@ -70,6 +70,10 @@ PROFS_API void profs_tokenizer_free(profs_tokenizer *t);
  * @param[out] n_ids number of ids of the encoding (also when the buffer is too small)
  * @return PROFS_OK; PROFS_EBUFS when capacity < *n_ids (nothing useful is written then);
  *         PROFS_EFORMAT on invalid UTF-8 (the message gives the byte offset); PROFS_EINVAL; PROFS_ENOMEM.
+ * A size query does the whole encoding, so querying first encodes twice. A buffer of len + 8 ids holds
+ * the ids of nearly every text (at most one per byte of the normalized text, plus the post-processor's
+ * few; only a normalizer that lengthens the text, such as NFKC on ligatures, can need more): pass one
+ * and call again with *n_ids ids only on PROFS_EBUFS.
  * Thread-safety: safe on a shared handle from several threads at once.
  */
 PROFS_API PROFS_NODISCARD int profs_tokenizer_encode(const profs_tokenizer *t, const char *text, size_t len,

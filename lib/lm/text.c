@@ -10,6 +10,7 @@
 #include "lm/lm_internal.h"
 #include "profs/collector.h"
 #include "profs/tokenizer.h"
+#include "text/tok_api.h"
 
 int pf_lm_open_common(profs_lm **out, profs_model *model, int own);
 void pf_lm_free_tokenizer(profs_lm *lm);
@@ -79,17 +80,12 @@ int profs_lm_set_tokenizer(profs_lm *lm, const profs_tokenizer *tok)
 
 int profs_lm_tokenize(const profs_lm *lm, int32_t *ids, size_t capacity, size_t *n, const char *text)
 {
-    if (!lm || !n || !text) return pf_error(PROFS_EINVAL, "profs_lm_tokenize: NULL argument");
+    if (!lm || !n || !text || (!ids && capacity)) return pf_error(PROFS_EINVAL, "profs_lm_tokenize: NULL argument");
     if (!lm->tok) return no_tokenizer(lm);
-    size_t need = 0, len = strlen(text);
-    int rc = profs_tokenizer_encode(lm->tok, text, len, PROFS_ENCODE_ADD_SPECIAL, NULL, 0, &need);
-    if (rc && rc != PROFS_EBUFS) return rc;
-    int32_t *tmp = malloc((need ? need : 1) * sizeof(int32_t));
-    if (!tmp) return pf_enomem("token ids");
-    if ((rc = profs_tokenizer_encode(lm->tok, text, len, PROFS_ENCODE_ADD_SPECIAL, tmp, need, &need))) {
-        free(tmp);
-        return rc;
-    }
+    size_t need = 0;
+    int32_t *tmp = NULL; /* one encoding pass (a size query first would encode twice) */
+    int rc = pf_tokenizer_encode_alloc(lm->tok, text, strlen(text), PROFS_ENCODE_ADD_SPECIAL, &tmp, &need);
+    if (rc) return rc;
     size_t keep = need < lm->max_length ? need : lm->max_length;
     if (keep > lm->cfg.max_pos) keep = lm->cfg.max_pos;
     *n = keep;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "text/tok_api.h"
 #include "text/tok_internal.h"
 
 unsigned profs_encode_flag_add_special(void) { return PROFS_ENCODE_ADD_SPECIAL; }
@@ -36,6 +37,24 @@ int profs_tokenizer_encode(const profs_tokenizer *t, const char *text, size_t le
     }
     pf_ibuf_free(&buf);
     return rc;
+}
+
+int pf_tokenizer_encode_alloc(const profs_tokenizer *t, const char *text, size_t len, unsigned flags,
+                              int32_t **ids, size_t *n)
+{
+    if (!t || !ids || !n || (!text && len)) return pf_error(PROFS_EINVAL, "encode: NULL argument");
+    if (flags & ~(PROFS_ENCODE_ADD_SPECIAL | PROFS_ENCODE_SPECIAL_AS_TEXT))
+        return pf_error(PROFS_EINVAL, "encode: unknown flags 0x%x", flags);
+    pf_ibuf buf = {0};
+    int rc = pf_tok_encode(t, text ? text : "", len, flags, &buf);
+    if (rc) {
+        pf_ibuf_free(&buf);
+        return rc;
+    }
+    if (!buf.n) pf_ibuf_free(&buf);
+    *ids = buf.p;
+    *n = buf.n;
+    return PROFS_OK;
 }
 
 int profs_tokenizer_decode(const profs_tokenizer *t, const int32_t *ids, size_t n_ids, unsigned flags, char *text,

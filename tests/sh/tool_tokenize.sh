@@ -52,7 +52,23 @@ done
 check mistral-example 0 "[1,22557,1526]" -- bash -c "printf 'Hello world\r\n' | '$bin' tokenize --tokenizer '$data/mistral'"
 out=$(printf '\n' | "$bin" tokenize --tokenizer "$data/mistral" --no-special)
 if [ "$out" = "[]" ]; then echo "ok empty line"; else echo "FAIL empty line: '$out'"; fail=1; fi
+# several CRLF lines and a last line without a line ending; a CR not followed by LF is text
+out=$(printf 'Hello world\r\nHello world\nHello world' | "$bin" tokenize --tokenizer "$data/mistral")
+want=$'[1,22557,1526]\n[1,22557,1526]\n[1,22557,1526]'
+if [ "$out" = "$want" ]; then echo "ok CRLF and last line"; else echo "FAIL CRLF and last line: '$out'"; fail=1; fi
+cr=$(printf 'Hello\r\n' | "$bin" tokenize --tokenizer "$data/gpt2" --no-special)
+bare=$(printf 'Hello\r' | "$bin" tokenize --tokenizer "$data/gpt2" --no-special)
+if [ "$cr" = "[15496]" ] && [ "$bare" = "[15496,201]" ]; then echo "ok bare CR"; else
+  echo "FAIL bare CR: '$cr' '$bare'"; fail=1; fi
+# a line far longer than the first buffer (the ids buffer grows)
+long=$(head -c 300000 /dev/zero | tr '\0' 'a' | "$bin" tokenize --tokenizer "$data/gpt2" --no-special |
+  tr -d '[]' | tr ',' '\n' | sort | uniq -c | tr -s ' ')
+if [ "$long" = " 75000 24794" ]; then echo "ok long line"; else echo "FAIL long line: '$long'"; fail=1; fi # 'aaaa' x 75000
 # errors
+if [ -w /dev/full ]; then
+  check write-error 1 "error writing standard output" -- \
+    bash -c "printf 'hello\n' | '$bin' tokenize --tokenizer '$data/gpt2' > /dev/full"
+fi
 check help 0 "usage: profs tokenize" -- "$bin" tokenize --help
 check no-tokenizer 2 "--tokenizer is required" -- "$bin" tokenize
 check bad-option 2 "" -- "$bin" tokenize --tokenizer "$data/gpt2" --bogus

@@ -5,6 +5,7 @@
 
 #include "profs/profs.h"
 #include "profs/tokenizer.h"
+#include "pipeline.h"
 #include "tool.h"
 #include "util.h"
 
@@ -64,11 +65,7 @@ int cmd_perplexity(int argc, char **argv)
     const profs_tokenizer *tok = profs_lm_tokenizer(lm);
     if (!tok) { fprintf(stderr, "profs: %s: no tokenizer.json\n", model); goto out; }
     size_t n = 0;
-    rc = profs_tokenizer_encode(tok, text, len, PROFS_ENCODE_ADD_SPECIAL, NULL, 0, &n);
-    if (rc && rc != PROFS_EBUFS) { tool_fail_lib(rc, file); goto out; }
-    ids = malloc((n + 1) * sizeof *ids);
-    if (!ids) { fprintf(stderr, "profs: out of memory\n"); goto out; }
-    if ((rc = profs_tokenizer_encode(tok, text, len, PROFS_ENCODE_ADD_SPECIAL, ids, n + 1, &n))) {
+    if ((rc = tool_encode(tok, text, len, PROFS_ENCODE_ADD_SPECIAL, &ids, &n))) {
         tool_fail_lib(rc, file);
         goto out;
     }

@@ -209,16 +209,42 @@ void tool_close_lm(struct tool_lm *t)
     t->tok = NULL;
 }
 
+int tool_encode(const profs_tokenizer *tok, const char *text, size_t len, unsigned flags, int32_t **ids,
+                size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    /* one id per input byte plus the post-processor's few: only a lengthening normaliser needs more */
+    size_t cap = len + 8, need = 0;
+    int32_t *v = cap < SIZE_MAX / sizeof *v ? malloc(cap * sizeof *v) : NULL;
+    if (!v) { profs_clear_error(); return PROFS_ENOMEM; }
+    int rc = profs_tokenizer_encode(tok, text, len, flags, v, cap, &need);
+    if (rc == PROFS_EBUFS) { /* a normaliser that lengthens the text (NFKC ligatures, ...) */
+        int32_t *bigger = realloc(v, need * sizeof *v);
+        if (!bigger) { free(v); profs_clear_error(); return PROFS_ENOMEM; }
+        v = bigger;
+        rc = profs_tokenizer_encode(tok, text, len, flags, v, need, &need);
+    }
+    if (rc || need == 0) {
+        free(v);
+        return rc;
+    }
+    if (need < cap / 2) { /* give back the unused part of a long text's buffer */
+        int32_t *smaller = realloc(v, need * sizeof *v);
+        if (smaller) v = smaller;
+    }
+    *ids = v;
+    *n = need;
+    return 0;
+}
+
 int tool_tokenize(const struct tool_lm *t, const char *text, int32_t **ids, size_t *n)
 {
-    size_t len = strlen(text), need = 0;
+    size_t need = 0;
+    int32_t *v = NULL;
     *ids = NULL;
-    int rc = profs_tokenizer_encode(t->tok, text, len, PROFS_ENCODE_ADD_SPECIAL, NULL, 0, &need);
-    if (rc && rc != PROFS_EBUFS) { tool_fail_lib(rc, "tokenizing"); return -1; }
-    int32_t *v = malloc((need + 1) * sizeof *v);
-    if (!v) { fprintf(stderr, "profs: out of memory\n"); return -1; }
-    rc = profs_tokenizer_encode(t->tok, text, len, PROFS_ENCODE_ADD_SPECIAL, v, need + 1, &need);
-    if (rc) { free(v); tool_fail_lib(rc, "tokenizing"); return -1; }
+    int rc = tool_encode(t->tok, text, strlen(text), PROFS_ENCODE_ADD_SPECIAL, &v, &need);
+    if (rc) { tool_fail_lib(rc, "tokenizing"); return -1; }
     if (need > t->max_length) need = t->max_length;
     size_t maxpos = profs_lm_max_positions(t->lm);
     if (maxpos && need > maxpos) need = maxpos;
@@ -549,13 +575,11 @@ int tool_evaluate(struct tool_eval *out, struct tool_lm *t, const struct tool_ev
     out->toxic_mass = o->n_prompts ? mass_sum / (double)o->n_prompts : NAN;
     out->continuation_rate = total ? (double)hits / (double)total : NAN;
     if (o->text) {
-        size_t len = strlen(o->text), n = 0;
-        e = profs_tokenizer_encode(tok, o->text, len, PROFS_ENCODE_ADD_SPECIAL, NULL, 0, &n);
-        if (e && e != PROFS_EBUFS) { tool_fail_lib(e, "tokenizing the text file"); goto out; }
-        int32_t *tids = malloc((n + 1) * sizeof *tids);
-        if (!tids) { fprintf(stderr, "profs: out of memory\n"); goto out; }
-        e = profs_tokenizer_encode(tok, o->text, len, PROFS_ENCODE_ADD_SPECIAL, tids, n + 1, &n);
-        if (!e && n < 2) {
+        size_t n = 0;
+        int32_t *tids = NULL;
+        e = tool_encode(tok, o->text, strlen(o->text), PROFS_ENCODE_ADD_SPECIAL, &tids, &n);
+        if (e) { tool_fail_lib(e, "tokenizing the text file"); goto out; }
+        if (n < 2) {
             free(tids);
             fprintf(stderr, "profs: the text file has fewer than 2 tokens: no perplexity\n");
             goto out;

@@ -56,6 +56,11 @@ struct tool_lm { profs_lm *lm; profs_tokenizer *tok; size_t max_length; };
  * tokenizer. Prints errors; returns 0 or -1. */
 int tool_open_lm(struct tool_lm *out, const char *dir, size_t max_length);
 void tool_close_lm(struct tool_lm *t);
+/* Token ids of text[0, len) (malloc'ed; NULL when *n is 0). Encodes into a buffer of len + 8 ids first
+ * (enough for nearly every text), so that the tokenizer runs once; grows and encodes again only when the
+ * tokenizer reports more ids. Returns 0 or the library's error code (message in profs_last_error()). */
+int tool_encode(const profs_tokenizer *tok, const char *text, size_t len, unsigned flags, int32_t **ids,
+                size_t *n);
 /* Token ids of a text (malloc'ed). Prints errors; returns 0 or -1. */
 int tool_tokenize(const struct tool_lm *t, const char *text, int32_t **ids, size_t *n);
 
