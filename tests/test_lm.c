@@ -511,6 +511,52 @@ START_TEST(cli_hidden_states_matches_reference)
 }
 END_TEST
 
+/* ---- the command line: profs collect (which tokenises with the tokenizer and
+ * pools with profs_lm_pool_ids, to report progress in tokens) gives exactly the
+ * embeddings of the library's profs_lm_collect, with and without a BOS token
+ * and with truncation ---- */
+
+START_TEST(cli_collect_equals_lm_collect)
+{
+    const char *bin = getenv("PROFS_BIN");
+    if (!bin || !*bin) return; /* built without the tool */
+    const char *name = _i == 0 ? "mistral" : "gpt2";
+    size_t max_length = _i == 0 ? 128 : 5;
+    char *p = fixture(name);
+    char *pairs = tu_join(dir, "pairs.jsonl"), *out = tu_join(dir, "emb.safetensors");
+    FILE *f = fopen(pairs, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 4; i++) fprintf(f, "{\"preferred\": \"%s\", \"dispreferred\": \"%s\"}\n", pref[i], disp[i]);
+    fclose(f);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' collect --model '%s' --pairs '%s' --out '%s' --max-length %zu --quiet >/dev/null",
+             bin, p, pairs, out, max_length);
+    ck_assert_int_eq(system(cmd), 0);
+    profs_collector *got = NULL, *want = NULL;
+    ck_assert_profs_ok(profs_collector_load(&got, out));
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    ck_assert_profs_ok(profs_lm_set_max_length(lm, max_length));
+    size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm);
+    ck_assert_profs_ok(profs_collector_new(&want, L, D));
+    ck_assert_profs_ok(profs_lm_collect(lm, want, pref, disp, 4, NULL, NULL));
+    ck_assert_uint_eq(profs_collector_n_pairs(got), 4);
+    ck_assert_uint_eq(profs_collector_n_layers(got), L);
+    ck_assert_uint_eq(profs_collector_dim(got), D);
+    for (size_t l = 0; l < L; l++) {
+        ck_assert_mem_eq(profs_collector_preferred(got, l), profs_collector_preferred(want, l), 4 * D * sizeof(float));
+        ck_assert_mem_eq(profs_collector_dispreferred(got, l), profs_collector_dispreferred(want, l),
+                         4 * D * sizeof(float));
+    }
+    profs_collector_free(got);
+    profs_collector_free(want);
+    profs_lm_free(lm);
+    free(pairs);
+    free(out);
+    free(p);
+}
+END_TEST
+
 /* ---- errors of opening ---- */
 
 static void rewrite_config(const char *p, const char *from, const char *to)
@@ -632,6 +678,7 @@ static Suite *lm_suite(void)
     tcase_add_loop_test(tc, collect_equals_pooling_of_the_tokenised_texts, 0, 2);
     tcase_add_test(tc, collect_cancels);
     tcase_add_test(tc, cli_hidden_states_matches_reference);
+    tcase_add_loop_test(tc, cli_collect_equals_lm_collect, 0, 2);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");
     tcase_add_checked_fixture(te, setup, teardown);
