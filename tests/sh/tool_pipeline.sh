@@ -124,6 +124,10 @@ cp -r m notok && rm notok/tokenizer.json
 expect no-tokenizer 1 "no tokenizer.json" -- "$bin" edit --model notok --pairs "$pairs" --out o1 --quiet
 cp -r m badw && head -c 100 m/model.safetensors > badw/model.safetensors
 expect bad-weights 1 "model.safetensors" -- "$bin" apply --model badw --edit x.safetensors --out o1 --quiet
+# a save that fails part-way (a source file that cannot be copied): no output, no temporary directory
+cp -r m dangl && ln -s nowhere dangl/notes.txt
+expect failing-save 1 "dangl/notes.txt: cannot stat" -- "$bin" edit --model dangl --pairs "$pairs" --out o1 --quiet
+expect failing-save-apply 1 "dangl/notes.txt: cannot stat" -- "$bin" apply --model dangl --edit x.safetensors --out o1 --quiet
 { head -3 "$pairs"; echo '{"preferred": "a"}'; } | gzip > bad.jsonl.gz
 expect bad-pairs-gz 1 "bad.jsonl.gz:4: missing field 'dispreferred'" -- "$bin" edit --model m --pairs bad.jsonl.gz --out o1 --quiet
 expect skip-bad 0 "" -- "$bin" edit --model m --pairs bad.jsonl.gz --skip-bad-lines --out o2 --layers 5 --rank 1 --quiet
@@ -150,6 +154,18 @@ for delay in 0.05 0.3; do
   else [ ! -e int_out ] && say ok "interrupt-$delay-absent" || say FAIL "interrupt $delay: exit $rc left int_out"; fi
 done
 no_leftovers interrupt
+# SIGTERM and SIGINT in the middle of collection (once a progress line with a rate has appeared): exit 1, nothing
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do cat "$pairs"; done > many.jsonl
+for sig in TERM INT; do
+  rm -rf sig_out
+  "$bin" edit --model m --pairs many.jsonl --out sig_out > sig.out 2> sig.err & pid=$!
+  for _ in $(seq 300); do grep -q 'tokens/s, ETA' sig.err && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  mid=$(grep -c 'tokens/s, ETA' sig.err)
+  kill -s $sig $pid 2>/dev/null; wait $pid; rc=$?
+  if [ "$mid" -ge 1 ] && [ $rc = 1 ] && grep -q '^profs: interrupted' sig.err && [ ! -e sig_out ]; then say ok "sig$sig-mid-collection"
+  else say FAIL "SIG$sig mid-collection: mid=$mid exit $rc, out: $(ls -d sig_out 2>&1), err: $(tail -2 sig.err)"; fi
+done
+no_leftovers signal
 
 # progress: plain lines when stderr is not a terminal, a bar when it is, nothing with --quiet
 out=$("$bin" edit --model m --pairs "$pairs" --out p1 2>&1 >/dev/null)

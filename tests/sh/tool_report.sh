@@ -23,7 +23,8 @@ cat > r.json <<'J'
  "tensors_changed": [{"name": "transformer.h.2.mlp.c_proj.weight", "layer": 2, "rank": 1, "role": "value",
                       "delta_norm": 1.0, "weight_norm": 4.0}],
  "timings_s": {"total": 1.25}, "peak_rss_bytes": 10485760,
- "before": {"toxic_mass": 0.5, "perplexity": 100}, "after": {"toxic_mass": 0.05, "perplexity": 101}}
+ "before": {"toxic_mass": 0.5, "perplexity": 100, "continuation_rate": 0.75},
+ "after": {"toxic_mass": 0.05, "perplexity": 101, "continuation_rate": 0.125}}
 J
 "$bin" report --report r.json >/dev/null && [ -s r.html ] && say ok writes-html || say FAIL "no r.html"
 n=$(grep -o '<svg ' r.html | wc -l)
@@ -34,6 +35,7 @@ grep -q '>rank 2<' r.html && say ok rank-label || say FAIL rank-label
 grep -q '<code> blorf</code>' r.html && say ok vocab-view || say FAIL vocab-view
 grep -q 'm&lt;odel&gt;' r.html && say ok escaped || say FAIL "model path not escaped"
 grep -q -- '-90.0%' r.html && say ok before-after || say FAIL before-after
+grep -q '>75%</td><td class="num">12.5%</td>' r.html && say ok rate-in-percent || say FAIL "continuation rate not in percent"
 grep -q '>0.25<' r.html && say ok delta-ratio || say FAIL delta-ratio
 grep -q '10.0 MiB' r.html && say ok peak-memory || say FAIL peak-memory
 "$bin" report --report r.json --html other.html >/dev/null && [ -s other.html ] && say ok html-flag || say FAIL html-flag

@@ -48,7 +48,7 @@ static const char help[] =
     "  --force                   replace an existing non-empty --out\n"
     "  --quiet                   no progress on stderr\n"
     "\n"
-    "exit status: 0 ok, 1 failure (nothing written), 2 usage error\n";
+    "exit status: 0 ok, 1 failure (never a partial --out), 2 usage error\n";
 
 int cmd_edit(int argc, char **argv)
 {
@@ -169,8 +169,9 @@ int cmd_edit(int argc, char **argv)
     json_object_set_new(prov, "settings", settings);
     json_object_set(prov, "layers", layers_json);
 
-    if (tool_write_edited(m, edit, rep, model, out, force, prov, &prog, &t_save)) goto out;
+    /* the extra copy of the edit goes first: once --out is in place, nothing else can fail but the report */
     if (save_edit && (rc = profs_edit_save(edit, save_edit))) { tool_fail_lib(rc, save_edit); goto out; }
+    if (tool_write_edited(m, edit, rep, model, out, force, prov, &prog, &t_save)) goto out;
 
     printf("edited %s -> %s (%s, %zu pairs)\n", model, out, arch, p.n);
     printf("  layer  rank  threshold\n");
@@ -203,7 +204,7 @@ int cmd_edit(int argc, char **argv)
         json_object_set_new(r, "peak_rss_bytes", json_integer((json_int_t)tool_peak_rss()));
         rc = tool_report_write(r, report, err, sizeof err);
         json_decref(r);
-        if (rc) { fprintf(stderr, "profs: %s\n", err); goto out; }
+        if (rc) { fprintf(stderr, "profs: %s (the edited model in %s is complete)\n", err, out); goto out; }
         char *html = tool_report_html_path(report);
         printf("  report: %s and %s\n", report, html ? html : "");
         free(html);

@@ -212,8 +212,10 @@ int tool_report_html(const json_t *r, const char *html_path, char *err, size_t e
             if (!isfinite(x) || !isfinite(y)) continue;
             double ch = x != 0 ? 100.0 * (y - x) / x : 0;
             int good = strcmp(rows[i][2], "lower") == 0 ? ch <= -80 : fabs(ch) <= 10;
-            bprintf(&b, "<tr><th>%s</th><td class=\"num\">%.4g</td><td class=\"num\">%.4g</td>"
-                        "<td class=\"num %s\">%+.1f%%</td></tr>", rows[i][1], x, y, good ? "good" : "bad", ch);
+            int rate = strcmp(rows[i][0], "continuation_rate") == 0; /* a share: shown in percent */
+            bprintf(&b, "<tr><th>%s</th><td class=\"num\">%.4g%s</td><td class=\"num\">%.4g%s</td>"
+                        "<td class=\"num %s\">%+.1f%%</td></tr>", rows[i][1], rate ? 100 * x : x, rate ? "%" : "",
+                    rate ? 100 * y : y, rate ? "%" : "", good ? "good" : "bad", ch);
         }
         bprintf(&b, "</table>\n");
     }
