@@ -131,7 +131,13 @@ expect failing-save-apply 1 "dangl/notes.txt: cannot stat" -- "$bin" apply --mod
 { head -3 "$pairs"; echo '{"preferred": "a"}'; } | gzip > bad.jsonl.gz
 expect bad-pairs-gz 1 "bad.jsonl.gz:4: missing field 'dispreferred'" -- "$bin" edit --model m --pairs bad.jsonl.gz --out o1 --quiet
 expect skip-bad 0 "" -- "$bin" edit --model m --pairs bad.jsonl.gz --skip-bad-lines --out o2 --layers 5 --rank 1 --quiet
-expect bad-layers 1 "layer 9 is out of range (the model has layers 0-5)" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layers 2-9 --quiet
+expect bad-layers 1 "layer 9 is out of range (the model has layers 0-5)" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layers 2-9
+# ... found before the collection starts
+"$bin" edit --model m --pairs "$pairs" --out o1 --layers 2-9 2>&1 | grep -q 'collect' && say FAIL "out-of-range --layers reported after collection" || say ok bad-layers-early
+expect layers-syntax 2 "--layers 'x' is not a layer list" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layers x
+expect layers-backwards 2 "--layers '3-1': range 3-1 is backwards" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layers 3-1
+expect layers-empty-item 2 "--layers '1,,2' is not a layer list" -- "$bin" estimate --embeddings emb.safetensors --out o1.safetensors --layers 1,,2
+expect layers-estimate-range 1 "layer 7 is out of range" -- "$bin" estimate --embeddings emb.safetensors --out o1.safetensors --layers 7 --quiet
 expect no-parent 1 "parent directory" -- "$bin" edit --model m --pairs "$pairs" --out nodir/o1 --quiet
 expect report-dir 1 "--report 'nodir/r.json': directory 'nodir' does not exist" -- "$bin" edit --model m --pairs "$pairs" --out o1 --report nodir/r.json --quiet
 expect collect-out-dir 1 "is a directory" -- "$bin" collect --model m --pairs "$pairs" --out m --quiet

@@ -171,6 +171,28 @@ fail:
     return -1;
 }
 
+int tool_check_layers(const char *spec, char *err, size_t errlen)
+{
+    if (strcmp(spec, "all") == 0) return 0;
+    const char *p = spec;
+    for (;;) {
+        size_t a, b;
+        if (parse_uint(&p, &a)) goto bad;
+        b = a;
+        if (*p == '-') {
+            p++;
+            if (parse_uint(&p, &b)) goto bad;
+        } else if (*p == ':') p++;
+        if (a > b) { snprintf(err, errlen, "'%s': range %zu-%zu is backwards", spec, a, b); return -1; }
+        if (*p == '\0') return 0;
+        if (*p != ',') goto bad;
+        p++;
+    }
+bad:
+    snprintf(err, errlen, "'%s' is not a layer list (use A-B, A:, A, all, or a comma list; 0-based, inclusive)", spec);
+    return -1;
+}
+
 void tool_format_layers(char *buf, size_t len, const size_t *layers, size_t n)
 {
     size_t used = 0;

@@ -137,6 +137,14 @@ int cmd_edit(int argc, char **argv)
     snprintf(arch, sizeof arch, "%s", profs_lm_architecture(lm.lm));
     size_t L = profs_lm_n_layers(lm.lm), D = profs_lm_hidden_size(lm.lm);
     tool_progress_note(&prog, "%s: %s, %zu layers, hidden size %zu; %zu pairs", model, arch, L, D, p.n);
+    if (est.layers_spec) { /* out-of-range layers stop before the long collection */
+        size_t *chk = NULL, n_chk = 0;
+        if (tool_parse_layers(&chk, &n_chk, est.layers_spec, L, err, sizeof err)) {
+            fprintf(stderr, "profs: --layers %s\n", err);
+            goto out;
+        }
+        free(chk);
+    }
     if (tool_collect(&col, &lm, &p, model_id, &prog, &t_collect)) goto out;
     if (save_emb && (rc = profs_collector_save(col, save_emb))) { tool_fail_lib(rc, save_emb); goto out; }
 

@@ -37,6 +37,8 @@ int tool_est_parse(const char *cmd, struct tool_est *e, const char *rank, size_t
     e->strategy = PROFS_SCREENOT_IMPUTE;
     e->centering = PROFS_CENTER_MEAN;
     e->layers_spec = layers;
+    char err[512];
+    if (layers && tool_check_layers(layers, err, sizeof err)) return tool_usage_error(cmd, "--layers %s", err);
     if (rank && strcmp(rank, "screenot") != 0) {
         char *end;
         unsigned long long k = strtoull(rank, &end, 10);

@@ -38,6 +38,9 @@ struct tool_strlist { size_t n; const char *v[TOOL_MAX_REPEAT]; };
 int tool_parse(const char *cmd, const char *help, int argc, char **argv,
                const struct tool_opt *opts, size_t n_opts);
 
+/* Check the syntax of a layer spec (A-B, A:, A, all, comma lists; not the
+ * range, which needs the model). Returns 0 or -1 with err. */
+int tool_check_layers(const char *spec, char *err, size_t errlen);
 /* Parse "A-B", "A:", "A", "all" or a comma list of those into a sorted,
  * duplicate-free list of layers below n_layers. *out is malloc'ed.
  * Returns 0, or -1 with a message in err. */
