@@ -444,7 +444,8 @@ START_TEST(edit_round_trip)
                                     profs_subspace_n_singular_values(a) * 8), 0);
         double ta = profs_subspace_threshold(a), tb = profs_subspace_threshold(b);
         ck_assert(ta == tb || (isnan(ta) && isnan(tb)));
-        ck_assert_uint_eq(profs_subspace_n_pairs(b), layer == 7 ? NP : profs_subspace_n_pairs(a));
+        ck_assert_uint_eq(profs_subspace_n_pairs(b), profs_subspace_n_pairs(a));
+        ck_assert_uint_eq(profs_subspace_n_pairs(b), layer == 7 ? 0 : NP);
     }
     ck_assert_uint_eq(profs_subspace_rank(profs_edit_get(back, 0)), 2);
     ck_assert_uint_eq(profs_edit_layer_at(back, 99), SIZE_MAX);
@@ -461,6 +462,14 @@ START_TEST(edit_round_trip)
     ck_assert_str_eq(profs_model_metadata(m, "n_pairs"), "40");
     ck_assert_str_eq(profs_model_metadata(m, "layers.7.rank"), "0");
     ck_assert_str_eq(profs_model_metadata(m, "layers.7.threshold"), "nan");
+    /* the hand-made layer 7 does not inherit the estimated layers' settings */
+    ck_assert_str_eq(profs_model_metadata(m, "layers.7.centering"), "unknown");
+    ck_assert_str_eq(profs_model_metadata(m, "layers.7.rank_rule"), "unknown");
+    ck_assert_str_eq(profs_model_metadata(m, "layers.7.screenot_strategy"), "unknown");
+    ck_assert_str_eq(profs_model_metadata(m, "layers.7.rank_k"), "0");
+    ck_assert_str_eq(profs_model_metadata(m, "layers.7.n_pairs"), "0");
+    ck_assert_ptr_null(profs_model_metadata(m, "layers.0.centering"));   /* same as the file-wide value */
+    ck_assert_ptr_null(profs_model_metadata(m, "layers.0.n_pairs"));
     ck_assert_str_eq(profs_model_metadata(m, "libprofs_version"), PROFS_VERSION_STRING);
     profs_model_free(m);
     profs_edit_free(back);
@@ -532,6 +541,37 @@ START_TEST(edit_load_rejects)
     v2[5] = "-1";
     write_edit_file(p, 2, names, dt, nd, sh, data, 6, k, v2);
     ck_assert_profs_error(profs_edit_load(&e, p), PROFS_EFORMAT, "'layers.0.threshold' = '-1' is not a threshold");
+    /* per-layer settings override the file-wide ones and are checked like them */
+    {
+        const char *k7[8], *v7[8];
+        memcpy(k7, k, sizeof k);
+        memcpy(v7, v, sizeof v);
+        k7[6] = "centering";
+        v7[6] = "mean";
+        k7[7] = "layers.0.centering";
+        v7[7] = "top-singular";
+        write_edit_file(p, 2, names, dt, nd, sh, data, 8, k7, v7);
+        ck_assert_profs_ok(profs_edit_load(&e, p));
+        char *p2 = tu_join(dir, "again.safetensors");   /* layer 0 alone: its setting is file-wide */
+        ck_assert_profs_ok(profs_edit_save(e, p2));
+        profs_model *m2;
+        ck_assert_profs_ok(profs_model_open(&m2, p2));
+        ck_assert_str_eq(profs_model_metadata(m2, "centering"), "top-singular");
+        profs_model_free(m2);
+        free(p2);
+        profs_edit_free(e);
+        e = NULL;
+        v7[7] = "median";
+        write_edit_file(p, 2, names, dt, nd, sh, data, 8, k7, v7);
+        ck_assert_profs_error(profs_edit_load(&e, p), PROFS_EFORMAT,
+                              "metadata 'layers.0.centering' = 'median' is not a known value");
+        k7[7] = "layers.0.n_pairs";
+        v7[7] = "-3";
+        write_edit_file(p, 2, names, dt, nd, sh, data, 8, k7, v7);
+        ck_assert_profs_error(profs_edit_load(&e, p), PROFS_EFORMAT,
+                              "metadata 'layers.0.n_pairs' = '-3' is not a non-negative integer");
+        ck_assert_ptr_null(e);
+    }
     /* not orthonormal */
     basis[5] = 0.5f;
     write_edit_file(p, 2, names, dt, nd, sh, data, 6, k, v);

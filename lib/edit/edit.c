@@ -228,6 +228,27 @@ int profs_edit_save(const profs_edit *e, const char *path)
     for (size_t i = 0; i < e->n; i++) {
         const pf_edit_entry *en = &e->entries[i];
         if ((rc = sl_add(&keys, "layers.%zu.rank", en->layer)) || (rc = sl_add(&vals, "%zu", en->s->rank))) goto done;
+        /* settings of a layer that differs from the file-wide ones (e.g. a hand-made
+         * subspace next to estimated ones) are recorded for that layer */
+        const profs_subspace *ls = en->s;
+        if (ls->n_pairs != n_pairs &&
+            ((rc = sl_add(&keys, "layers.%zu.n_pairs", en->layer)) || (rc = sl_add(&vals, "%zu", ls->n_pairs))))
+            goto done;
+        if (ls->centering != first->centering &&
+            ((rc = sl_add(&keys, "layers.%zu.centering", en->layer)) ||
+             (rc = sl_add(&vals, "%s", or_unknown(profs_centering_name(ls->centering))))))
+            goto done;
+        if (ls->rule != first->rule &&
+            ((rc = sl_add(&keys, "layers.%zu.rank_rule", en->layer)) ||
+             (rc = sl_add(&vals, "%s", or_unknown(profs_rank_rule_name(ls->rule))))))
+            goto done;
+        if (ls->rank_k != first->rank_k &&
+            ((rc = sl_add(&keys, "layers.%zu.rank_k", en->layer)) || (rc = sl_add(&vals, "%zu", ls->rank_k))))
+            goto done;
+        if (ls->strategy != first->strategy &&
+            ((rc = sl_add(&keys, "layers.%zu.screenot_strategy", en->layer)) ||
+             (rc = sl_add(&vals, "%s", or_unknown(profs_screenot_strategy_name(ls->strategy))))))
+            goto done;
         char thr[40];
         if (isnan(en->s->threshold)) snprintf(thr, sizeof thr, "nan");
         else snprintf(thr, sizeof thr, "%.17g", en->s->threshold);
@@ -349,6 +370,19 @@ static int load_layer(profs_edit *e, profs_model *m, const char *path, size_t la
                                 sname, i);
             }
     }
+    /* per-layer settings override the file-wide ones */
+    snprintf(key, sizeof key, "layers.%zu.n_pairs", layer);
+    if (profs_model_metadata(m, key) && (rc = meta_size(&n_pairs, m, path, key))) goto bad;
+    snprintf(key, sizeof key, "layers.%zu.rank_k", layer);
+    if (profs_model_metadata(m, key) && (rc = meta_size(&rank_k, m, path, key))) goto bad;
+    snprintf(key, sizeof key, "layers.%zu.centering", layer);
+    if (profs_model_metadata(m, key) && (rc = meta_enum(&centering, m, path, key, profs_centering_from_name))) goto bad;
+    snprintf(key, sizeof key, "layers.%zu.rank_rule", layer);
+    if (profs_model_metadata(m, key) && (rc = meta_enum(&rule, m, path, key, profs_rank_rule_from_name))) goto bad;
+    snprintf(key, sizeof key, "layers.%zu.screenot_strategy", layer);
+    if (profs_model_metadata(m, key) &&
+        (rc = meta_enum(&strategy, m, path, key, profs_screenot_strategy_from_name)))
+        goto bad;
     s->threshold = threshold;
     s->n_pairs = n_pairs;
     s->centering = centering;
@@ -360,6 +394,9 @@ static int load_layer(profs_edit *e, profs_model *m, const char *path, size_t la
         return pf_error(PROFS_EFORMAT, "%s: metadata 'layers' lists layer %zu twice", path, layer);
     }
     return PROFS_OK;
+bad:
+    profs_subspace_free(s);
+    return rc;
 }
 
 int profs_edit_load(profs_edit **out, const char *path)
