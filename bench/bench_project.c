@@ -1,6 +1,6 @@
 /* Projection cost: removing a rank-10 subspace from a 4096 x 14336 BF16 matrix
  * (a Mistral-7B down_proj, [out=D, in=F]) with profs_project, compared in one run with
- *   (a) only converting the matrix BF16 -> F32 -> BF16 in the same 1 MiB chunks
+ *   (a) only converting the matrix BF16 -> F32 -> BF16 in 1 MiB chunks (cache-resident, so the floor is not inflated)
  *       (the floor for any method that works in f32), goal: ratio <= 3, and
  *   (b) the authors' method: W <- P W with the dense 4096 x 4096 projector
  *       P = I - V V^T (sgemm), goal: profs >= 20x faster.

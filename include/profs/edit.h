@@ -44,8 +44,9 @@ typedef enum profs_layout {
  * Project a subspace out of a weight buffer in place.
  *
  * F32 is updated directly; BF16 and F16 are converted block by block to f32,
- * projected and rounded back to nearest even. Peak extra memory is one block
- * (about 1 MiB), independent of the matrix size.
+ * projected and rounded back to nearest even. Peak extra memory is one f32 block
+ * (about 2 MiB; at least 16 columns or one row of the matrix), independent of
+ * the matrix size.
  *
  * @param[out] delta_norm  Frobenius norm of the change V (V^T W) computed in f32
  *                         before rounding to @p dtype (may be NULL)

@@ -10,7 +10,7 @@
 #include "edit/project.h"
 #include "profs/edit.h"
 
-/* Floats per working block (1 MiB): big enough for sgemm, small enough for cache. */
+/* Floats per working block (2 MiB of f32): big enough for sgemm, small enough for cache. */
 #define PF_BLOCK_FLOATS 524288
 
 static int all_finite(const float *x, size_t n)
