@@ -14,7 +14,7 @@ also available as profs.EINVAL, profs.ESHAPE, ...) and .message (the library's
 detailed message).
 """
 
-from ._lib import (ProfsError, strerror, last_error, lib as _L,
+from ._lib import (ProfsError, LibraryNotFound, strerror, last_error, lib as _L,
                    OK, EINVAL, ENOMEM, EIO, EFORMAT, EUNSUPPORTED, ESHAPE, ENUMERIC,
                    ECANCELLED, ESTATE, EBUFS, ENOTFOUND, EEXIST)
 from ._core import screenot, mean_pool, project, Collector, Estimator, Subspace
@@ -24,7 +24,7 @@ from ._lm import LM
 from ._edit import Edit, EditReport, ReportEntry
 
 __all__ = [
-    "ProfsError", "strerror", "last_error", "version", "version_number", "library_path",
+    "ProfsError", "LibraryNotFound", "strerror", "last_error", "version", "version_number", "library_path",
     "screenot", "mean_pool", "project", "Collector", "Estimator", "Subspace",
     "Model", "TensorInfo", "safetensors_write", "LM", "Tokenizer", "Edit", "EditReport", "ReportEntry",
     "OK", "EINVAL", "ENOMEM", "EIO", "EFORMAT", "EUNSUPPORTED", "ESHAPE", "ENUMERIC",

@@ -4,7 +4,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (lib, ProfsError, EINVAL, ESHAPE, EUNSUPPORTED, encode_path, encode_str, _s)
+from ._lib import (lib, ProfsError, EINVAL, ESHAPE, EUNSUPPORTED, encode_path, encode_str, _s,
+                   size_arg)
 from ._handle import Handle, new_handle, f32, f64, fptr, dptr, copy_f32, copy_f64, index
 
 # Fixed enum numbers of subspace.h / edit.h.
@@ -25,6 +26,13 @@ def _choice(table, value, what):
             return table[key]
     raise ProfsError(EINVAL, "%s: unknown value %r (one of %s)"
                      % (what, value, ", ".join(sorted(table))))
+
+
+def _real(x, what):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise ProfsError(EINVAL, "%s: expected a real number, got %r" % (what, x)) from None
 
 
 def _name_of(table, number):
@@ -49,12 +57,12 @@ def screenot(singular_values, aspect_ratio, rank_max, strategy="impute"):
     """
     y = f64(singular_values, "singular_values")
     s = _choice(_STRATEGY, strategy, "strategy")
-    if int(rank_max) < 0:
-        raise ProfsError(EINVAL, "rank_max must be >= 0, got %d" % int(rank_max))
+    rank_max = size_arg(rank_max, "rank_max")
+    aspect_ratio = _real(aspect_ratio, "aspect_ratio")
     thr = ctypes.c_double()
     rank = ctypes.c_size_t()
     lib.profs_screenot(ctypes.byref(thr), ctypes.byref(rank), dptr(y), y.size,
-                       float(aspect_ratio), int(rank_max), s)
+                       aspect_ratio, rank_max, s)
     return thr.value, rank.value
 
 
@@ -87,9 +95,9 @@ class Collector(Handle):
 
     def __init__(self, n_layers, dim):
         h = new_handle()
-        if int(n_layers) < 0 or int(dim) < 0:
-            raise ProfsError(EINVAL, "n_layers and dim must be positive")
-        lib.profs_collector_new(ctypes.byref(h), int(n_layers), int(dim))
+        n_layers = size_arg(n_layers, "n_layers")
+        dim = size_arg(dim, "dim")
+        lib.profs_collector_new(ctypes.byref(h), n_layers, dim)
         self._adopt(h.value)
 
     @classmethod
@@ -272,13 +280,12 @@ class Estimator(Handle):
         c = _choice(_CENTERING, centering, "centering")
         r = _choice(_RANK_RULE, rank, "rank")
         s = _choice(_STRATEGY, strategy, "strategy")
-        if int(rank_max) < 0:
-            raise ProfsError(EINVAL, "rank_max must be >= 0, got %d" % int(rank_max))
+        rank_max = size_arg(rank_max, "rank_max")
         h = new_handle()
         lib.profs_estimator_new(ctypes.byref(h))
         self._adopt(h.value)
         lib.profs_estimator_set_centering(self._p, c)
-        lib.profs_estimator_set_rank_rule(self._p, r, int(rank_max))
+        lib.profs_estimator_set_rank_rule(self._p, r, rank_max)
         lib.profs_estimator_set_screenot_strategy(self._p, s)
 
     @property
@@ -302,8 +309,9 @@ class Estimator(Handle):
         if not isinstance(collector, Collector):
             raise ProfsError(EINVAL, "estimate: expected a Collector, got %s"
                              % type(collector).__name__)
+        layer = index(layer, collector.n_layers, "layer")
         h = new_handle()
-        lib.profs_estimate(ctypes.byref(h), self._p, collector._p, int(layer))
+        lib.profs_estimate(ctypes.byref(h), self._p, collector._p, layer)
         return Subspace._wrap(h.value)
 
     def __repr__(self):

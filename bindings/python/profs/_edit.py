@@ -142,7 +142,7 @@ class Edit(Handle):
         # The staged transforms write into the report while the model saves:
         # it lives as long as the model's handle (the LM's, for LM.model views).
         anchor = model._anchor()
-        anchor._keep = tuple(anchor._keep) + (report,)
+        anchor._retain(report)
         return report
 
     def __repr__(self):

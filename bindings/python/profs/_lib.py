@@ -12,6 +12,7 @@ function still loads; calling the missing function raises ProfsError
 """
 
 import ctypes
+import operator
 import os
 import threading
 
@@ -56,6 +57,14 @@ class ProfsError(Exception):
 
     def __str__(self):
         return "%s (%s)" % (self.message or strerror(self.code), self.name)
+
+
+class LibraryNotFound(ProfsError, OSError):
+    """libprofs.so.0 could not be loaded (code PROFS_ENOTFOUND); also an OSError."""
+
+    def __init__(self, code, message):
+        ProfsError.__init__(self, code, message)
+        self.args = (code, message)
 
 
 # ---- C types ----
@@ -297,8 +306,9 @@ class _Library:
                 return
             except OSError as e:
                 errors.append(str(e))
-        raise OSError("libprofs: cannot load libprofs.so.0 (set PROFS_LIBRARY to its path): "
-                      + "; ".join(errors))
+        raise LibraryNotFound(ENOTFOUND,
+                              "libprofs: cannot load libprofs.so.0 (set PROFS_LIBRARY to its path): "
+                              + "; ".join(errors))
 
     @property
     def path(self):
@@ -334,6 +344,7 @@ class _Library:
                 fn.errcheck = _check_status
             else:
                 fn.restype = restype
+            fn = _checked_call(name, fn, argtypes)
             self.__dict__[name] = fn
             return fn
 
@@ -342,6 +353,34 @@ class _Library:
         if self._cdll is None:
             self.path
         return hasattr(self._cdll, name)
+
+
+SIZE_MAX = 2 ** (8 * ctypes.sizeof(c_size_t)) - 1
+
+
+def _checked_call(name, fn, argtypes):
+    """fn with its arguments checked before ctypes converts them.
+
+    ctypes silently wraps a negative or too large Python int passed as size_t
+    (layer -1 would become 2^64 - 1, rank_max 2^70 would become 0); such an
+    argument, and any argument ctypes cannot convert, raises ProfsError
+    (PROFS_EINVAL) instead.
+    """
+    sizes = [i for i, t in enumerate(argtypes) if t is c_size_t]
+
+    def call(*args):
+        if sizes:
+            args = list(args)
+            for i in sizes:
+                if i < len(args):
+                    args[i] = size_arg(args[i], "%s: argument %d" % (name, i + 1))
+        try:
+            return fn(*args)
+        except ctypes.ArgumentError as e:
+            raise ProfsError(EINVAL, "%s: %s" % (name, e)) from None
+    call.__name__ = name
+    call.__wrapped__ = fn
+    return call
 
 
 def _check_status(result, func, args):
@@ -368,11 +407,33 @@ def last_error():
 
 
 def encode_path(path):
-    return os.fsencode(os.fspath(path))
+    try:
+        return os.fsencode(os.fspath(path))
+    except TypeError:
+        raise ProfsError(EINVAL, "expected a path (str, bytes or os.PathLike), got %s"
+                         % type(path).__name__) from None
 
 
 def encode_str(s):
-    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+    if isinstance(s, str):
+        return s.encode("utf-8")
+    if isinstance(s, (bytes, bytearray, memoryview)):
+        return bytes(s)
+    raise ProfsError(EINVAL, "expected a str or bytes, got %s" % type(s).__name__)
+
+
+def size_arg(v, what):
+    """v as a non-negative int (a size or count), or ProfsError(PROFS_EINVAL)."""
+    if isinstance(v, bool):
+        raise ProfsError(EINVAL, "%s: expected an integer, got %r" % (what, v))
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise ProfsError(EINVAL, "%s: expected an integer, got %r" % (what, v)) from None
+    if not 0 <= i <= SIZE_MAX:
+        raise ProfsError(EINVAL, "%s: %d out of range [0, 2^%d)"
+                         % (what, i, 8 * ctypes.sizeof(c_size_t)))
+    return i
 
 
 def check(cond, code, message):

@@ -101,9 +101,10 @@ class LM(Handle):
         if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
             raise ProfsError(EINVAL, "set_tokenizer: expected a Tokenizer or None")
         lib.profs_lm_set_tokenizer(self._p, None if tokenizer is None else tokenizer._p)
-        self._keep = tuple(k for k in self._keep if not isinstance(k, Tokenizer))
+        for k in [k for k in self._keep if isinstance(k, Tokenizer)]:
+            self._unretain(k)
         if tokenizer is not None:
-            self._keep += (tokenizer,)
+            self._retain(tokenizer)
 
     # ---- options ----
     def set_batch_tokens(self, tokens):

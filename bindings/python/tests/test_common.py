@@ -57,6 +57,116 @@ class TestLibrary(unittest.TestCase):
             _lib.lib.__dict__.pop("profs_no_such_function", None)
 
 
+_PROBE = "import profs; print(profs.library_path()); print(profs.version())"
+
+
+def _run_probe(env, cwd):
+    """Run a fresh interpreter importing the package at cwd; (returncode, stdout, stderr)."""
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-c", _PROBE], cwd=cwd, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class TestDiscovery(unittest.TestCase):
+    """The three places libprofs.so.0 is looked up, each in a fresh interpreter."""
+
+    def setUp(self):
+        import shutil
+        import tempfile
+        self.built = profs.library_path()
+        if os.sep not in self.built:
+            self.skipTest("the library under test was not loaded from a path")
+        self.tmp = tempfile.mkdtemp(prefix="profs-discovery-")
+        self.addCleanup(shutil.rmtree, self.tmp)
+        pkg = os.path.dirname(os.path.abspath(profs.__file__))
+        self.copy = os.path.join(self.tmp, "profs")
+        shutil.copytree(pkg, self.copy, ignore=shutil.ignore_patterns("__pycache__", "*.so*"))
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("PROFS_LIBRARY", "LD_LIBRARY_PATH", "PYTHONPATH")}
+        self.env["PYTHONDONTWRITEBYTECODE"] = "1"
+
+    def test_next_to_package(self):
+        import shutil
+        shutil.copy(self.built, os.path.join(self.copy, "libprofs.so.0"))
+        rc, out, err = _run_probe(self.env, self.tmp)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.split("\n")[0], os.path.join(self.copy, "libprofs.so.0"))
+        self.assertEqual(out.split("\n")[1], profs.version())
+
+    def test_system_loader(self):
+        env = dict(self.env, LD_LIBRARY_PATH=os.path.dirname(self.built))
+        rc, out, err = _run_probe(env, self.tmp)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.split("\n")[0], "libprofs.so.0")
+        self.assertEqual(out.split("\n")[1], profs.version())
+
+    def test_environment_variable_wins(self):
+        import shutil
+        shutil.copy(self.built, os.path.join(self.copy, "libprofs.so.0"))
+        env = dict(self.env, PROFS_LIBRARY=self.built)
+        rc, out, err = _run_probe(env, self.tmp)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.split("\n")[0], self.built)
+
+    def test_not_found_is_profs_error(self):
+        missing = os.path.join(self.tmp, "nowhere", "libprofs.so.0")
+        env = dict(self.env, PROFS_LIBRARY=missing)
+        import subprocess
+        import sys
+        code = ("import profs\n"
+                "try:\n    profs.version()\n"
+                "except profs.ProfsError as e:\n"
+                "    print(e.code, isinstance(e, OSError), isinstance(e, profs.LibraryNotFound))\n"
+                "    print(e.message)\n")
+        p = subprocess.run([sys.executable, "-c", code], cwd=self.tmp, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        first, message = p.stdout.decode().split("\n")[:2]
+        self.assertEqual(first, "%d True True" % profs.ENOTFOUND)
+        self.assertIn(missing, message)
+        self.assertIn("PROFS_LIBRARY", message)
+
+
+class TestArgumentErrors(unittest.TestCase):
+    """Bad arguments raise ProfsError too, never a silent wrap-around in ctypes."""
+
+    def assertEinval(self, fn, word):
+        with self.assertRaises(profs.ProfsError) as cm:
+            fn()
+        self.assertEqual(cm.exception.code, profs.EINVAL, cm.exception.message)
+        self.assertIn(word, cm.exception.message)
+
+    def test_sizes_out_of_range(self):
+        # ctypes alone would turn 2**64 + 3 into 3 and -1 into 2**64 - 1.
+        self.assertEinval(lambda: profs.Estimator(rank_max=2 ** 64 + 3), "rank_max")
+        self.assertEinval(lambda: profs.Estimator(rank_max=-1), "rank_max")
+        self.assertEinval(lambda: profs.screenot(np.linspace(1, 2, 20), 0.5, 2 ** 64 + 3),
+                          "rank_max")
+        self.assertEinval(lambda: profs.Collector(2 ** 64, 3), "n_layers")
+        self.assertEinval(lambda: profs.Collector(2, -3), "dim")
+        self.assertEinval(lambda: _lib.lib.profs_collector_new(
+            ctypes.byref(ctypes.c_void_p()), 2, -1), "profs_collector_new: argument 3")
+
+    def test_non_numbers(self):
+        self.assertEinval(lambda: profs.Collector("2", 3), "n_layers")
+        self.assertEinval(lambda: profs.Collector(2.5, 3), "n_layers")
+        self.assertEinval(lambda: profs.Estimator(rank_max=1.5), "rank_max")
+        self.assertEinval(lambda: profs.screenot(np.linspace(1, 2, 20), "wide", 3), "aspect_ratio")
+        self.assertEinval(lambda: profs.screenot(["a", "b"], 0.5, 0), "singular_values")
+        c = profs.Collector(2, 3)
+        self.assertEinval(lambda: c.add_pair([["x"] * 3] * 2, np.zeros((2, 3))), "preferred")
+        self.assertEinval(lambda: profs.Collector.load(42), "path")
+        self.assertEinval(lambda: c.preferred("0"), "layer")
+        c.add_pair(np.ones((2, 3)), np.zeros((2, 3)))
+        self.assertEinval(lambda: profs.Estimator(rank="fixed", rank_max=1).estimate(c, 2), "layer")
+        self.assertEinval(lambda: profs.Estimator(rank="fixed", rank_max=1).estimate(c, -3),
+                          "layer")
+        # numpy integers are integers
+        self.assertEqual(profs.Collector(np.int64(2), np.uint32(3)).dim, 3)
+
+
 class TestConversions(unittest.TestCase):
     def test_no_copy_for_c_contiguous_float32(self):
         from profs._handle import f32
