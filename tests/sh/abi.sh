@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ABI promise: the built libprofs.so.0 must match the committed baseline
 # abi/libprofs.abi exactly (abidiff exit status 0), and every exported symbol
-# must be declared in a public header. A deliberate change to the public API
+# must be declared in a public header and in both bindings. A deliberate change to the public API
 # updates the baseline in the same commit: scripts/abi-update (docs/abi.md).
 set -euo pipefail
 if [ "${PROFS_SANITIZE:-0}" = "1" ]; then echo "skipped under sanitizers (the ABI is read from the RelWithDebInfo build)"; exit 77; fi
@@ -69,5 +69,12 @@ if [ -f "$src/abi/constants.txt" ]; then
 else
   echo "FAIL: no abi/constants.txt (run scripts/abi-update)"; fail=1
 fi
+# 5. The bindings declare every exported function (docs/bindings.md, "When the C API changes").
+for s in $(sed 's/@.*//' "$tmp/now.syms"); do
+  grep -q "\"$s\"" "$src/bindings/python/profs/_lib.py" ||
+    { echo "FAIL: $s is exported but not declared in bindings/python/profs/_lib.py (_PROTOTYPES)"; fail=1; }
+  grep -qE "fn $s *\(" "$src/bindings/rust/profs-sys/src/lib.rs" ||
+    { echo "FAIL: $s is exported but not declared in bindings/rust/profs-sys/src/lib.rs"; fail=1; }
+done
 if [ $fail -ne 0 ]; then hint; exit 1; fi
 echo "abi: ok ($(wc -l < "$tmp/now.syms") exported symbols match abi/libprofs.abi, $(wc -l < "$tmp/constants.txt") constants match abi/constants.txt)"
