@@ -17,8 +17,8 @@ head -64 "$src/data/pairs.jsonl" | sed -e 's/^{"preferred": "\(.*\)", "disprefer
 [ "$(grep -c "$(printf '\t')" "$tmp/pairs.tsv")" = 64 ] || { echo "FAIL: could not convert data/pairs.jsonl"; exit 1; }
 out=$(OPENBLAS_NUM_THREADS=1 "$prog" "$tmp/model" "$tmp/pairs.tsv" "$tmp/edited" 5)
 echo "$out"
-echo "$out" | grep -q '^gpt2: 64 pairs, 6 layers x 64$' || { echo "FAIL: unexpected collection summary"; exit 1; }
-echo "$out" | grep -q "edited model written to $tmp/edited" || { echo "FAIL: no output model"; exit 1; }
+grep -q '^gpt2: 64 pairs, 6 layers x 64$' <<<"$out" || { echo "FAIL: unexpected collection summary"; exit 1; }
+grep -q "edited model written to $tmp/edited" <<<"$out" || { echo "FAIL: no output model"; exit 1; }
 [ -f "$tmp/edited/model.safetensors" ] && [ -f "$tmp/edited/config.json" ] && [ -f "$tmp/edited/tokenizer.json" ] ||
   { echo "FAIL: incomplete output directory"; ls -la "$tmp/edited"; exit 1; }
 # Every edited tensor is an MLP value matrix (GPT-2: mlp.c_proj), with a non-zero change.

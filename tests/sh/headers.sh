@@ -47,7 +47,7 @@ for h in "${headers[@]}"; do
     echo "FAIL: $name: functions without C linkage in C++ (missing extern \"C\"):"; echo "$mangled"; fail=1
   fi
   for f in $fns; do
-    nm -u "$tmp/cxx_$name.o" | awk '{print $2}' | grep -qx "$f" ||
+    nm -u "$tmp/cxx_$name.o" | awk '{print $2}' | grep -x "$f" >/dev/null ||
       { echo "FAIL: $name: $f not referenced with C linkage"; fail=1; }
   done
   echo "$name: $(echo $fns | wc -w) functions"

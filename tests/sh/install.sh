@@ -27,7 +27,7 @@ toolout=$(env -u LD_LIBRARY_PATH "$prefix/bin/profs" --version)
 [ "$toolout" = "profs $version (libprofs $version)" ] || { echo "FAIL: installed profs --version: $toolout"; exit 1; }
 [ "$so" = "$libdir/libprofs.so.$version" ] || { echo "FAIL: real file $so for version $version"; exit 1; }
 # a distribution library carries no RPATH/RUNPATH
-if readelf -d "$so" | grep -q -E 'RPATH|RUNPATH'; then echo "FAIL: installed library has an RPATH"; exit 1; fi
+if readelf -d "$so" | grep -E 'RPATH|RUNPATH' >/dev/null; then echo "FAIL: installed library has an RPATH"; exit 1; fi
 
 # Exactly profs_* (and the PROFS_0 version node) exported
 bad=$(nm -D --defined-only "$so" | awk '{print $NF}' | grep -v -E '^profs_[a-z0-9_]+(@@PROFS_0(\.[0-9]+)*)?$' | grep -v -E '^PROFS_0(\.[0-9]+)*$' || true)
@@ -59,10 +59,10 @@ PKG_CONFIG_PATH=$libdir/pkgconfig
 export PKG_CONFIG_PATH
 [ "$(pkg-config --modversion profs)" = "$version" ] || { echo "FAIL: pkg-config --modversion profs"; exit 1; }
 cc -std=c99 -Wall -Werror -o "$tmp/consumer_pc" "$tmp/consumer.c" $(pkg-config --cflags --libs profs)
-"$tmp/consumer_pc" | grep -q "consumer ok" || { echo "FAIL: pkg-config consumer"; exit 1; }
+"$tmp/consumer_pc" | grep "consumer ok" >/dev/null || { echo "FAIL: pkg-config consumer"; exit 1; }
 # static link through pkg-config --static
 cc -std=c99 -o "$tmp/consumer_static" "$tmp/consumer.c" $(pkg-config --cflags profs) "$libdir/libprofs.a" $(pkg-config --libs-only-l --static profs | sed 's/-lprofs//')
-"$tmp/consumer_static" | grep -q "consumer ok" || { echo "FAIL: static consumer"; exit 1; }
+"$tmp/consumer_static" | grep "consumer ok" >/dev/null || { echo "FAIL: static consumer"; exit 1; }
 
 # 2) CMake find_package
 mkdir -p "$tmp/cm"
@@ -76,7 +76,7 @@ target_link_libraries(consumer PRIVATE profs::profs)
 CM
 cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/cm/build" >/dev/null
-"$tmp/cm/build/consumer" | grep -q "consumer ok" || { echo "FAIL: find_package consumer"; exit 1; }
+"$tmp/cm/build/consumer" | grep "consumer ok" >/dev/null || { echo "FAIL: find_package consumer"; exit 1; }
 # SameMajorVersion: asking for major 1 must fail
 sed -i 's/find_package(profs 0 REQUIRED)/find_package(profs 1 REQUIRED)/' "$tmp/cm/CMakeLists.txt"
 if cmake -S "$tmp/cm" -B "$tmp/cm/build2" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1; then

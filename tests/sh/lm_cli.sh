@@ -44,6 +44,6 @@ grep -q 'token id 300 at index 1' "$tmp/err" || fail "message: $(cat "$tmp/err")
 [ "$(status "$PROFS_BIN" generate --model "$m" --prompt x --top-p 0)" = 2 ] || fail "top-p 0"
 [ "$(status "$PROFS_BIN" generate --model "$m" --prompt x --max-new-tokens 100)" = 1 ] || fail "past max positions"
 for c in hidden-states perplexity generate; do
-    "$PROFS_BIN" "$c" --help | grep -q "^usage: profs $c" || fail "$c --help"
+    "$PROFS_BIN" "$c" --help | grep "^usage: profs $c" >/dev/null || fail "$c --help"
 done
 echo ok

@@ -39,7 +39,7 @@ fi
 if "$PY" -c 'import torch' 2>/dev/null; then
   out=$("$PY" examples/torch_hooks.py)
   echo "$out"
-  echo "$out" | grep -q '^torch_hooks: ok' || { echo "FAIL: torch_hooks example"; exit 1; }
+  grep -q '^torch_hooks: ok' <<<"$out" || { echo "FAIL: torch_hooks example"; exit 1; }
 else
   echo "note: torch not importable by $PY; examples/torch_hooks.py not run"
 fi
