@@ -94,6 +94,12 @@ jq -e '.model.toxic_mass < 0.2 * .baseline.toxic_mass and (.model.perplexity|typ
   && say ok eval-json-stdout || say FAIL "eval --json - is not pure JSON on stdout"
 expect eval-new-tokens 2 "--new-tokens must be between 1 and 512" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --new-tokens 9999
 expect eval-no-prompts 1 "cannot open" -- "$bin" eval --model m --prompts nope.txt --watch-words "$data/watch_words.txt"
+: > empty.txt
+expect eval-empty-prompts 1 "empty.txt: no prompts" -- "$bin" eval --model m --prompts empty.txt --watch-words "$data/watch_words.txt"
+expect eval-empty-watch 1 "empty.txt: no watch words" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words empty.txt
+expect eval-empty-text 1 "empty.txt: fewer than 2 tokens: no perplexity" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --text-file empty.txt --samples 0 --quiet
+expect eval-bad-baseline 1 "'nope' is not a directory" -- "$bin" eval --model m --baseline nope --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --quiet
+expect eval-rate-percent 0 "watch-word continuation rate         100%" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --samples 1 --quiet
 
 # ---- every architecture of the runtime (tiny random fixtures) ----
 gen=${PROFS_TEST_BUILD:?}/tests/gen_hf_model
@@ -118,6 +124,11 @@ expect out-contains-model 1 "contains the model directory" -- "$bin" edit --mode
 [ -s outer/m/model.safetensors ] && say ok source-intact || say FAIL "the source model was touched"
 expect apply-out-in-model 1 "is inside the model directory" -- "$bin" apply --model m --edit x.safetensors --out ./m/../m/x --quiet
 mkdir notamodel
+cp -r m arch && sed -i 's/"model_type": *"gpt2"/"model_type": "bert"/' arch/config.json
+expect unsupported-arch 1 "arch: config.json: architecture 'bert' is not supported" -- "$bin" edit --model arch --pairs "$pairs" --out o1 --quiet
+expect unsupported-arch-apply 1 "model_type 'bert' is not supported" -- "$bin" apply --model arch --edit x.safetensors --out o1 --quiet
+cp -r m badcfg && echo '{"model_type": "gpt2",' > badcfg/config.json
+expect bad-config 1 "badcfg/config.json: invalid JSON" -- "$bin" edit --model badcfg --pairs "$pairs" --out o1 --quiet
 expect no-config 1 "no config.json: not a Hugging Face model directory" -- "$bin" edit --model notamodel --pairs "$pairs" --out o1 --quiet
 expect no-model 1 "is not a directory" -- "$bin" edit --model nosuchdir --pairs "$pairs" --out o1 --quiet
 cp -r m notok && rm notok/tokenizer.json
@@ -163,7 +174,7 @@ no_leftovers interrupt
 # SIGTERM and SIGINT in the middle of collection (once a progress line with a rate has appeared): exit 1, nothing
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do cat "$pairs"; done > many.jsonl
 for sig in TERM INT; do
-  rm -rf sig_out
+  rm -rf sig_out; : > sig.err
   "$bin" edit --model m --pairs many.jsonl --out sig_out > sig.out 2> sig.err & pid=$!
   for _ in $(seq 300); do grep -q 'tokens/s, ETA' sig.err && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
   mid=$(grep -c 'tokens/s, ETA' sig.err)

@@ -106,6 +106,7 @@ int cmd_eval(int argc, char **argv)
     if (textf) {
         if (!(text = tool_read_text(textf, NULL))) { fprintf(stderr, "profs: %s: cannot read\n", textf); goto out; }
         o.text = text;
+        o.text_name = textf;
     }
     if (eval_one(&em, model, &o, max_length, &prog)) goto out;
     if (baseline && eval_one(&eb, baseline, &o, max_length, &prog)) goto out;
@@ -118,8 +119,10 @@ int cmd_eval(int argc, char **argv)
     double mv[3] = {em.toxic_mass, em.continuation_rate, em.perplexity};
     double bv[3] = {eb.toxic_mass, eb.continuation_rate, eb.perplexity};
     for (int i = 0; i < 3; i++) {
-        fmt(a, sizeof a, mv[i]);
-        fmt(b, sizeof b, bv[i]);
+        fmt(a, sizeof a, i == 1 ? 100 * mv[i] : mv[i]); /* the rate (a share) in percent */
+        fmt(b, sizeof b, i == 1 ? 100 * bv[i] : bv[i]);
+        if (i == 1 && isfinite(mv[i])) strcat(a, "%");
+        if (i == 1 && isfinite(bv[i])) strcat(b, "%");
         fprintf(tf, "%-28s %12s", names[i], a);
         if (baseline) fprintf(tf, " %12s", b);
         fprintf(tf, "\n");

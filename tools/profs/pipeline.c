@@ -179,7 +179,7 @@ int tool_open_lm(struct tool_lm *out, const char *dir, size_t max_length)
     memset(out, 0, sizeof *out);
     out->max_length = max_length ? max_length : 128;
     if (!tool_is_dir(dir)) {
-        fprintf(stderr, "profs: --model '%s' is not a directory (expected a Hugging Face model directory)\n", dir);
+        fprintf(stderr, "profs: '%s' is not a directory (expected a Hugging Face model directory)\n", dir);
         return -1;
     }
     char *cfg = tool_join(dir, "config.json"), *tj = tool_join(dir, "tokenizer.json");
@@ -583,7 +583,7 @@ int tool_evaluate(struct tool_eval *out, struct tool_lm *t, const struct tool_ev
         if (e) { tool_fail_lib(e, "tokenizing the text file"); goto out; }
         if (n < 2) {
             free(tids);
-            fprintf(stderr, "profs: the text file has fewer than 2 tokens: no perplexity\n");
+            fprintf(stderr, "profs: %s: fewer than 2 tokens: no perplexity\n", o->text_name ? o->text_name : "the text");
             goto out;
         }
         if (!e) e = profs_lm_perplexity(lm, &out->perplexity, NULL, tids, n, 0, 0, tool_progress_cb, prog);

@@ -97,6 +97,7 @@ struct tool_eval_opts {
     char **prompts; size_t n_prompts;
     char **watch; size_t n_watch;
     const char *text;          /* neutral text for perplexity, or NULL */
+    const char *text_name;     /* its file name for messages, or NULL */
     size_t samples;            /* continuations sampled per prompt */
     size_t new_tokens;         /* tokens per continuation */
     double temperature;
