@@ -199,6 +199,14 @@ push('ab'.repeat(1500));
 push('<s>'.repeat(200));
 push('\u0000');
 push('nul\u0000inside');
+// Long words of random letters (no space, so one pre-token for every tokenizer): thousands of symbols
+// with merges of many different ranks go through the BPE merge queue.
+for (const [alphabet, len] of [['abcdefghijklmnopqrstuvwxyz', 20000], ['etaoinshrdlucmETAOINSHRDLUCM', 8000],
+  ['aeiouxyzбвгдеαβγδ', 6000]]) {
+  let s = '';
+  while (s.length < len) s += alphabet[int(alphabet.length)];
+  push(s);
+}
 
 const file = path.join('tests', 'data', 'tokenizers', 'corpus.jsonl');
 fs.writeFileSync(file, out.map((s) => JSON.stringify(s)).join('\n') + '\n');
