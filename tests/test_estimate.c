@@ -176,6 +176,44 @@ START_TEST(deterministic)
 }
 END_TEST
 
+/* The estimator hands ScreeNOT the p = min(N, D) singular values of T and the aspect
+ * ratio min(N, D) / max(N, D) (DESIGN.md section 1, the authors' gamma = min(n/m, m/n)):
+ * its threshold and rank equal a direct profs_screenot call with exactly those inputs. */
+START_TEST(screenot_conventions)
+{
+    static const size_t ns[2] = {40, 300};   /* N < D (Gram of the rows) and N > D */
+    for (int i = 0; i < 2; i++) {
+        double dirs[(R + 1) * D];
+        profs_collector *c = planted(dirs, ns[i], 11u + (unsigned)i);
+        profs_estimator *e;
+        ck_assert_profs_ok(profs_estimator_new(&e));
+        ck_assert_profs_ok(profs_estimator_set_rank_rule(e, PROFS_RANK_SCREENOT, 6));
+        for (int st = 0; st < 3; st++) {
+            ck_assert_profs_ok(profs_estimator_set_screenot_strategy(e, (profs_screenot_strategy)st));
+            profs_subspace *s;
+            ck_assert_profs_ok(profs_estimate(&s, e, c, 0));
+            size_t p = ns[i] < D ? ns[i] : D, big = ns[i] < D ? D : ns[i];
+            ck_assert_uint_eq(profs_subspace_n_singular_values(s), p);
+            double t;
+            size_t r;
+            ck_assert_profs_ok(profs_screenot(&t, &r, profs_subspace_singular_values(s), p, (double)p / (double)big, 6,
+                                              (profs_screenot_strategy)st));
+            ck_assert_msg(t == profs_subspace_threshold(s), "N %zu strategy %d: threshold %.17g vs direct %.17g", ns[i],
+                          st, profs_subspace_threshold(s), t);
+            ck_assert_uint_eq(profs_subspace_rank(s), r);
+            /* another aspect ratio would give another threshold: the convention is observable */
+            double t_other;
+            ck_assert_profs_ok(profs_screenot(&t_other, NULL, profs_subspace_singular_values(s), p, 1.0, 6,
+                                              (profs_screenot_strategy)st));
+            ck_assert(t_other != t);
+            profs_subspace_free(s);
+        }
+        profs_estimator_free(e);
+        profs_collector_free(c);
+    }
+}
+END_TEST
+
 static void compare_paths(size_t rows, size_t cols, size_t k, unsigned seed)
 {
     tu_rng rng = {seed};
@@ -311,6 +349,7 @@ int main(void)
     tcase_add_test(tc, planted_subspace_mean_centering);
     tcase_add_test(tc, centering_options);
     tcase_add_test(tc, deterministic);
+    tcase_add_test(tc, screenot_conventions);
     tcase_add_test(tc, gram_matches_gesdd);
     tcase_add_test(tc, edge_cases);
     tcase_add_test(tc, subspace_from_basis);
