@@ -41,4 +41,7 @@ write("edit.safetensors",
        ("layers.4.singular_values", "F64", [0], b"")],
       {"format": "profs-edit", "format_version": "1", "dim": "3", "layers": "1,4",
        "layers.1.rank": "1", "layers.1.threshold": "1.25", "layers.4.rank": "0", "layers.4.threshold": "nan",
-       "n_pairs": "2", "centering": "mean", "rank_rule": "screenot", "rank_k": "1", "screenot_strategy": "impute"})
+       "n_pairs": "2", "centering": "mean", "rank_rule": "screenot", "rank_k": "1", "screenot_strategy": "impute",
+       # layer 4 is hand-made: its settings differ from the file-wide ones
+       "layers.4.n_pairs": "0", "layers.4.centering": "unknown", "layers.4.rank_rule": "unknown",
+       "layers.4.rank_k": "0", "layers.4.screenot_strategy": "unknown"})
