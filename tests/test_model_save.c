@@ -6,6 +6,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -543,6 +544,83 @@ START_TEST(write_error_leaves_no_complete_output)
 }
 END_TEST
 
+static int count_progress(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* SIGKILL the process at the progress call number *ud (1-based). */
+static int kill_at_call(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    if (--*(int *)ud == 0) raise(SIGKILL);
+    return 0;
+}
+
+/* Every entry of `out` that has a final name (not a ".tmp-" temporary) is byte-identical to
+ * the same file of the complete save `ref`; and the index is there only with all its shards. */
+static void check_partial_output(const char *out, const char *ref, int k)
+{
+    DIR *dd = opendir(out);
+    if (!dd) return;   /* the directory itself is created only with the output */
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || strstr(e->d_name, ".tmp-")) continue;
+        char *a = at(out, e->d_name), *b = at(ref, e->d_name);
+        ck_assert_msg(files_equal(a, b), "killed at progress call %d: %s is under its final name but differs "
+                      "from the complete output", k, e->d_name);
+        free(a);
+        free(b);
+    }
+    closedir(dd);
+    char *idx = at(out, "model.safetensors.index.json");
+    if (exists(idx)) {
+        for (size_t i = 0; i < 3; i++) {
+            char *shard = at(out, sharded_files[i]);
+            ck_assert_msg(exists(shard), "killed at progress call %d: the index is there without %s", k,
+                          sharded_files[i]);
+            free(shard);
+        }
+    }
+    free(idx);
+}
+
+START_TEST(killed_save_leaves_nothing_complete_looking)
+{
+    ck_assert_int_eq(fx_sharded(src), 0);
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    const float v[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    ck_assert_profs_ok(profs_model_stage_f32(m, "layers.1.w", v, 8));
+    char *ref = at(dir, "ref");
+    int calls = 0;
+    ck_assert_profs_ok(profs_model_save(m, ref, count_progress, &calls));
+    ck_assert_int_ge(calls, 4);
+    int killed = 0;
+    for (int k = 1; k <= calls; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "out-%d", k);
+        char *out = at(dir, name);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            int left = k;
+            int rc = profs_model_save(m, out, kill_at_call, &left);
+            _exit(rc == PROFS_OK ? 0 : 1);
+        }
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "save not killed at call %d", k);
+        killed++;
+        check_partial_output(out, ref, k);
+        free(out);
+    }
+    ck_assert_int_eq(killed, calls);   /* every progress call is a point where a kill can land */
+    profs_model_free(m);
+    free(ref);
+}
+END_TEST
+
 typedef struct progress_log { int calls, cancel_at; uint64_t last_done, total; int monotone; } progress_log;
 
 static int on_progress(void *ud, const char *stage, uint64_t done, uint64_t total)
@@ -635,6 +713,7 @@ static Suite *save_suite(void)
     tcase_add_test(tc, refuses_to_save_onto_source);
     tcase_add_test(tc, unwritable_destination_leaves_nothing);
     tcase_add_test(tc, write_error_leaves_no_complete_output);
+    tcase_add_test(tc, killed_save_leaves_nothing_complete_looking);
     tcase_add_test(tc, progress_and_cancellation);
     tcase_add_test(tc, output_inside_source_and_special_files);
     suite_add_tcase(s, tc);
