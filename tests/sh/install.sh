@@ -34,6 +34,11 @@ bad=$(nm -D --defined-only "$so" | awk '{print $NF}' | grep -v -E '^profs_[a-z0-
 if [ -n "$bad" ]; then echo "FAIL: unexpected exported symbols:"; echo "$bad"; exit 1; fi
 nm -D --defined-only "$so" | grep 'profs_version_number@@PROFS_0' >/dev/null || { echo "FAIL: symbols not versioned PROFS_0"; exit 1; }
 
+# The library never prints, exits or aborts: it imports none of the functions that would
+imported=$(nm -D --undefined-only "$so" | awk '{print $NF}' | sed 's/@.*//')
+forbidden=$(echo "$imported" | grep -x -E '(printf|vprintf|puts|putchar|fprintf|vfprintf|fputs|fputc|perror|exit|_exit|_Exit|abort|__assert_fail|__printf_chk|__fprintf_chk|__vfprintf_chk|stdout|stderr)' || true)
+[ -z "$forbidden" ] || { echo "FAIL: the library imports:" $forbidden; exit 1; }
+
 # Public headers include only <stddef.h> and <stdint.h>
 badinc=$(grep -h '#include <' "$prefix"/include/profs/*.h | grep -v -E '<(stddef|stdint)\.h>' || true)
 [ -z "$badinc" ] || { echo "FAIL: public headers include: $badinc"; exit 1; }
