@@ -674,6 +674,37 @@ START_TEST(reject_index_malformed)
     ck_assert_profs_error(profs_model_open(&m, dir), PROFS_EFORMAT, "weight_map entry 'a' is not a file name in this directory");
     ck_assert_int_eq(fx_text(dir, "model.safetensors.index.json", "{\"weight_map\": {\"a\": 3}}"), 0);
     ck_assert_profs_error(profs_model_open(&m, dir), PROFS_EFORMAT, "weight_map entry 'a'");
+    /* a tensor named twice in the weight_map */
+    ck_assert_int_eq(fx_text(dir, "model.safetensors.index.json",
+                             "{\"weight_map\": {\"norm\": \"model-00003-of-00003.safetensors\",\n"
+                             " \"norm\": \"model-00002-of-00003.safetensors\"}}"), 0);
+    ck_assert_profs_error(profs_model_open(&m, dir), PROFS_EFORMAT, "model.safetensors.index.json: ");
+    ck_assert(tu_contains(profs_last_error(), "duplicate"));
+    ck_assert(tu_contains(profs_last_error(), "line 2"));
+}
+END_TEST
+
+START_TEST(reject_tensor_in_two_shards)
+{
+    ck_assert_int_eq(fx_sharded(dir), 0);
+    /* shard 2 also holds 'norm', which the weight_map puts in shard 3 */
+    char *p = at("model-00002-of-00003.safetensors");
+    const float two[4] = { 0 };
+    const uint16_t w[8] = { 0 };
+    const char *names[] = { "layers.1.w", "norm" };
+    int dt[] = { PROFS_DTYPE_F16, PROFS_DTYPE_F32 };
+    size_t nd[] = { 2, 1 };
+    int64_t s0[] = { 2, 4 }, s1[] = { 4 };
+    const int64_t *shapes[] = { s0, s1 };
+    const void *data[] = { w, two };
+    ck_assert_profs_ok(profs_safetensors_write(p, 2, names, dt, nd, shapes, data, 0, NULL, NULL));
+    free(p);
+    profs_model *m = NULL;
+    ck_assert_profs_error(profs_model_open(&m, dir), PROFS_EFORMAT,
+                          "model-00002-of-00003.safetensors: tensor 'norm' is also in shard "
+                          "'model-00003-of-00003.safetensors', where the weight_map of");
+    ck_assert(tu_contains(profs_last_error(), "model.safetensors.index.json"));
+    ck_assert_ptr_null(m);
 }
 END_TEST
 
@@ -796,6 +827,7 @@ static Suite *model_suite(void)
     tcase_add_test(rj, reject_index_tensor_absent_from_shard);
     tcase_add_test(rj, reject_shard_tensor_not_in_index);
     tcase_add_test(rj, reject_index_malformed);
+    tcase_add_test(rj, reject_tensor_in_two_shards);
     tcase_add_test(rj, reject_invalid_shard_names_its_file);
     suite_add_tcase(s, rj);
     return s;

@@ -155,8 +155,8 @@ static int open_sharded(profs_model *m)
                 goto done;
             }
             if (strcmp(json_string_value(v), shards[i]) != 0) {
-                rc = pf_error(PROFS_EFORMAT, "%s: tensor '%s' is also in shard '%s', but the weight_map of %s maps it to '%s'",
-                              m->files[i].path, name, shards[i], INDEX_NAME, json_string_value(v));
+                rc = pf_error(PROFS_EFORMAT, "%s: tensor '%s' is also in shard '%s', where the weight_map of %s maps it",
+                              m->files[i].path, name, json_string_value(v), INDEX_NAME);
                 goto done;
             }
         }
