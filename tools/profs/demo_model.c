@@ -192,17 +192,20 @@ static int build_tokenizer(struct vocab *v, const char *dir, struct wordset *ws,
         /* "Ġ" + word, built one character at a time: each prefix is a token
          * and each step a merge (prefix, next character). */
         const char *w = ws->v[i].w;
-        char prev[256] = "\xc4\xa0", cur[256];
-        size_t len = strlen(w);
+        /* at most 2 + 200 * 3 bytes + NUL: each byte's token is at most 3 bytes */
+        char prev[640] = "\xc4\xa0", cur[640];
+        size_t plen = 2, len = strlen(w);
         if (len > 200) continue;
         for (size_t k = 1; k <= len; k++) {
             char ch[4];
             byte_token((unsigned char)w[k - 1], ch);
-            snprintf(cur, sizeof cur, "%s%s", prev, ch);
+            size_t clen = strlen(ch);
+            memcpy(cur, prev, plen);
+            memcpy(cur + plen, ch, clen + 1);
             int id = vocab_find(v, cur);
             if (id < 0) {
                 if (vocab_add(v, cur, OTHER_LOGIT)) goto oom;
-                char m[520];
+                char m[648];
                 snprintf(m, sizeof m, "%s %s", prev, ch);
                 json_array_append_new(merges, json_string(m));
                 id = (int)v->n - 1;
@@ -212,7 +215,8 @@ static int build_tokenizer(struct vocab *v, const char *dir, struct wordset *ws,
                 v->insult[id] = ws->v[i].insult;
                 v->hostile[id] = ws->v[i].hostile;
             }
-            snprintf(prev, sizeof prev, "%s", cur);
+            memcpy(prev, cur, plen + clen + 1);
+            plen += clen;
         }
     }
     if (vocab_add(v, "<|endoftext|>", OTHER_LOGIT)) goto oom;
