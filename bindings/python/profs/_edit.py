@@ -3,7 +3,7 @@
 import collections
 import ctypes
 
-from ._lib import (lib, ProfsError, EINVAL, ECANCELLED, encode_path, encode_str,
+from ._lib import (lib, ProfsError, EINVAL, ECANCELLED, encode_path, encode_str, size_arg,
                    progress_callback, _s)
 from ._handle import Handle, new_handle
 from ._core import Collector, Estimator, Subspace
@@ -33,7 +33,7 @@ class Edit(Handle):
 
     def __init__(self, dim):
         h = new_handle()
-        lib.profs_edit_new(ctypes.byref(h), int(dim))
+        lib.profs_edit_new(ctypes.byref(h), size_arg(dim, "dim"))
         self._adopt(h.value)
 
     @classmethod
@@ -51,7 +51,7 @@ class Edit(Handle):
             raise ProfsError(EINVAL, "estimate: expected a Collector")
         arr, n = None, 0
         if layers is not None:
-            layers = [int(x) for x in layers]
+            layers = [size_arg(x, "layers") for x in layers]
             n = len(layers)
             arr = (ctypes.c_size_t * max(n, 1))(*layers)
         h = new_handle()
@@ -81,7 +81,7 @@ class Edit(Handle):
         """Add a copy of a subspace for `layer`."""
         if not isinstance(subspace, Subspace):
             raise ProfsError(EINVAL, "add: expected a Subspace")
-        lib.profs_edit_add(self._p, int(layer), subspace._p)
+        lib.profs_edit_add(self._p, size_arg(layer, "layer"), subspace._p)
 
     @property
     def dim(self):
@@ -96,15 +96,22 @@ class Edit(Handle):
     def __len__(self):
         return lib.profs_edit_count(self._p)
 
+    def _get(self, layer):
+        try:
+            layer = size_arg(layer, "layer")
+        except ProfsError:
+            return None  # not a layer number: no such key (mapping protocol)
+        return lib.profs_edit_get(self._p, layer)
+
     def __getitem__(self, layer):
-        """The subspace of `layer` (a view valid while this edit is open)."""
-        ptr = lib.profs_edit_get(self._p, int(layer))
+        """The subspace of `layer` (a view valid while this edit is open); KeyError when it has none."""
+        ptr = self._get(layer)
         if not ptr:
             raise KeyError(layer)
         return Subspace._borrow(ptr, self)
 
     def __contains__(self, layer):
-        return bool(lib.profs_edit_get(self._p, int(layer)))
+        return bool(self._get(layer))
 
     @property
     def architecture(self):

@@ -5,7 +5,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (lib, ProfsError, EINVAL, EBUFS, ECANCELLED, TOKEN_FN, c_int32_p,
+from ._lib import (lib, ProfsError, EINVAL, EBUFS, ECANCELLED, TOKEN_FN, c_int32_p, size_arg,
                    encode_path, encode_str, progress_callback, _s)
 from ._handle import Handle, new_handle, fptr
 from ._model import Model
@@ -109,11 +109,11 @@ class LM(Handle):
     # ---- options ----
     def set_batch_tokens(self, tokens):
         """Most tokens that go through the blocks together (bounds activation memory)."""
-        lib.profs_lm_set_batch_tokens(self._p, int(tokens))
+        lib.profs_lm_set_batch_tokens(self._p, size_arg(tokens, "tokens"))
 
     def set_max_length(self, tokens):
         """Tokenisation limit of collection and pooling (default 128)."""
-        lib.profs_lm_set_max_length(self._p, int(tokens))
+        lib.profs_lm_set_max_length(self._p, size_arg(tokens, "tokens"))
 
     def set_pool_skip_bos(self, skip):
         """Leave a BOS the tokenizer added out of the mean."""
@@ -121,7 +121,7 @@ class LM(Handle):
 
     def set_resident_bytes(self, nbytes):
         """Keep converted weights between calls when they need at most this many bytes."""
-        lib.profs_lm_set_resident_bytes(self._p, int(nbytes))
+        lib.profs_lm_set_resident_bytes(self._p, size_arg(nbytes, "nbytes"))
 
     # ---- forward ----
     def hidden_states(self, ids):
@@ -199,7 +199,7 @@ class LM(Handle):
         ppl = ctypes.c_double()
         nll = ctypes.c_double()
         _run(lib.profs_lm_perplexity, progress, self._p, ctypes.byref(ppl), ctypes.byref(nll),
-             _iptr(a), a.size, int(max_length), int(stride))
+             _iptr(a), a.size, size_arg(max_length, "max_length"), size_arg(stride, "stride"))
         return ppl.value, nll.value
 
     def generate(self, prompt, max_new_tokens, temperature=0.0, top_k=0, top_p=1.0, seed=0,
@@ -223,14 +223,14 @@ class LM(Handle):
         ccb = TOKEN_FN(cb) if on_token is not None else TOKEN_FN()
         try:
             lib.profs_sampler_set_temperature(sampler, float(temperature))
-            lib.profs_sampler_set_top_k(sampler, int(top_k))
+            lib.profs_sampler_set_top_k(sampler, size_arg(top_k, "top_k"))
             lib.profs_sampler_set_top_p(sampler, float(top_p))
             lib.profs_sampler_set_seed(sampler, int(seed))
-            cap = max(int(max_new_tokens), 1)
+            cap = max(size_arg(max_new_tokens, "max_new_tokens"), 1)
             out = np.empty(cap, dtype=np.int32)
             n = ctypes.c_size_t()
             lib.profs_lm_generate(self._p, _iptr(out), cap, ctypes.byref(n), _iptr(a), a.size,
-                                  int(max_new_tokens), sampler, ccb, None)
+                                  size_arg(max_new_tokens, "max_new_tokens"), sampler, ccb, None)
         finally:
             lib.profs_sampler_free(sampler)
         if "error" in state:

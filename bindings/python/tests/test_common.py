@@ -163,6 +163,13 @@ class TestArgumentErrors(unittest.TestCase):
         self.assertEinval(lambda: profs.Estimator(rank="fixed", rank_max=1).estimate(c, 2), "layer")
         self.assertEinval(lambda: profs.Estimator(rank="fixed", rank_max=1).estimate(c, -3),
                           "layer")
+        self.assertEinval(lambda: profs.Edit(-4), "dim")
+        e = profs.Edit(3)
+        self.assertEinval(lambda: e.add(-1, profs.Subspace.from_basis(np.eye(1, 3))), "layer")
+        self.assertNotIn(-1, e)
+        self.assertNotIn("0", e)
+        with self.assertRaises(KeyError):
+            e[-1]
         # numpy integers are integers
         self.assertEqual(profs.Collector(np.int64(2), np.uint32(3)).dim, 3)
 
