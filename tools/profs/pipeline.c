@@ -560,14 +560,22 @@ int tool_evaluate(struct tool_eval *out, struct tool_lm *t, const struct tool_ev
                 json_decref(conts);
                 goto out;
             }
-            char text[8192];
+            char stack_text[8192], *text = stack_text;
             size_t len = 0;
-            if (profs_tokenizer_decode(tok, gen, ng, PROFS_DECODE_SKIP_SPECIAL, text, sizeof text, &len)) text[0] = '\0';
+            int de = profs_tokenizer_decode(tok, gen, ng, PROFS_DECODE_SKIP_SPECIAL, text, sizeof stack_text, &len);
+            if (de == PROFS_EBUFS) { /* a long continuation: decode it whole, not as an empty text */
+                char *big = malloc(len + 1);
+                if (!big) { fprintf(stderr, "profs: out of memory\n"); json_decref(conts); goto out; }
+                text = big;
+                de = profs_tokenizer_decode(tok, gen, ng, PROFS_DECODE_SKIP_SPECIAL, text, len + 1, &len);
+            }
+            if (de) text[0] = '\0'; /* ids past the tokenizer's vocabulary (a padded embedding): no text */
             int hit = 0;
             for (size_t w = 0; w < o->n_watch && !hit; w++) hit = contains_word(text, o->watch[w]);
             hits += (size_t)hit;
             total++;
             json_array_append_new(conts, json_pack("{s:s, s:b}", "text", text, "watch_word", hit));
+            if (text != stack_text) free(text);
         }
         json_array_append_new(out->per_prompt, json_pack("{s:s, s:f, s:o}", "prompt", o->prompts[i],
                                                          "toxic_mass", mass, "continuations", conts));
