@@ -326,8 +326,12 @@ START_TEST(sampling_is_seeded_and_deterministic)
     ck_assert_profs_error(profs_sampler_set_temperature(s, -1), PROFS_EINVAL, "temperature");
     ck_assert_profs_error(profs_lm_generate(lm, c, 10, &nc, prompt, 3, 62, NULL, NULL, NULL), PROFS_EINVAL,
                           "capacity");
+    /* the last new token is never fed back: 3 + 62 tokens use positions 0 .. 63 of 64, as in transformers */
     int32_t big[70] = {0};
-    ck_assert_profs_error(profs_lm_generate(lm, big, 70, &nc, prompt, 3, 62, NULL, NULL, NULL), PROFS_EINVAL,
+    ck_assert_profs_ok(profs_lm_generate(lm, big, 70, &nc, prompt, 3, 62, NULL, NULL, NULL));
+    ck_assert_uint_ge(nc, 1);
+    ck_assert_uint_le(nc, 62);
+    ck_assert_profs_error(profs_lm_generate(lm, big, 70, &nc, prompt, 3, 63, NULL, NULL, NULL), PROFS_EINVAL,
                           "exceed the model's 64 positions");
     profs_sampler_free(s);
     profs_lm_free(lm);
@@ -662,6 +666,69 @@ START_TEST(bad_config)
 }
 END_TEST
 
+/* Config fields read as transformers reads them. */
+START_TEST(config_follows_transformers)
+{
+    profs_lm *lm = NULL;
+    /* GPT-J rotary_dim: None rotates with an n_embd-wide table, which transformers only
+     * applies with one head; absent means GPTJConfig's 64 (over head_dim 8 here); odd is refused */
+    char *p = fixture("gptj");
+    rewrite_config(p, "\"rotary_dim\": 4", "\"rotary_dim\": null");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED, "only works with one head");
+    free(p);
+    p = fixture("gptj");
+    rewrite_config(p, "\"rotary_dim\": 4,", "");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "rotary_dim 64 must be even, positive and at most "
+                                                                "head_dim 8");
+    free(p);
+    p = fixture("gptj");
+    rewrite_config(p, "\"rotary_dim\": 4", "\"rotary_dim\": 3");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "rotary_dim 3");
+    free(p);
+
+    /* Mistral has no attention_bias / mlp_bias: the fields are ignored (no bias tensor asked for) */
+    p = fixture("mistral");
+    rewrite_config(p, "\"hidden_act\": \"silu\",", "\"hidden_act\": \"silu\", \"attention_bias\": true, "
+                                                   "\"mlp_bias\": true,");
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    profs_lm_free(lm);
+    lm = NULL;
+    free(p);
+
+    /* GPT-J with tie_word_embeddings: the head shares wte's weight and keeps lm_head.bias */
+    p = fixture("gptj");
+    rewrite_config(p, "\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true");
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm), V = profs_lm_vocab_size(lm);
+    int32_t ids[] = {7, 123, 42};
+    float *hs = malloc((L + 1) * 3 * D * sizeof(float)), *logits = malloc(3 * V * sizeof(float));
+    float *wte = malloc(V * D * sizeof(float)), bias[300], lnw[32], lnb[32];
+    ck_assert_profs_ok(profs_lm_hidden_states(lm, hs, ids, 3));
+    ck_assert_profs_ok(profs_lm_logits(lm, logits, ids, 3));
+    profs_model *m = profs_lm_model(lm);
+    ck_assert_profs_ok(profs_model_read_f32(m, "transformer.wte.weight", wte, V * D));
+    ck_assert_profs_ok(profs_model_read_f32(m, "lm_head.bias", bias, V));
+    ck_assert_profs_ok(profs_model_read_f32(m, "transformer.ln_f.weight", lnw, D));
+    ck_assert_profs_ok(profs_model_read_f32(m, "transformer.ln_f.bias", lnb, D));
+    const float *x = hs + (L * 3 + 2) * D; /* last block, last token */
+    double mean = 0, var = 0, f[32];
+    for (size_t i = 0; i < D; i++) mean += x[i] / (double)D;
+    for (size_t i = 0; i < D; i++) var += (x[i] - mean) * (x[i] - mean) / (double)D;
+    for (size_t i = 0; i < D; i++) f[i] = (x[i] - mean) / sqrt(var + 1e-5) * lnw[i] + lnb[i];
+    for (size_t v = 0; v < V; v++) {
+        double z = bias[v];
+        for (size_t i = 0; i < D; i++) z += f[i] * wte[v * D + i];
+        ck_assert_msg(fabs(z - logits[2 * V + v]) <= 1e-4 * (1 + fabs(z)), "logit %zu: %g vs %g", v,
+                      logits[2 * V + v], z);
+    }
+    free(hs);
+    free(logits);
+    free(wte);
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
@@ -687,6 +754,7 @@ static Suite *lm_suite(void)
     tcase_add_test(te, wrong_shape_is_named);
     tcase_add_test(te, unsupported_architecture);
     tcase_add_test(te, bad_config);
+    tcase_add_test(te, config_follows_transformers);
     tcase_add_test(te, unreadable_tokenizer_only_stops_text);
     suite_add_tcase(s, te);
     return s;

@@ -240,8 +240,8 @@ typedef int (*profs_token_fn)(void *userdata, int32_t token);
  * @param prompt        (n_prompt) >= 1 ids
  * @param sampler       settings, NULL for greedy
  * @param on_token      optional streaming callback
- * @return PROFS_OK, PROFS_EINVAL (capacity < max_new, bad ids, prompt + max_new
- *         over max positions), PROFS_ENOMEM.
+ * @return PROFS_OK, PROFS_EINVAL (capacity < max_new, bad ids, n_prompt + max_new - 1
+ *         over max positions: the last new token is never fed back), PROFS_ENOMEM.
  */
 PROFS_API PROFS_NODISCARD int profs_lm_generate(profs_lm *lm, int32_t *out, size_t capacity,
         size_t *n_out, const int32_t *prompt, size_t n_prompt, size_t max_new,

@@ -41,5 +41,7 @@ struct profs_model {
 
 /* Index of tensor `name`, or -1. */
 long pf_model_find(const profs_model *m, const char *name);
+/* 1 when config.json has `key` (dotted like the getters) set to JSON null, else 0. */
+int pf_model_config_is_null(const profs_model *m, const char *key);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/model_impl.h"
 #include "lm/lm_internal.h"
 
 static const char *path_of(const profs_lm *lm) { return profs_model_path(lm->model); }
@@ -203,8 +204,9 @@ int pf_lm_config_read(profs_lm *lm)
         } else {
             tied = 0;
             c->parallel = 1;
-            rot = 0;
-            if (cfg_int(lm, "rotary_dim", &rot, 0)) return PROFS_EFORMAT;
+            rot = 64; /* GPTJConfig's default when the field is absent */
+            if (pf_model_config_is_null(lm->model, "rotary_dim")) rot = -1; /* None: the whole width */
+            else if (cfg_int(lm, "rotary_dim", &rot, 0)) return PROFS_EFORMAT;
             c->rope = PF_ROPE_INTERLEAVED;
         }
         KV = H;
@@ -222,7 +224,9 @@ int pf_lm_config_read(profs_lm *lm)
         if (cfg_int(lm, "sliding_window", &win, 0)) return PROFS_EFORMAT;
         if (!strcmp(c->model_type, "llama")) win = 0; /* llama has no sliding window */
         int ab = 0, mb = 0;
-        if (cfg_bool(lm, "attention_bias", &ab) || cfg_bool(lm, "mlp_bias", &mb)) return PROFS_EFORMAT;
+        if (!strcmp(c->model_type, "llama") &&
+            (cfg_bool(lm, "attention_bias", &ab) || cfg_bool(lm, "mlp_bias", &mb)))
+            return PROFS_EFORMAT;
         c->rms_norm = 1;
         c->rope = PF_ROPE_HALF;
         const char *act = cfg_str(lm, "hidden_act");
@@ -250,9 +254,7 @@ int pf_lm_config_read(profs_lm *lm)
         if (!affine)
             return pf_error(PROFS_EUNSUPPORTED, "%s: config.json: layer_norm_elementwise_affine = false "
                             "is not supported", path_of(lm));
-        if (!bias)
-            return pf_error(PROFS_EUNSUPPORTED, "%s: config.json: enable_bias = false is not supported",
-                            path_of(lm));
+        c->opt_bias = bias;
         c->ln_before = before;
         c->has_final_norm = before && !remove_final;
         const char *act = cfg_str(lm, "activation_function");
@@ -300,10 +302,21 @@ int pf_lm_config_read(profs_lm *lm)
     c->tied = t;
     if (c->rope != PF_ROPE_NONE) {
         size_t rd = c->head_dim;
-        if (c->arch == PF_ARCH_GPTJ && rot > 0) rd = (size_t)rot;
-        if (rd > c->head_dim || rd % 2)
-            return pf_error(PROFS_EFORMAT, "%s: config.json: rotary_dim %zu must be even and at most "
-                            "head_dim %zu", path_of(lm), rd, c->head_dim);
+        if (c->arch == PF_ARCH_GPTJ && rot < 0 && c->n_heads != 1)
+            /* transformers builds the sin/cos table for n_embd when rotary_dim is None and
+             * applies it to each head of head_dim: it only runs with a single head */
+            return pf_error(PROFS_EUNSUPPORTED, "%s: config.json: rotary_dim null (rotate the whole width) "
+                            "only works with one head, as in transformers; this model has %zu",
+                            path_of(lm), c->n_heads);
+        if (c->arch == PF_ARCH_GPTJ && rot >= 0) {
+            if (rot == 0 || (size_t)rot > c->head_dim || rot % 2)
+                return pf_error(PROFS_EFORMAT, "%s: config.json: rotary_dim %lld must be even, positive and "
+                                "at most head_dim %zu", path_of(lm), (long long)rot, c->head_dim);
+            rd = (size_t)rot;
+        }
+        if (rd % 2)
+            return pf_error(PROFS_EFORMAT, "%s: config.json: head_dim %zu must be even for rotary embeddings",
+                            path_of(lm), rd);
         c->rotary_dim = rd;
         if ((rc = rope_freqs(lm, theta, rd))) return rc;
     }
@@ -379,8 +392,10 @@ static int names_llama(profs_lm *lm)
         {PF_DOWN_B, "%slayers.%zu.mlp.down_proj.bias"},
     };
     int ab = 0, mb = 0;
-    (void)cfg_bool(lm, "attention_bias", &ab);
-    (void)cfg_bool(lm, "mlp_bias", &mb);
+    if (!strcmp(lm->cfg.model_type, "llama")) { /* Mistral's projections never have a bias */
+        (void)cfg_bool(lm, "attention_bias", &ab);
+        (void)cfg_bool(lm, "mlp_bias", &mb);
+    }
     for (size_t l = 0; l < lm->cfg.n_layers; l++) {
         for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++)
             if (set_l(lm, l, ls[i].slot, ls[i].fmt, p)) return PROFS_ENOMEM;
@@ -409,8 +424,14 @@ static int names_opt(profs_lm *lm)
         {PF_DOWN_W, "%slayers.%zu.fc2.weight"}, {PF_DOWN_B, "%slayers.%zu.fc2.bias"},
     };
     for (size_t l = 0; l < lm->cfg.n_layers; l++)
-        for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++)
-            if (set_l(lm, l, ls[i].slot, ls[i].fmt, p)) return PROFS_ENOMEM;
+        for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
+            int s = ls[i].slot;
+            /* enable_bias = false: no bias on q/k/v/out_proj, fc1, fc2 (the layer norms keep theirs) */
+            if (!lm->cfg.opt_bias && (s == PF_Q_B || s == PF_K_B || s == PF_V_B || s == PF_O_B || s == PF_UP_B ||
+                                      s == PF_DOWN_B))
+                continue;
+            if (set_l(lm, l, s, ls[i].fmt, p)) return PROFS_ENOMEM;
+        }
     if (set_g(lm, PF_G_EMBED, "%sembed_tokens.weight", p) || set_g(lm, PF_G_POS, "%sembed_positions.weight", p))
         return PROFS_ENOMEM;
     if (lm->cfg.has_final_norm &&
@@ -439,8 +460,9 @@ static int names_gptj(profs_lm *lm)
     if (set_g(lm, PF_G_EMBED, "%swte.weight", p) || set_g(lm, PF_G_NORM_W, "%sln_f.weight", p) ||
         set_g(lm, PF_G_NORM_B, "%sln_f.bias", p))
         return PROFS_ENOMEM;
-    if (!lm->cfg.tied &&
-        (set_g(lm, PF_G_HEAD_W, "%slm_head.weight", "") || set_g(lm, PF_G_HEAD_B, "%slm_head.bias", "")))
+    /* lm_head always has its bias; tie_word_embeddings only shares the weight */
+    if ((!lm->cfg.tied && set_g(lm, PF_G_HEAD_W, "%slm_head.weight", "")) ||
+        set_g(lm, PF_G_HEAD_B, "%slm_head.bias", ""))
         return PROFS_ENOMEM;
     return 0;
 }

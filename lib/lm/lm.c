@@ -556,14 +556,15 @@ int profs_lm_generate(profs_lm *lm, int32_t *out, size_t capacity, size_t *n_out
         return pf_error(PROFS_EINVAL, "generate: capacity %zu is less than max new tokens %zu", capacity, max_new);
     int rc = check_ids(lm, prompt, n_prompt, "generate prompt");
     if (rc) return rc;
-    if (n_prompt + max_new > lm->cfg.max_pos)
-        return pf_error(PROFS_EINVAL, "generate: prompt (%zu) + new tokens (%zu) exceed the model's %zu positions",
-                        n_prompt, max_new, lm->cfg.max_pos);
+    /* the last new token is never fed back, so positions up to n_prompt + max_new - 2 are used */
+    if (max_new > 0 && n_prompt + max_new - 1 > lm->cfg.max_pos)
+        return pf_error(PROFS_EINVAL, "generate: prompt (%zu) + new tokens (%zu) - 1 exceed the model's %zu "
+                        "positions", n_prompt, max_new, lm->cfg.max_pos);
     if (max_new == 0) return 0;
     if ((rc = pf_lm_prepare(lm))) return rc;
     size_t D = lm->cfg.dim, V = lm->cfg.vocab;
     pf_kv kv;
-    if ((rc = pf_kv_init(&kv, lm, n_prompt + max_new))) return rc;
+    if ((rc = pf_kv_init(&kv, lm, n_prompt + max_new - 1))) return rc;
     float *x = malloc(n_prompt * D * sizeof(float));
     float *logits = malloc(V * sizeof(float));
     struct cand *cd = malloc(V * sizeof *cd);

@@ -48,6 +48,7 @@ typedef struct pf_lm_config {
     size_t pos_offset;             /* OPT: 2 */
     size_t embed_dim;              /* OPT word_embed_proj_dim (== dim elsewhere) */
     int tied;
+    int opt_bias;                  /* OPT enable_bias (1 elsewhere, unused) */
     float attn_scale;              /* multiplies q.k */
     int scale_by_layer;            /* gpt2 scale_attn_by_inverse_layer_idx */
 } pf_lm_config;

@@ -123,13 +123,17 @@ def gpt2(cfg, w, ids):
     x = w[p + "wte.weight"][ids] + w[p + "wpe.weight"][torch.arange(T)]
     hs = [x]
     mask = causal_mask(T)
+    # GPT2Attention: divide by sqrt(head_dim) when scale_attn_weights (default true),
+    # and by layer_idx + 1 when scale_attn_by_inverse_layer_idx
+    base = 1.0 / math.sqrt(hd) if cfg.get("scale_attn_weights", True) else 1.0
     for i in range(cfg["n_layer"]):
+        scale = base / (i + 1) if cfg.get("scale_attn_by_inverse_layer_idx", False) else base
         g = lambda n: w[f"{p}h.{i}.{n}"]
         h = layer_norm(x, g("ln_1.weight"), g("ln_1.bias"), eps)
         qkv = torch.addmm(g("attn.c_attn.bias"), h, g("attn.c_attn.weight"))
         q, k, v = qkv.split(D, dim=1)
         q, k, v = (t.view(T, H, hd).transpose(0, 1) for t in (q, k, v))
-        a = eager_attention(q, k, v, mask, 1.0 / math.sqrt(hd)).transpose(0, 1).reshape(T, D)
+        a = eager_attention(q, k, v, mask, scale).transpose(0, 1).reshape(T, D)
         a = torch.addmm(g("attn.c_proj.bias"), a, g("attn.c_proj.weight"))
         x = a + x
         h = layer_norm(x, g("ln_2.weight"), g("ln_2.bias"), eps)
@@ -138,8 +142,9 @@ def gpt2(cfg, w, ids):
         x = x + m
         hs.append(x)
     f = layer_norm(x, w[p + "ln_f.weight"], w[p + "ln_f.bias"], eps)
-    logits = f @ w[p + "wte.weight"].T
-    return hs, logits
+    # GPT2LMHeadModel: lm_head (no bias) tied to wte unless tie_word_embeddings is false
+    head = w[p + "wte.weight"] if cfg.get("tie_word_embeddings", True) else w["lm_head.weight"]
+    return hs, f @ head.T
 
 
 # ---- Mistral / Llama (MistralModel / LlamaModel) ----
@@ -193,9 +198,16 @@ def llama(cfg, w, ids):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
     mask = causal_mask(T, window)
-    lin = lambda h, n: torch.nn.functional.linear(h, w[n + ".weight"], w.get(n + ".bias"))
+    # LlamaAttention / LlamaMLP: bias=config.attention_bias / config.mlp_bias (q, k, v, o and
+    # gate, up, down); MistralAttention / MistralMLP have no bias at all. Biases follow the
+    # config, not whatever the file holds.
+    is_llama = cfg["model_type"] == "llama"
+    attn_b = is_llama and cfg.get("attention_bias", False)
+    mlp_b = is_llama and cfg.get("mlp_bias", False)
+    lin_b = lambda h, n, b: torch.nn.functional.linear(h, w[n + ".weight"], w[n + ".bias"] if b else None)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
+        lin = lambda h, n: lin_b(h, n, mlp_b if ".mlp." in n else attn_b)
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         q = lin(h, p + "self_attn.q_proj").view(T, H, hd).transpose(0, 1)
         k = lin(h, p + "self_attn.k_proj").view(T, KV, hd).transpose(0, 1)
@@ -211,7 +223,7 @@ def llama(cfg, w, ids):
         x = x + lin(m, p + "mlp.down_proj")
         hs.append(x)
     f = rms_norm(x, w["model.norm.weight"], eps)
-    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else w["lm_head.weight"]
+    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
     return hs, f @ head.T
 
 
@@ -224,10 +236,13 @@ def opt(cfg, w, ids):
     before = cfg.get("do_layer_norm_before", True)
     act = act_fn(cfg.get("activation_function", "relu"))
     T = len(ids)
-    lin = lambda h, n: torch.nn.functional.linear(h, w[n + ".weight"], w.get(n + ".bias"))
+    # q/k/v/out_proj, fc1, fc2: bias=config.enable_bias; project_in/out never have one
+    bias = cfg.get("enable_bias", True)
+    lin = lambda h, n: torch.nn.functional.linear(h, w[n + ".weight"], w[n + ".bias"] if bias else None)
+    proj = cfg.get("word_embed_proj_dim") or D
     e = w[p + "embed_tokens.weight"][ids]
-    if p + "project_in.weight" in w:
-        e = lin(e, p + "project_in")
+    if proj != D:
+        e = torch.nn.functional.linear(e, w[p + "project_in.weight"])
     # OPTLearnedPositionalEmbedding: cumsum(mask) * mask - 1, offset 2
     positions = torch.cumsum(torch.ones(T, dtype=torch.long), 0) - 1
     x = e + w[p + "embed_positions.weight"][positions + 2]
@@ -256,9 +271,10 @@ def opt(cfg, w, ids):
     f = x
     if before and not cfg.get("_remove_final_layer_norm", False):
         f = layer_norm(f, w[p + "final_layer_norm.weight"], w[p + "final_layer_norm.bias"], 1e-5)
-    if p + "project_out.weight" in w:
-        f = lin(f, p + "project_out")
-    return hs, f @ w[p + "embed_tokens.weight"].T
+    if proj != D:
+        f = torch.nn.functional.linear(f, w[p + "project_out.weight"])
+    head = w[p + "embed_tokens.weight"] if cfg.get("tie_word_embeddings", True) else w["lm_head.weight"]
+    return hs, f @ head.T
 
 
 # ---- GPT-J (GPTJModel) ----
@@ -272,11 +288,19 @@ def rotate_every_two(x):
 def gptj(cfg, w, ids):
     D, H = cfg["n_embd"], cfg["n_head"]
     hd = D // H
-    rot = cfg.get("rotary_dim") or hd
+    # GPTJAttention: the sin/cos table has rotary_dim entries, or n_embd when rotary_dim is None
+    # (then applied to whole heads, which only broadcasts with a single head); GPTJConfig's
+    # default is 64
+    rot = cfg.get("rotary_dim", 64)
+    if rot is None:
+        assert H == 1, "rotary_dim None needs one head, as in transformers"
+        rot = D
     eps = cfg.get("layer_norm_epsilon", 1e-5)
     act = act_fn(cfg.get("activation_function", "gelu_new"))
     T = len(ids)
-    lin = lambda h, n: torch.nn.functional.linear(h, w[n + ".weight"], w.get(n + ".bias"))
+    # q/k/v/out_proj have no bias; fc_in, fc_out and lm_head have one
+    lin = lambda h, n: torch.nn.functional.linear(h, w[n + ".weight"], None)
+    linb = lambda h, n: torch.nn.functional.linear(h, w[n + ".weight"], w[n + ".bias"])
     # create_sinusoidal_positions
     inv = 1.0 / (10000 ** (torch.arange(0, rot, 2, dtype=torch.int64) / rot))
     sinus = torch.einsum("i , j -> i j", torch.arange(T, dtype=torch.int64).float(), inv).float()
@@ -299,11 +323,13 @@ def gptj(cfg, w, ids):
         s = torch.matmul(q, k.transpose(-1, -2)) / torch.sqrt(torch.tensor(hd, dtype=torch.float32)) + mask
         a = torch.matmul(torch.softmax(s, dim=-1), v).transpose(0, 1).reshape(T, D)
         a = lin(a, p + "attn.out_proj")
-        m = lin(act(lin(h, p + "mlp.fc_in")), p + "mlp.fc_out")
+        m = linb(act(linb(h, p + "mlp.fc_in")), p + "mlp.fc_out")
         x = a + m + x
         hs.append(x)
     f = layer_norm(x, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], eps)
-    return hs, lin(f, "lm_head")
+    # lm_head keeps its bias when tie_word_embeddings (default false) shares the weight
+    hw = w["transformer.wte.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
+    return hs, torch.nn.functional.linear(f, hw, w["lm_head.bias"])
 
 
 ARCH = {"gpt2": gpt2, "mistral": llama, "llama": llama, "opt": opt, "gptj": gptj}

@@ -35,6 +35,9 @@ typedef struct hfgen_spec {
     int post_ln;            /* opt do_layer_norm_before = false */
     int tied;               /* llama/mistral: tie_word_embeddings */
     int attn_bias;          /* llama attention_bias */
+    int mlp_bias;           /* llama mlp_bias */
+    int no_bias;            /* opt enable_bias = false */
+    int opt_head;           /* opt: own lm_head.weight, tie_word_embeddings = false */
     int llama3_rope;        /* llama rope_scaling llama3 */
     int dtype;              /* PROFS_DTYPE_F32 / F16 / BF16 */
     int shards;             /* 0/1: model.safetensors; 2+: sharded with an index */
@@ -160,6 +163,11 @@ static HFGEN_UNUSED void hfgen_tensors(const hfgen_spec *s, hfgen_list *l)
             HFGEN_LIN(l, F, D, "model.layers.%zu.mlp.gate_proj.weight", i);
             HFGEN_LIN(l, F, D, "model.layers.%zu.mlp.up_proj.weight", i);
             HFGEN_LIN(l, D, F, "model.layers.%zu.mlp.down_proj.weight", i);
+            if (s->mlp_bias) {
+                HFGEN_BIAS(l, F, "model.layers.%zu.mlp.gate_proj.bias", i);
+                HFGEN_BIAS(l, F, "model.layers.%zu.mlp.up_proj.bias", i);
+                HFGEN_BIAS(l, D, "model.layers.%zu.mlp.down_proj.bias", i);
+            }
         }
         HFGEN_NORM(l, D, "model.norm.weight");
         if (!s->tied) HFGEN_LIN(l, V, D, "lm_head.weight");
@@ -176,14 +184,14 @@ static HFGEN_UNUSED void hfgen_tensors(const hfgen_spec *s, hfgen_list *l)
             static const char *const qkvo[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
             for (int j = 0; j < 4; j++) {
                 HFGEN_LIN(l, D, D, "%slayers.%zu.self_attn.%s.weight", p, i, qkvo[j]);
-                HFGEN_BIAS(l, D, "%slayers.%zu.self_attn.%s.bias", p, i, qkvo[j]);
+                if (!s->no_bias) HFGEN_BIAS(l, D, "%slayers.%zu.self_attn.%s.bias", p, i, qkvo[j]);
             }
             HFGEN_NORM(l, D, "%slayers.%zu.self_attn_layer_norm.weight", p, i);
             HFGEN_BIAS(l, D, "%slayers.%zu.self_attn_layer_norm.bias", p, i);
             HFGEN_LIN(l, F, D, "%slayers.%zu.fc1.weight", p, i);
-            HFGEN_BIAS(l, F, "%slayers.%zu.fc1.bias", p, i);
+            if (!s->no_bias) HFGEN_BIAS(l, F, "%slayers.%zu.fc1.bias", p, i);
             HFGEN_LIN(l, D, F, "%slayers.%zu.fc2.weight", p, i);
-            HFGEN_BIAS(l, D, "%slayers.%zu.fc2.bias", p, i);
+            if (!s->no_bias) HFGEN_BIAS(l, D, "%slayers.%zu.fc2.bias", p, i);
             HFGEN_NORM(l, D, "%slayers.%zu.final_layer_norm.weight", p, i);
             HFGEN_BIAS(l, D, "%slayers.%zu.final_layer_norm.bias", p, i);
         }
@@ -191,6 +199,7 @@ static HFGEN_UNUSED void hfgen_tensors(const hfgen_spec *s, hfgen_list *l)
             HFGEN_NORM(l, D, "%sfinal_layer_norm.weight", p);
             HFGEN_BIAS(l, D, "%sfinal_layer_norm.bias", p);
         }
+        if (s->opt_head) HFGEN_LIN(l, V, E, "lm_head.weight");
     } else if (!strcmp(s->arch, "gptj")) {
         hfgen_add(l, 3, 1.0f, (int64_t)V, (int64_t)D, "transformer.wte.weight");
         for (size_t i = 0; i < s->layers; i++) {
@@ -242,7 +251,8 @@ static HFGEN_UNUSED int hfgen_config(const char *dir, const hfgen_spec *s, int32
             if (s->window) fprintf(f, "  \"sliding_window\": %zu,\n", s->window);
             else fprintf(f, "  \"sliding_window\": null,\n");
         } else {
-            fprintf(f, "  \"attention_bias\": %s, \"mlp_bias\": false,\n", s->attn_bias ? "true" : "false");
+            fprintf(f, "  \"attention_bias\": %s, \"mlp_bias\": %s,\n", s->attn_bias ? "true" : "false",
+                    s->mlp_bias ? "true" : "false");
             if (s->llama3_rope)
                 fprintf(f, "  \"rope_scaling\": {\"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0,"
                            " \"original_max_position_embeddings\": 16, \"rope_type\": \"llama3\"},\n");
@@ -253,11 +263,12 @@ static HFGEN_UNUSED int hfgen_config(const char *dir, const hfgen_spec *s, int32
         fprintf(f, "{\n  \"architectures\": [\"OPTForCausalLM\"],\n  \"model_type\": \"opt\",\n"
                    "  \"hidden_size\": %zu, \"ffn_dim\": %zu, \"num_attention_heads\": %zu, \"num_hidden_layers\": %zu,\n"
                    "  \"max_position_embeddings\": %zu, \"vocab_size\": %zu, \"word_embed_proj_dim\": %zu,\n"
-                   "  \"do_layer_norm_before\": %s, \"activation_function\": \"relu\", \"enable_bias\": true,\n"
+                   "  \"do_layer_norm_before\": %s, \"activation_function\": \"relu\", \"enable_bias\": %s,\n"
                    "  \"layer_norm_elementwise_affine\": true, \"bos_token_id\": %d, \"eos_token_id\": %d,\n"
-                   "  \"pad_token_id\": 1, \"torch_dtype\": \"%s\"\n}\n",
+                   "%s  \"pad_token_id\": 1, \"torch_dtype\": \"%s\"\n}\n",
                 D, s->ffn, s->heads, s->layers, s->max_pos, s->vocab, s->proj_dim ? s->proj_dim : D,
-                s->post_ln ? "false" : "true", (int)bos, (int)eos, dt);
+                s->post_ln ? "false" : "true", s->no_bias ? "false" : "true", (int)bos, (int)eos,
+                s->opt_head ? "  \"tie_word_embeddings\": false,\n" : "", dt);
     else
         fprintf(f, "{\n  \"architectures\": [\"GPTJForCausalLM\"],\n  \"model_type\": \"gptj\",\n"
                    "  \"n_embd\": %zu, \"n_head\": %zu, \"n_layer\": %zu, \"n_positions\": %zu, \"rotary_dim\": %zu,\n"
@@ -487,12 +498,14 @@ static HFGEN_UNUSED const hfgen_spec *hfgen_fixture(const char *name)
                           .vocab = 300, .max_pos = 64, .window = 5, .dtype = PROFS_DTYPE_BF16, .shards = 3,
                           .seed = 202}},
         {"llama", {.arch = "llama", .layers = 2, .dim = 32, .heads = 4, .kv_heads = 1, .head_dim = 16, .ffn = 48,
-                   .vocab = 300, .max_pos = 64, .tied = 1, .attn_bias = 1, .llama3_rope = 1,
+                   .vocab = 300, .max_pos = 64, .tied = 1, .attn_bias = 1, .mlp_bias = 1, .llama3_rope = 1,
                    .dtype = PROFS_DTYPE_F16, .seed = 301}},
         {"opt", {.arch = "opt", .layers = 2, .dim = 32, .heads = 4, .ffn = 64, .vocab = 300, .max_pos = 64,
                  .dtype = PROFS_DTYPE_F32, .seed = 401}},
         {"opt_proj", {.arch = "opt", .layers = 2, .dim = 32, .heads = 4, .ffn = 64, .vocab = 300, .max_pos = 64,
                       .proj_dim = 16, .post_ln = 1, .prefix = "decoder.", .dtype = PROFS_DTYPE_F32, .seed = 402}},
+        {"opt_nobias", {.arch = "opt", .layers = 2, .dim = 32, .heads = 4, .ffn = 64, .vocab = 300, .max_pos = 64,
+                        .no_bias = 1, .opt_head = 1, .dtype = PROFS_DTYPE_F32, .seed = 403}},
         {"gptj", {.arch = "gptj", .layers = 2, .dim = 32, .heads = 4, .ffn = 128, .vocab = 300, .max_pos = 64,
                   .rotary_dim = 4, .dtype = PROFS_DTYPE_F32, .seed = 501}},
     };
@@ -502,7 +515,7 @@ static HFGEN_UNUSED const hfgen_spec *hfgen_fixture(const char *name)
 }
 
 static const char *const hfgen_fixture_names[] = {"gpt2", "gpt2_bf16", "mistral", "mistral_bf16", "llama",
-                                                  "opt", "opt_proj", "gptj"};
-#define HFGEN_N_FIXTURES 8
+                                                  "opt", "opt_proj", "opt_nobias", "gptj"};
+#define HFGEN_N_FIXTURES 9
 
 #endif

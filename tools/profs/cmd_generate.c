@@ -63,9 +63,9 @@ int cmd_generate(int argc, char **argv)
         goto out;
     }
     if (n == 0) { fprintf(stderr, "profs: the prompt has no tokens\n"); goto out; }
-    if (n + max_new > maxpos) {
-        fprintf(stderr, "profs: prompt (%zu tokens) + --max-new-tokens %zu exceed the model's %zu positions\n", n,
-                max_new, maxpos);
+    if (max_new > 0 && n + max_new - 1 > maxpos) { /* the last new token is never fed back */
+        fprintf(stderr, "profs: prompt (%zu tokens) + --max-new-tokens %zu - 1 exceed the model's %zu positions\n",
+                n, max_new, maxpos);
         goto out;
     }
     if ((rc = profs_sampler_new(&s)) || (rc = profs_sampler_set_temperature(s, temperature)) ||
