@@ -41,8 +41,20 @@ grep -q 'token id 300 at index 1' "$tmp/err" || fail "message: $(cat "$tmp/err")
 [ "$(status "$PROFS_BIN" perplexity --model "$m")" = 2 ] || fail "perplexity without --text-file"
 [ "$(status "$PROFS_BIN" perplexity --model "$m" --text-file "$tmp/text.txt" --max-length 4 --stride 5)" = 2 ] ||
     fail "stride > max length"
+# the default max length (the model's 64 positions) is known only once the model is open
+[ "$(status "$PROFS_BIN" perplexity --model "$m" --text-file "$tmp/text.txt" --stride 100)" = 2 ] ||
+    fail "stride > default max length"
+grep -q 'stride 100 exceeds the max length 64' "$tmp/err" || fail "message: $(cat "$tmp/err")"
+[ "$(status "$PROFS_BIN" perplexity --model "$m" --text-file "$tmp/none.txt")" = 1 ] || fail "missing text file"
+grep -q 'none.txt: cannot open: No such file' "$tmp/err" || fail "message: $(cat "$tmp/err")"
 [ "$(status "$PROFS_BIN" generate --model "$m" --prompt x --top-p 0)" = 2 ] || fail "top-p 0"
 [ "$(status "$PROFS_BIN" generate --model "$m" --prompt x --max-new-tokens 100)" = 1 ] || fail "past max positions"
+# <s> the cat: 5 tokens; the last new token is never fed back, so 5 + 60 - 1 = 64 positions fit, 61 do not
+[ "$(status "$PROFS_BIN" generate --model "$m" --prompt "the cat" --max-new-tokens 60)" = 0 ] ||
+    fail "prompt + max new - 1 = positions: $(cat "$tmp/err")"
+[ "$(status "$PROFS_BIN" generate --model "$m" --prompt "the cat" --max-new-tokens 61)" = 1 ] ||
+    fail "prompt + max new - 1 > positions"
+grep -q "exceed the model's 64 positions" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 for c in hidden-states perplexity generate; do
     "$PROFS_BIN" "$c" --help | grep "^usage: profs $c" >/dev/null || fail "$c --help"
 done

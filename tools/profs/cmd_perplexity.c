@@ -1,4 +1,5 @@
 /* profs perplexity: sliding-window perplexity of a text file with the built-in runtime. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +47,21 @@ int cmd_perplexity(int argc, char **argv)
     if (st_seen && ml_seen && stride > max_length)
         return tool_usage_error(argv[0], "--stride %zu exceeds --max-length %zu", stride, max_length);
     FILE *f = fopen(file, "rb");
-    if (!f) { fprintf(stderr, "profs: %s: cannot open\n", file); return EXIT_FAIL; }
+    if (!f) { fprintf(stderr, "profs: %s: cannot open: %s\n", file, strerror(errno)); return EXIT_FAIL; }
     size_t cap = 1 << 16, len = 0;
     char *text = malloc(cap);
     for (size_t k; text && (k = fread(text + len, 1, cap - len, f)) > 0;) {
         len += k;
         if (len == cap) { cap *= 2; char *t = realloc(text, cap); if (!t) { free(text); text = NULL; } else text = t; }
     }
+    int read_err = ferror(f);
     fclose(f);
     if (!text) { fprintf(stderr, "profs: out of memory\n"); return EXIT_FAIL; }
+    if (read_err) {
+        fprintf(stderr, "profs: %s: read error\n", file);
+        free(text);
+        return EXIT_FAIL;
+    }
     profs_lm *lm = NULL;
     int32_t *ids = NULL;
     int status = EXIT_FAIL;
@@ -71,8 +78,10 @@ int cmd_perplexity(int argc, char **argv)
     }
     if (!ml_seen) max_length = profs_lm_max_positions(lm);
     if (!st_seen) stride = max_length < 512 ? max_length : 512;
-    if (stride > max_length)
-        return tool_usage_error(argv[0], "--stride %zu exceeds the max length %zu", stride, max_length);
+    if (stride > max_length) {
+        status = tool_usage_error(argv[0], "--stride %zu exceeds the max length %zu", stride, max_length);
+        goto out;
+    }
     double ppl, nll;
     rc = profs_lm_perplexity(lm, &ppl, &nll, ids, n, max_length, stride, tool_progress_cb, &prog);
     tool_progress_end(&prog);
