@@ -686,6 +686,30 @@ START_TEST(config_follows_transformers)
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "rotary_dim 3");
     free(p);
 
+    /* transformers 5 configs keep rope_theta and the llama3 scaling in rope_parameters */
+    {
+        char *a = fixture("llama");
+        char *v5 = tu_join(dir, "llama_v5");
+        ck_assert_int_eq(hfgen_write(v5, hfgen_fixture("llama")), 0);
+        rewrite_config(v5, "\"rope_theta\": 500000.0, ", "");
+        rewrite_config(v5, "\"rope_scaling\": {\"factor\"", "\"rope_parameters\": {\"rope_theta\": 500000.0, \"factor\"");
+        profs_lm *la = NULL, *lb = NULL;
+        ck_assert_profs_ok(profs_lm_open(&la, a));
+        ck_assert_profs_ok(profs_lm_open(&lb, v5));
+        int32_t ids[40];
+        for (int i = 0; i < 40; i++) ids[i] = (i * 37 + 11) % 300;
+        float *ha = malloc(3 * 40 * 32 * sizeof(float)), *hb = malloc(3 * 40 * 32 * sizeof(float));
+        ck_assert_profs_ok(profs_lm_hidden_states(la, ha, ids, 40));
+        ck_assert_profs_ok(profs_lm_hidden_states(lb, hb, ids, 40));
+        ck_assert_mem_eq(ha, hb, 3 * 40 * 32 * sizeof(float));
+        free(ha);
+        free(hb);
+        profs_lm_free(la);
+        profs_lm_free(lb);
+        free(a);
+        free(v5);
+    }
+
     /* Mistral has no attention_bias / mlp_bias: the fields are ignored (no bias tensor asked for) */
     p = fixture("mistral");
     rewrite_config(p, "\"hidden_act\": \"silu\",", "\"hidden_act\": \"silu\", \"attention_bias\": true, "

@@ -127,13 +127,21 @@ static int rope_freqs(profs_lm *lm, double theta, size_t dim)
         c->inv_freq[i] = (float)(1.0 / pow(theta, (double)e));
     }
     if (c->arch != PF_ARCH_LLAMA) return 0;
+    /* rope_scaling (transformers 4), else rope_parameters (transformers 5) */
+    const char *sec = "rope_scaling";
     const char *type = cfg_str(lm, "rope_scaling.rope_type");
     if (!type) type = cfg_str(lm, "rope_scaling.type");
+    if (!type && (type = cfg_str(lm, "rope_parameters.rope_type")) != NULL) sec = "rope_parameters";
     if (!type || !strcmp(type, "default")) return 0;
+    char k_factor[64], k_lo[64], k_hi[64], k_old[80];
+    snprintf(k_factor, sizeof k_factor, "%s.factor", sec);
+    snprintf(k_lo, sizeof k_lo, "%s.low_freq_factor", sec);
+    snprintf(k_hi, sizeof k_hi, "%s.high_freq_factor", sec);
+    snprintf(k_old, sizeof k_old, "%s.original_max_position_embeddings", sec);
     double factor = 1.0;
-    if (cfg_float(lm, "rope_scaling.factor", &factor)) return PROFS_EFORMAT;
+    if (cfg_float(lm, k_factor, &factor)) return PROFS_EFORMAT;
     if (!(factor > 0))
-        return pf_error(PROFS_EFORMAT, "%s: config.json: rope_scaling.factor must be positive", path_of(lm));
+        return pf_error(PROFS_EFORMAT, "%s: config.json: %s must be positive", path_of(lm), k_factor);
     if (!strcmp(type, "linear")) {
         for (size_t i = 0; i < n; i++) c->inv_freq[i] = (float)(c->inv_freq[i] / factor);
         return 0;
@@ -141,14 +149,11 @@ static int rope_freqs(profs_lm *lm, double theta, size_t dim)
     if (!strcmp(type, "llama3")) {
         double lo = 1.0, hi = 4.0, old = 8192.0;
         int64_t oldi = 8192;
-        if (cfg_float(lm, "rope_scaling.low_freq_factor", &lo) ||
-            cfg_float(lm, "rope_scaling.high_freq_factor", &hi) ||
-            cfg_int(lm, "rope_scaling.original_max_position_embeddings", &oldi, 0))
+        if (cfg_float(lm, k_lo, &lo) || cfg_float(lm, k_hi, &hi) || cfg_int(lm, k_old, &oldi, 0))
             return PROFS_EFORMAT;
         old = (double)oldi;
         if (!(hi > lo))
-            return pf_error(PROFS_EFORMAT, "%s: config.json: rope_scaling.high_freq_factor must exceed "
-                            "low_freq_factor", path_of(lm));
+            return pf_error(PROFS_EFORMAT, "%s: config.json: %s must exceed low_freq_factor", path_of(lm), k_hi);
         double lo_wl = old / lo, hi_wl = old / hi;
         for (size_t i = 0; i < n; i++) {
             double f = c->inv_freq[i], wl = 2.0 * M_PI / f;
@@ -161,8 +166,8 @@ static int rope_freqs(profs_lm *lm, double theta, size_t dim)
         }
         return 0;
     }
-    return pf_error(PROFS_EUNSUPPORTED, "%s: config.json: rope_scaling type '%s' is not supported "
-                    "(default, linear, llama3)", path_of(lm), type);
+    return pf_error(PROFS_EUNSUPPORTED, "%s: config.json: %s type '%s' is not supported "
+                    "(default, linear, llama3)", path_of(lm), sec, type);
 }
 
 int pf_lm_config_read(profs_lm *lm)
@@ -220,6 +225,10 @@ int pf_lm_config_read(profs_lm *lm)
         KV = H;
         if (cfg_int(lm, "num_key_value_heads", &KV, 0) || cfg_int(lm, "head_dim", &hd, 0) ||
             cfg_float(lm, "rms_norm_eps", &eps) || cfg_float(lm, "rope_theta", &theta))
+            return PROFS_EFORMAT;
+        /* transformers 5 writes rope_theta (and the scaling) inside rope_parameters */
+        if (profs_model_config_float(lm->model, "rope_theta", &(double){0}) != PROFS_OK &&
+            cfg_float(lm, "rope_parameters.rope_theta", &theta))
             return PROFS_EFORMAT;
         if (cfg_int(lm, "sliding_window", &win, 0)) return PROFS_EFORMAT;
         if (!strcmp(c->model_type, "llama")) win = 0; /* llama has no sliding window */

@@ -161,9 +161,11 @@ def rotate_half(x):
 
 
 def llama_inv_freq(cfg, dim):
-    base = cfg.get("rope_theta", 10000.0)
+    # transformers 5 keeps rope_theta and the scaling inside rope_parameters
+    rp = cfg.get("rope_parameters") or {}
+    base = cfg.get("rope_theta", rp.get("rope_theta", 10000.0))
     inv = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
-    rs = cfg.get("rope_scaling")
+    rs = cfg.get("rope_scaling") or rp
     if rs:
         t = rs.get("rope_type", rs.get("type"))
         if t == "linear":
