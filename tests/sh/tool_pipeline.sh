@@ -118,6 +118,9 @@ fi
 # ---- failures: never a partial output ----
 expect out-is-model 1 "is the model directory itself" -- "$bin" edit --model m --pairs "$pairs" --out m --quiet
 expect out-in-model 1 "is inside the model directory" -- "$bin" edit --model m --pairs "$pairs" --out m/sub --quiet
+ln -s m mlink
+expect out-in-model-symlink 1 "is inside the model directory" -- "$bin" edit --model m --pairs "$pairs" --out mlink/sub --quiet
+expect out-is-model-trailing 1 "is the model directory itself" -- "$bin" apply --model mlink/ --edit x.safetensors --out ./m// --quiet
 [ ! -e m/sub ] && say ok nothing-in-model || say FAIL "m/sub created"
 mkdir -p outer && cp -r m outer/m
 expect out-contains-model 1 "contains the model directory" -- "$bin" edit --model outer/m --pairs "$pairs" --out outer --force --quiet
@@ -194,9 +197,12 @@ if command -v script >/dev/null; then
   grep -q $'\r.*collect  \[' tty.txt && say ok progress-bar || say FAIL "no progress bar on a terminal: $(head -c 300 tty.txt | od -c | head -5)"
 fi
 
-for c in edit collect estimate apply inspect eval demo demo-model pairs report; do
-  grep -q "^usage: profs $c" <<<"$("$bin" "$c" --help)" || say FAIL "$c --help"
-  grep -q "^usage: profs $c" <<<"$("$bin" help "$c")" || say FAIL "help $c"
+for c in edit collect estimate apply inspect eval demo demo-model pairs report tokenize hidden-states perplexity generate version; do
+  out=$("$bin" "$c" --help) && grep -q "^usage: profs $c" <<<"$out" || say FAIL "$c --help (exit $?)"
+  out=$("$bin" help "$c") && grep -q "^usage: profs $c" <<<"$out" || say FAIL "help $c (exit $?)"
 done
 say ok help-everywhere
+expect help-unknown 2 "unknown command 'nosuch'" -- "$bin" help nosuch
+expect unknown-command 2 "unknown command 'nosuch'" -- "$bin" nosuch
+expect version 0 "libprofs" -- "$bin" --version
 exit $fail
