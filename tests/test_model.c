@@ -259,6 +259,22 @@ START_TEST(single_file_directory)
 }
 END_TEST
 
+START_TEST(single_file_wins_over_index)
+{
+    /* as in transformers: a directory with both layouts is opened as model.safetensors */
+    ck_assert_int_eq(fx_sharded(dir), 0);
+    char *p = at("model.safetensors");
+    ck_assert_int_eq(fx_small_f32(p, 2.0f, NULL), 0);
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, dir));
+    ck_assert_uint_eq(profs_model_tensor_count(m), 2);
+    ck_assert(profs_model_has_tensor(m, "b"));
+    ck_assert(!profs_model_has_tensor(m, "layers.0.w"));
+    profs_model_free(m);
+    free(p);
+}
+END_TEST
+
 START_TEST(open_errors)
 {
     profs_model *m = NULL;
@@ -796,6 +812,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, header_written_padded_and_compact);
     tcase_add_test(tc, sharded_directory);
     tcase_add_test(tc, single_file_directory);
+    tcase_add_test(tc, single_file_wins_over_index);
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, config_getters);
     tcase_add_test(tc, config_wrong_type_and_missing);
