@@ -211,6 +211,10 @@ START_TEST(staged_bytes_only_differ_and_bf16_rounds_to_nearest_even)
      * 1+2^-8+2^-12 is above halfway -> 0x3f81. -2.0 exact -> 0xc000. */
     const float v[8] = { 1.00390625f, 1.01171875f, 1.00415039f, -2.0f, 0.0f, 3.0f, 0.5f, -0.5f };
     const uint16_t expect[8] = { 0x3f80, 0x3f82, 0x3f81, 0xc000, 0x0000, 0x4040, 0x3f00, 0xbf00 };
+    /* the largest f32 rounds to Inf in BF16: refused */
+    const float big[8] = { 0, 0, 0, 0, 0, 3.4028235e38f, 0, 0 };
+    ck_assert_profs_error(profs_model_stage_f32(m, "layers.0.w", big, 8), PROFS_ENUMERIC,
+                          "tensor 'layers.0.w': staged element 5 (3.40282e+38) overflows BF16");
     ck_assert_profs_ok(profs_model_stage_f32(m, "layers.0.w", v, 8));
     ck_assert_uint_eq(profs_model_staged_count(m), 1);
     char *out = at(dir, "out");
@@ -274,6 +278,11 @@ START_TEST(staged_single_file_and_f16_f64)
      * representable results are rounded; 65504 is the largest finite F16 (0x7bff). */
     const float hv[3] = { 1.00048828125f, 1.00146484375f, 65504.0f };
     const float dv[3] = { 0.1f, -1e30f, 7.0f };
+    /* values that round to Inf in F16 are refused; 65519 still rounds to 65504 */
+    const float over[3] = { 1.0f, 65519.0f, -65520.0f };
+    ck_assert_profs_error(profs_model_stage_f32(m, "h", over, 3), PROFS_ENUMERIC,
+                          "m.safetensors: tensor 'h': staged element 2 (-65520) overflows F16");
+    ck_assert_uint_eq(profs_model_staged_count(m), 0);
     ck_assert_profs_ok(profs_model_stage_f32(m, "h", hv, 3));
     ck_assert_profs_ok(profs_model_stage_f32(m, "d", dv, 3));
     ck_assert_profs_ok(profs_model_save(m, out, NULL, NULL));
@@ -377,6 +386,15 @@ static int nan_transform(void *ud, const char *name, float *data, size_t ndim, c
     return 0;
 }
 
+static int times_1e5(void *ud, const char *name, float *data, size_t ndim, const int64_t *shape)
+{
+    (void)ud; (void)name;
+    int64_t n = 1;
+    for (size_t i = 0; i < ndim; i++) n *= shape[i];
+    for (int64_t i = 0; i < n; i++) data[i] *= 1e5f;
+    return 0;
+}
+
 START_TEST(failing_transform_aborts_and_cleans_up)
 {
     ck_assert_int_eq(fx_sharded(src), 0);
@@ -389,6 +407,13 @@ START_TEST(failing_transform_aborts_and_cleans_up)
     ck_assert_profs_ok(profs_model_stage_transform(m, "norm", nan_transform, NULL));
     ck_assert_profs_error(profs_model_save(m, out, NULL, NULL), PROFS_ENUMERIC,
                           "transform of tensor 'norm' produced NaN at element 1");
+    ck_assert(!exists(out));
+    /* layers.1.w is F16 holding -i*0.25: element 1 times 1e5 is -25000 (fine), element 3 is -75000 */
+    ck_assert_profs_ok(profs_model_unstage(m, "norm"));
+    ck_assert_profs_ok(profs_model_stage_transform(m, "layers.1.w", times_1e5, NULL));
+    ck_assert_profs_error(profs_model_save(m, out, NULL, NULL), PROFS_ENUMERIC,
+                          "model-00002-of-00003.safetensors: transform of tensor 'layers.1.w' produced -75000 at "
+                          "element 3, which overflows F16");
     ck_assert(!exists(out));
     ck_assert_int_eq(count_temporaries(dir), 0);
     profs_model_free(m);

@@ -139,14 +139,17 @@ PROFS_API int profs_model_config_array_string(const profs_model *m, const char *
  * @param src    (count) floats, copied
  * @param count  the tensor's element count, else PROFS_ESHAPE
  * @return PROFS_OK, PROFS_ENOTFOUND, PROFS_ESHAPE, PROFS_EUNSUPPORTED
- *         (dtype not F32/F16/BF16/F64), PROFS_ENUMERIC (NaN/Inf in src), PROFS_ENOMEM.
+ *         (dtype not F32/F16/BF16/F64), PROFS_ENUMERIC (NaN/Inf in src, or a value
+ *         that rounds to Inf in F16/BF16, such as 70000 for F16), PROFS_ENOMEM.
  */
 PROFS_API PROFS_NODISCARD int profs_model_stage_f32(profs_model *m, const char *name,
                                                     const float *src, size_t count);
 
 /**
  * A deferred edit: called by profs_model_save() with the tensor's current
- * values converted to f32; it modifies @p data in place.
+ * values converted to f32; it modifies @p data in place. A result that is
+ * NaN/Inf, or rounds to Inf in the tensor's dtype, fails the save with
+ * PROFS_ENUMERIC.
  * @param userdata  the pointer given to profs_model_stage_transform()
  * @param name      tensor name
  * @param data      (numel) floats, row-major with @p shape

@@ -110,6 +110,20 @@ int pf_convert_to_f32(float *dst, const void *src, int dtype, size_t n)
     }
 }
 
+size_t pf_first_nonfinite(const void *bytes, int dtype, size_t n)
+{
+    const unsigned char *d = bytes;
+    uint16_t mask;
+    if (dtype == PROFS_DTYPE_F16) mask = 0x7c00;
+    else if (dtype == PROFS_DTYPE_BF16) mask = 0x7f80;
+    else return n;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = (uint16_t)(d[2 * i] | (d[2 * i + 1] << 8));
+        if ((h & mask) == mask) return i;
+    }
+    return n;
+}
+
 int pf_convert_from_f32(void *dst, const float *src, int dtype, size_t n)
 {
     unsigned char *d = dst;

@@ -16,6 +16,11 @@ int pf_convert_to_f32(float *dst, const void *src, int dtype, size_t n);
 /* Convert n floats to dtype (F32, F16, BF16, F64) at dst (little-endian). Returns 0 or -1. */
 int pf_convert_from_f32(void *dst, const float *src, int dtype, size_t n);
 
+/* Index of the first of n converted elements of dtype at bytes that is Inf or NaN (an f32 value
+ * too large for F16/BF16 rounds to Inf); n when all are finite. F32/F64: always n (their
+ * values come from finite floats). */
+size_t pf_first_nonfinite(const void *bytes, int dtype, size_t n);
+
 /* 1 if dtype is one of F32, F16, BF16, F64. */
 int pf_dtype_is_float(int dtype);
 

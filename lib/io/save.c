@@ -234,6 +234,12 @@ static int write_transformed(plan *p, job *j, profs_model *m, const pf_st_file *
             goto done;
         }
     if (numel) pf_convert_from_f32(out, x, t->dtype, numel);
+    size_t bad = pf_first_nonfinite(out, t->dtype, numel);
+    if (bad < numel) {
+        rc = pf_error(PROFS_ENUMERIC, "%s: transform of tensor '%s' produced %g at element %zu, which overflows %s",
+                      f->path, t->name, (double)x[bad], bad, profs_dtype_name(t->dtype));
+        goto done;
+    }
     rc = pf_atomic_write(&j->a, out, (size_t)nbytes);
     if (rc == 0) rc = report(p, nbytes);
     profs_model_release(m, t->name);

@@ -53,6 +53,12 @@ int profs_model_stage_f32(profs_model *m, const char *name, const float *src, si
     void *bytes = malloc(nbytes ? (size_t)nbytes : 1);
     if (!bytes) return pf_enomem("staged tensor");
     if (count) pf_convert_from_f32(bytes, src, mt->t->dtype, count);
+    size_t bad = pf_first_nonfinite(bytes, mt->t->dtype, count);
+    if (bad < count) {
+        free(bytes);
+        return pf_error(PROFS_ENUMERIC, "%s: tensor '%s': staged element %zu (%g) overflows %s",
+                        m->files[mt->file].path, name, bad, (double)src[bad], profs_dtype_name(mt->t->dtype));
+    }
     clear_stage(m, (size_t)i);
     m->stages[i] = (pf_stage){ .kind = PF_STAGE_DATA, .bytes = bytes };
     m->n_staged++;
