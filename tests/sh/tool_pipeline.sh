@@ -155,6 +155,17 @@ expect layers-estimate-range 1 "layer 7 is out of range" -- "$bin" estimate --em
 expect no-parent 1 "parent directory" -- "$bin" edit --model m --pairs "$pairs" --out nodir/o1 --quiet
 expect report-dir 1 "--report 'nodir/r.json': directory 'nodir' does not exist" -- "$bin" edit --model m --pairs "$pairs" --out o1 --report nodir/r.json --quiet
 expect collect-out-dir 1 "is a directory" -- "$bin" collect --model m --pairs "$pairs" --out m --quiet
+expect collect-no-model 1 "'nope' is not a directory" -- "$bin" collect --model nope --pairs "$pairs" --out o1.safetensors --quiet
+printf '{"preferred":"a"}\n' > nofield.jsonl
+expect collect-bad-pairs 1 "nofield.jsonl:1: no known pair of fields" -- "$bin" collect --model m --pairs nofield.jsonl --out o1.safetensors --quiet
+expect collect-no-out 2 "--out is required" -- "$bin" collect --model m --pairs "$pairs"
+expect estimate-missing 1 "nope.safetensors: cannot open" -- "$bin" estimate --embeddings nope.safetensors --out o1.safetensors --quiet
+expect estimate-not-collector 1 "not a collector file (metadata format is 'profs-edit'" -- "$bin" estimate --embeddings x.safetensors --out o1.safetensors --quiet
+expect estimate-not-safetensors 1 "exceeds the limit" -- "$bin" estimate --embeddings "$pairs" --out o1.safetensors --quiet
+expect estimate-no-embeddings 2 "--embeddings is required" -- "$bin" estimate --out o1.safetensors
+expect apply-missing-edit 1 "nope.safetensors: cannot open" -- "$bin" apply --model m --edit nope.safetensors --out o1 --quiet
+[ -x "$gen" ] && expect apply-dim-mismatch 1 "fx_gpt2: the model's n_embd is 32 but the edit's dim is 64" -- "$bin" apply --model fx_gpt2 --edit x.safetensors --out o1 --quiet
+[ ! -e o1.safetensors ] && say ok no-partial-file || say FAIL "o1.safetensors written by a failing command"
 expect exists 1 "exists and is not empty" -- "$bin" edit --model m --pairs "$pairs" --out e --quiet
 expect bad-edit-file 1 "" -- "$bin" apply --model m --edit "$pairs" --out o1 --quiet
 [ ! -e o1 ] && say ok no-partial-output || say FAIL "o1 exists after failures"
