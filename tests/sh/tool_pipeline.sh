@@ -176,6 +176,9 @@ expect bad-centering 2 "--centering: 'avg' is not one of mean, top-singular, non
 expect bad-targets 2 "--targets: 'all' is not one of value, key, both" -- "$bin" edit --model m --pairs "$pairs" --out o1 --targets all
 expect bad-strategy 2 "--screenot-strategy" -- "$bin" edit --model m --pairs "$pairs" --out o1 --screenot-strategy x
 expect missing-out 2 "--out is required" -- "$bin" edit --model m --pairs "$pairs"
+expect help-with-value 2 "--help takes no value" -- "$bin" edit --help=yes
+expect flag-with-value 2 "--quiet takes no value" -- "$bin" edit --model m --pairs "$pairs" --out o1 --quiet=1
+expect max-length-zero 2 "--max-length must be at least 1" -- "$bin" edit --model m --pairs "$pairs" --out o1 --max-length 0
 expect unknown-flag 2 "unknown option '--layer'" -- "$bin" edit --model m --pairs "$pairs" --out o1 --layer 3
 # interrupted (SIGINT) at an arbitrary moment: either complete or absent, never partial
 for delay in 0.05 0.3; do

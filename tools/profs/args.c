@@ -77,6 +77,7 @@ int tool_parse(const char *cmd, const char *help, int argc, char **argv,
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const struct tool_opt *o = find_opt(opts, n_opts, name, len);
+        if (!o && len == 4 && strncmp(name, "help", 4) == 0) return tool_usage_error(cmd, "--help takes no value");
         if (!o) return tool_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
         size_t idx = (size_t)(o - opts);
         if (given[idx] && o->type != OPT_REPEAT)
