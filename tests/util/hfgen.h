@@ -38,6 +38,7 @@ typedef struct hfgen_spec {
     int mlp_bias;           /* llama mlp_bias */
     int no_bias;            /* opt enable_bias = false */
     int opt_head;           /* opt: own lm_head.weight, tie_word_embeddings = false */
+    int gpt2_inv_scale;     /* gpt2: scale_attn_by_inverse_layer_idx = true */
     int llama3_rope;        /* llama rope_scaling llama3 */
     int dtype;              /* PROFS_DTYPE_F32 / F16 / BF16 */
     int shards;             /* 0/1: model.safetensors; 2+: sharded with an index */
@@ -234,8 +235,9 @@ static HFGEN_UNUSED int hfgen_config(const char *dir, const hfgen_spec *s, int32
                    "  \"n_embd\": %zu, \"n_head\": %zu, \"n_layer\": %zu, \"n_positions\": %zu, \"n_ctx\": %zu,\n"
                    "  \"n_inner\": null, \"vocab_size\": %zu, \"layer_norm_epsilon\": 1e-05,\n"
                    "  \"activation_function\": \"gelu_new\", \"bos_token_id\": %d, \"eos_token_id\": %d,\n"
-                   "  \"torch_dtype\": \"%s\"\n}\n",
-                D, s->heads, s->layers, s->max_pos, s->max_pos, s->vocab, (int)bos, (int)eos, dt);
+                   "%s  \"torch_dtype\": \"%s\"\n}\n",
+                D, s->heads, s->layers, s->max_pos, s->max_pos, s->vocab, (int)bos, (int)eos,
+                s->gpt2_inv_scale ? "  \"scale_attn_by_inverse_layer_idx\": true,\n" : "", dt);
     else if (!strcmp(s->arch, "mistral") || !strcmp(s->arch, "llama")) {
         int mis = !strcmp(s->arch, "mistral");
         fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n"
@@ -492,6 +494,8 @@ static HFGEN_UNUSED const hfgen_spec *hfgen_fixture(const char *name)
                   .dtype = PROFS_DTYPE_F32, .seed = 101}},
         {"gpt2_bf16", {.arch = "gpt2", .layers = 2, .dim = 32, .heads = 4, .ffn = 128, .vocab = 300, .max_pos = 64,
                        .dtype = PROFS_DTYPE_BF16, .shards = 2, .prefix = "transformer.", .seed = 102}},
+        {"gpt2_inv", {.arch = "gpt2", .layers = 2, .dim = 32, .heads = 4, .ffn = 128, .vocab = 300, .max_pos = 64,
+                      .gpt2_inv_scale = 1, .dtype = PROFS_DTYPE_F32, .seed = 103}},
         {"mistral", {.arch = "mistral", .layers = 2, .dim = 32, .heads = 4, .kv_heads = 2, .ffn = 64, .vocab = 300,
                      .max_pos = 64, .window = 5, .dtype = PROFS_DTYPE_F32, .seed = 201}},
         {"mistral_bf16", {.arch = "mistral", .layers = 2, .dim = 32, .heads = 4, .kv_heads = 2, .ffn = 64,
@@ -514,8 +518,8 @@ static HFGEN_UNUSED const hfgen_spec *hfgen_fixture(const char *name)
     return NULL;
 }
 
-static const char *const hfgen_fixture_names[] = {"gpt2", "gpt2_bf16", "mistral", "mistral_bf16", "llama",
-                                                  "opt", "opt_proj", "opt_nobias", "gptj"};
-#define HFGEN_N_FIXTURES 9
+static const char *const hfgen_fixture_names[] = {"gpt2", "gpt2_bf16", "gpt2_inv", "mistral", "mistral_bf16",
+                                                  "llama", "opt", "opt_proj", "opt_nobias", "gptj"};
+#define HFGEN_N_FIXTURES 10
 
 #endif
