@@ -47,6 +47,9 @@ grep -q 'token id 300 at index 1' "$tmp/err" || fail "message: $(cat "$tmp/err")
 grep -q 'stride 100 exceeds the max length 64' "$tmp/err" || fail "message: $(cat "$tmp/err")"
 [ "$(status "$PROFS_BIN" perplexity --model "$m" --text-file "$tmp/none.txt")" = 1 ] || fail "missing text file"
 grep -q 'none.txt: cannot open: No such file' "$tmp/err" || fail "message: $(cat "$tmp/err")"
+: >"$tmp/one.txt" # only <s>
+[ "$(status "$PROFS_BIN" perplexity --model "$m" --text-file "$tmp/one.txt")" = 1 ] || fail "one token"
+grep -q 'one.txt: .*needs at least 2 tokens, got 1' "$tmp/err" || fail "message: $(cat "$tmp/err")"
 [ "$(status "$PROFS_BIN" generate --model "$m" --prompt x --top-p 0)" = 2 ] || fail "top-p 0"
 [ "$(status "$PROFS_BIN" generate --model "$m" --prompt x --max-new-tokens 100)" = 1 ] || fail "past max positions"
 # <s> the cat: 5 tokens; the last new token is never fed back, so 5 + 60 - 1 = 64 positions fit, 61 do not

@@ -85,7 +85,7 @@ int cmd_perplexity(int argc, char **argv)
     double ppl, nll;
     rc = profs_lm_perplexity(lm, &ppl, &nll, ids, n, max_length, stride, tool_progress_cb, &prog);
     tool_progress_end(&prog);
-    if (rc) { tool_fail_lib(rc, "perplexity"); goto out; }
+    if (rc) { tool_fail_lib(rc, file); goto out; }
     printf("perplexity: %.6f\nmean_nll: %.9f\ntokens: %zu\nmax_length: %zu\nstride: %zu\n", ppl, nll, n, max_length,
            stride);
     status = EXIT_OK;
