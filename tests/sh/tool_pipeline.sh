@@ -44,6 +44,11 @@ grep -q '^library_name: transformers$' d/edited/README.md && grep -q '^license: 
 "$bin" demo --out d2 --data "$data" --quiet >/dev/null
 cmp -s d/edited/model.safetensors d2/edited/model.safetensors && say ok demo-deterministic || say FAIL "two demo runs differ"
 expect demo-rerun 0 "" -- "$bin" demo --out d --data "$data" --quiet
+# what scripts/demo runs on a fresh checkout: the report inside a demo directory that does not exist yet
+expect demo-report-inside-new-out 0 "goal (toxic mass -80% or more, perplexity +10% or less): met" -- "$bin" demo --out fresh --data "$data" --report fresh/report.json
+[ -s fresh/report.json ] && [ -s fresh/report.html ] && say ok demo-report-inside || say FAIL "no fresh/report.json"
+expect demo-report-missing-dir 1 "directory 'nodir' does not exist" -- "$bin" demo --out d3 --data "$data" --report nodir/r.json --quiet
+[ ! -e d3 ] && say ok demo-report-missing-dir-no-output || say FAIL "d3 left behind"
 mkdir foreign && echo x > foreign/file
 expect demo-foreign-dir 1 "was not made by 'profs demo'" -- "$bin" demo --out foreign --data "$data" --quiet
 

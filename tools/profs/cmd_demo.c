@@ -41,6 +41,21 @@ static const char help[] =
 
 /* The neutral sentences as one text, joined by spaces: the demo tokenizer
  * gives every word after a space one token. */
+/* 1 when the report file's directory is the demo directory itself
+ * ("d/report.json" for --out d, also "./d/" and "d//" spellings). */
+static int report_in_dir(const char *report, const char *dir)
+{
+    if (!report) return 0;
+    const char *slash = strrchr(report, '/');
+    if (!slash) return 0;
+    size_t rn = (size_t)(slash - report), dn = strlen(dir);
+    while (rn > 0 && report[rn - 1] == '/') rn--;
+    while (dn > 0 && dir[dn - 1] == '/') dn--;
+    while (rn >= 2 && report[0] == '.' && report[1] == '/') { report += 2; rn -= 2; }
+    while (dn >= 2 && dir[0] == '.' && dir[1] == '/') { dir += 2; dn -= 2; }
+    return rn > 0 && rn == dn && strncmp(report, dir, rn) == 0;
+}
+
 static char *join_lines(char **lines, size_t n)
 {
     size_t len = 1;
@@ -92,7 +107,12 @@ int cmd_demo(int argc, char **argv)
     double t_start = tool_now();
     char err[1024];
 
-    if (tool_check_file_out("report", report, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
+    /* A report inside the demo directory is fine even when that directory does
+     * not exist yet: the demo creates it (scripts/demo runs exactly that). */
+    if (!report_in_dir(report, root) && tool_check_file_out("report", report, err, sizeof err)) {
+        fprintf(stderr, "profs: %s\n", err);
+        return EXIT_FAIL;
+    }
     /* the demo directory: ours (marker) or empty, else --force */
     char *marker = tool_join(root, MARKER);
     if (tool_exists(root) && !tool_exists(marker) && !force &&
