@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "text/tok_internal.h"
+#include "text/tok_encode.h"
 
 typedef struct { size_t off, len; } tok;
 typedef struct { tok *p; size_t n, cap; pf_sbuf b; } toklist; /* strings stored in b */
@@ -41,33 +41,6 @@ static int tl_close(toklist *l, size_t off)
 
 #define TOK(l, i) ((l)->b.p ? (l)->b.p + (l)->p[i].off : "") /* all-empty lists have no buffer */
 
-static int replace_all(const char *s, size_t n, const pf_dec *d, pf_sbuf *out, pcre2_match_data *md)
-{
-    size_t pos = 0, prev = 0;
-    int rc;
-    for (;;) {
-        if (pos > n) break;
-        int m = pcre2_match(d->re.code, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (m == PCRE2_ERROR_NOMATCH) break;
-        if (m < 0) return pf_error(PROFS_EUNSUPPORTED, "decoder: regex '%s' failed", d->re.src);
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        size_t ms = ov[0], me = ov[1];
-        if ((rc = pf_sbuf_append(out, s + prev, ms - prev)) || (rc = pf_sbuf_append(out, d->content, d->content_len)))
-            return rc;
-        prev = me;
-        if (me == ms) {
-            if (me >= n) break;
-            size_t l;
-            pf_utf8_decode(s + me, &l);
-            if ((rc = pf_sbuf_append(out, s + me, l))) return rc;
-            prev = pos = me + l;
-        } else {
-            pos = me;
-        }
-    }
-    return pf_sbuf_append(out, s + prev, n - prev);
-}
-
 /* "<0xNN>" -> byte (as Rust's u8::from_str_radix on the two characters: an optional '+' is accepted). */
 static int byte_token(const char *s, size_t n)
 {
@@ -98,7 +71,7 @@ static int flush_bytes(toklist *dst, pf_sbuf *bytes)
     return rc;
 }
 
-static int dec_step(const pf_dec *d, toklist *src, toklist *dst, pcre2_match_data *md)
+static int dec_step(const pf_dec *d, toklist *src, toklist *dst, matcher *mt)
 {
     int rc = PROFS_OK;
     switch (d->kind) {
@@ -146,7 +119,8 @@ static int dec_step(const pf_dec *d, toklist *src, toklist *dst, pcre2_match_dat
     case PF_DEC_REPLACE:
         for (size_t i = 0; i < src->n && !rc; i++) {
             size_t off = dst->b.n;
-            if (!(rc = replace_all(TOK(src, i), src->p[i].len, d, &dst->b, md))) rc = tl_close(dst, off);
+            if (!(rc = pf_tok_replace_all(&d->re, d->content, d->content_len, TOK(src, i), src->p[i].len, mt, &dst->b)))
+                rc = tl_close(dst, off);
         }
         return rc;
     case PF_DEC_METASPACE:
@@ -226,17 +200,17 @@ int pf_tok_decode(const profs_tokenizer *t, const int32_t *ids, size_t n, unsign
             if (!rc) rc = pf_sbuf_append(out, TOK(&a, i), a.p[i].len);
         }
     } else if (!rc) {
-        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-        if (!md) rc = pf_enomem("regex match data");
+        matcher mt = {pcre2_match_data_create(1, NULL), NULL, NULL};
+        if (!mt.md) rc = pf_enomem("regex match data");
         for (size_t k = 0; k < t->n_dec && !rc; k++) {
             b.n = 0;
             b.b.n = 0;
-            rc = dec_step(&t->dec[k], &a, &b, md);
+            rc = dec_step(&t->dec[k], &a, &b, &mt);
             toklist tmp = a;
             a = b;
             b = tmp;
         }
-        if (md) pcre2_match_data_free(md);
+        pf_tok_matcher_free(&mt);
         for (size_t i = 0; i < a.n && !rc; i++) rc = pf_sbuf_append(out, TOK(&a, i), a.p[i].len);
     }
     free(a.p);

@@ -38,6 +38,29 @@ int pf_tok_regex_next(const pf_regex *re, const char *s, size_t n, size_t start,
     return 1;
 }
 
+int pf_tok_replace_all(const pf_regex *re, const char *with, size_t with_len, const char *s, size_t n, matcher *mt,
+                       pf_sbuf *out)
+{
+    size_t pos = 0, prev = 0, ms, me;
+    int rc = 0;
+    while (pos <= n && (rc = pf_tok_regex_next(re, s, n, pos, mt, &ms, &me)) == 1) {
+        if ((rc = pf_sbuf_append(out, s + prev, ms - prev)) || (rc = pf_sbuf_append(out, with, with_len)))
+            return rc;
+        prev = me;
+        if (me == ms) {
+            if (me >= n) break;
+            size_t l;
+            pf_utf8_decode(s + me, &l);
+            if ((rc = pf_sbuf_append(out, s + me, l))) return rc;
+            prev = pos = me + l;
+        } else {
+            pos = me;
+        }
+    }
+    if (rc < 0) return rc;
+    return pf_sbuf_append(out, s + prev, n - prev);
+}
+
 void pf_tok_matcher_free(matcher *mt)
 {
     if (mt->md) pcre2_match_data_free(mt->md);

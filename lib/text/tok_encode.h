@@ -77,6 +77,10 @@ static inline int push_seg(segvec *v, size_t s, size_t e, int32_t id)
 int pf_tok_regex_next(const pf_regex *re, const char *s, size_t n, size_t start, matcher *mt, size_t *ms,
                       size_t *me);
 void pf_tok_matcher_free(matcher *mt);
+/* Append s[0..n) to out with every match of re replaced by with[0..with_len) (an empty match consumes no text:
+ * the next character is copied and the search moves past it). Shared by the Replace normalizer and decoder. */
+int pf_tok_replace_all(const pf_regex *re, const char *with, size_t with_len, const char *s, size_t n, matcher *mt,
+                       pf_sbuf *out);
 /* Normalise s into out (appending), with scratch buffer tmp (tok_normalize.c). */
 int pf_tok_normalize_with(const profs_tokenizer *t, const char *s, size_t n, pf_sbuf *out, pf_sbuf *tmp,
                           matcher *mt);

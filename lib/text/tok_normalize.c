@@ -5,28 +5,6 @@
 
 #include "text/tok_encode.h"
 
-static int norm_replace(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, matcher *mt)
-{
-    size_t pos = 0, prev = 0, ms, me;
-    int rc;
-    while (pos <= n && (rc = pf_tok_regex_next(&nm->re, s, n, pos, mt, &ms, &me)) == 1) {
-        if ((rc = pf_sbuf_append(out, s + prev, ms - prev)) || (rc = pf_sbuf_append(out, nm->str, nm->str_len)))
-            return rc;
-        prev = me;
-        if (me == ms) {
-            if (me >= n) break;
-            size_t l;
-            pf_utf8_decode(s + me, &l);
-            if ((rc = pf_sbuf_append(out, s + me, l))) return rc;
-            prev = pos = me + l;
-        } else {
-            pos = me;
-        }
-    }
-    if (rc < 0) return rc;
-    return pf_sbuf_append(out, s + prev, n - prev);
-}
-
 static int is_ascii(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -90,7 +68,7 @@ static int norm_step(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, m
         if (n) rc = pf_sbuf_append(out, nm->str, nm->str_len);
         return rc ? rc : pf_sbuf_append(out, s, n);
     }
-    case PF_NORM_REPLACE: return norm_replace(nm, s, n, out, mt);
+    case PF_NORM_REPLACE: return pf_tok_replace_all(&nm->re, nm->str, nm->str_len, s, n, mt, out);
     case PF_NORM_NFC: case PF_NORM_NFD: case PF_NORM_NFKC: case PF_NORM_NFKD:
         return norm_unicode(nm->kind, s, n, out);
     case PF_NORM_LOWERCASE: return norm_lowercase(s, n, out);
