@@ -61,23 +61,32 @@ void pf_ibuf_free(pf_ibuf *b)
 
 /* ---------------------------------------------------------------- UTF-8 */
 
+/* A multi-byte lead byte c: the sequence length and the allowed range of the second byte (which rules out
+ * overlong forms, surrogates and values above U+10FFFF). Returns 0 when c cannot start a sequence. */
+static size_t utf8_lead(unsigned c, unsigned *lo, unsigned *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0) *lo = 0xA0;
+        if (c == 0xED) *hi = 0x9F;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0) *lo = 0x90;
+        if (c == 0xF4) *hi = 0x8F;
+        return 4;
+    }
+    return 0;
+}
+
 size_t pf_utf8_valid_len(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t need;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 0;
-    if (n < need) return 0;
+    if (s[0] < 0x80) return 1;
+    unsigned lo, hi;
+    size_t need = utf8_lead(s[0], &lo, &hi);
+    if (!need || n < need) return 0;
     if (s[1] < lo || s[1] > hi) return 0;
     for (size_t i = 2; i < need; i++)
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -87,19 +96,9 @@ size_t pf_utf8_valid_len(const unsigned char *s, size_t n)
 /* Length of the maximal prefix of a valid sequence at s (>= 1): what one U+FFFD replaces. */
 static size_t maximal_invalid(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c >= 0xC2 && c <= 0xDF) need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 1;
+    unsigned lo, hi;
+    size_t need = utf8_lead(s[0], &lo, &hi);
+    if (!need) return 1;
     if (n < 2 || s[1] < lo || s[1] > hi) return 1;
     size_t i = 2;
     while (i < need && i < n && (s[i] & 0xC0) == 0x80) i++;
