@@ -54,9 +54,9 @@ check invalid-json 1 "m1.jsonl:2: invalid JSON" -- "$bin" pairs --pairs m1.jsonl
 printf '{"chosen":"a","rejected":"b"}\n["a","b"]\n' > m2.jsonl
 check not-object 1 "m2.jsonl:2: expected a JSON object, found an array" -- "$bin" pairs --pairs m2.jsonl
 printf '{"chosen":"a","rejected":3}\n' > m3.jsonl
-check not-string 1 "m3.jsonl:1: field 'rejected' is not a string" -- "$bin" pairs --pairs m3.jsonl
+check not-string 1 "m3.jsonl:1:rejected: expected a string, found a number" -- "$bin" pairs --pairs m3.jsonl
 printf '{"chosen":"","rejected":"b"}\n' > m4.jsonl
-check empty-field 1 "m4.jsonl:1: field 'chosen' is empty" -- "$bin" pairs --pairs m4.jsonl
+check empty-field 1 "m4.jsonl:1:chosen: is empty (expected a non-empty string)" -- "$bin" pairs --pairs m4.jsonl
 printf '{"chosen":"a","chosen":"x","rejected":"b"}\n' > m5.jsonl
 check duplicate-key 1 "m5.jsonl:1: invalid JSON" -- "$bin" pairs --pairs m5.jsonl
 printf '{"chosen":"\xff","rejected":"b"}\n' > m6.jsonl
@@ -64,7 +64,7 @@ check bad-utf8 1 "m6.jsonl:1: invalid JSON" -- "$bin" pairs --pairs m6.jsonl
 : > empty.jsonl
 check empty-file 1 "empty.jsonl: no pairs (the file is empty)" -- "$bin" pairs --pairs empty.jsonl
 printf 'x\n' > allbad.jsonl
-check all-bad 1 "no pairs (every line was bad)" -- "$bin" pairs --pairs allbad.jsonl --skip-bad-lines
+check all-bad 1 "no pairs (every line was bad; first: line 1: invalid JSON" -- "$bin" pairs --pairs allbad.jsonl --skip-bad-lines
 check missing-file 1 "nope.jsonl: cannot open: No such file or directory" -- "$bin" pairs --pairs nope.jsonl
 check directory 1 "is a directory" -- "$bin" pairs --pairs "$tmp"
 
@@ -86,7 +86,7 @@ check max-pairs 0 "pairs: 10" -- "$bin" pairs --pairs "$src/data/pairs.jsonl" --
 # usage errors name the flag
 check no-pairs 2 "--pairs is required" -- "$bin" pairs
 check bad-flag 2 "unknown option '--bogus'" -- "$bin" pairs --pairs x --bogus
-check bad-format 2 "--format: 'csv' is not one of" -- "$bin" pairs --pairs x --format csv
+check bad-format 2 "--format: 'csv' is not one of auto, jsonl, json, tsv" -- "$bin" pairs --pairs x --format csv
 check bad-max 2 "--max-pairs: '-1' is not a non-negative integer" -- "$bin" pairs --pairs x --max-pairs -1
 check twice 2 "--pairs given twice" -- "$bin" pairs --pairs x --pairs y
 check help 0 "usage: profs pairs" -- "$bin" pairs --help

@@ -17,23 +17,23 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --model DIR               model directory (config.json, safetensors, tokenizer.json)\n"
-    "  --pairs FILE              preference pairs: JSONL or TSV, optionally .gz\n"
+    "  --pairs FILE              preference pairs (JSONL, JSON, TSV, optionally gzip; - for stdin)\n"
     "  --out FILE                the embeddings file to write (safetensors)\n"
     "  --max-pairs N             use a seeded random subset of N pairs (0 = all)\n"
     "  --max-length T            tokens per sentence (default 128)\n"
     "  --seed S                  seed of the --max-pairs subset (default 0)\n"
-    "  --format F, --preferred-field NAME, --dispreferred-field NAME, --skip-bad-lines\n"
-    "                            how to read the pair file (see 'profs help pairs')\n"
+    TOOL_PAIRS_FLAG_HELP
     "  --quiet                   no progress on stderr\n"
     "\n"
     "exit status: 0 ok, 1 failure, 2 usage error\n";
 
 int cmd_collect(int argc, char **argv)
 {
-    const char *model = NULL, *pairs = NULL, *out = NULL, *format = NULL, *pf = NULL, *df = NULL;
+    const char *model = NULL, *pairs = NULL, *out = NULL;
+    struct tool_pairs_flags pfl = {0};
     size_t max_pairs = 0, max_length = 128;
     int64_t seed = 0;
-    int skip = 0, quiet = 0;
+    int quiet = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"pairs", OPT_STRING, &pairs, 1, NULL},
@@ -41,17 +41,14 @@ int cmd_collect(int argc, char **argv)
         {"max-pairs", OPT_SIZE, &max_pairs, 0, NULL},
         {"max-length", OPT_SIZE, &max_length, 0, NULL},
         {"seed", OPT_INT64, &seed, 0, NULL},
-        {"format", OPT_STRING, &format, 0, NULL},
-        {"preferred-field", OPT_STRING, &pf, 0, NULL},
-        {"dispreferred-field", OPT_STRING, &df, 0, NULL},
-        {"skip-bad-lines", OPT_FLAG, &skip, 0, NULL},
+        TOOL_PAIRS_FLAG_OPTS(pfl),
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
     };
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0) return rc;
     if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
     struct tool_pairs_opts po;
-    if ((rc = tool_pairs_opts_parse(argv[0], format, pf, df, skip, 0, &po))) return rc;
+    if ((rc = tool_pairs_flags_parse(argv[0], &pfl, 0, &po))) return rc;
     char err0[512];
     if (tool_check_file_out("out", out, err0, sizeof err0)) { fprintf(stderr, "profs: %s\n", err0); return EXIT_FAIL; }
     tool_catch_signals();
@@ -61,8 +58,8 @@ int cmd_collect(int argc, char **argv)
     struct tool_pairs p;
     if (tool_pairs_read(&p, pairs, &po, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
     if (p.skipped)
-        tool_progress_note(&prog, "%s: skipped %zu bad line%s (first: line %zu: %s)", pairs, p.skipped,
-                           p.skipped == 1 ? "" : "s", p.first_bad_line, p.first_bad);
+        tool_progress_note(&prog, "%s: skipped %zu bad line%s (first: %s)", pairs, p.skipped,
+                           p.skipped == 1 ? "" : "s", p.first_bad);
     tool_pairs_subsample(&p, max_pairs, (uint64_t)seed);
     struct tool_lm lm = {0};
     profs_collector *c = NULL;

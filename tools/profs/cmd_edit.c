@@ -23,7 +23,7 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --model DIR               source model directory (config.json, safetensors, tokenizer.json)\n"
-    "  --pairs FILE              preference pairs: JSONL or TSV, optionally .gz\n"
+    "  --pairs FILE              preference pairs (JSONL, JSON, TSV, optionally gzip; - for stdin)\n"
     "  --out DIR                 output model directory (not the model directory or inside it)\n"
     "  --layers SPEC             0-based inclusive: A-B, A: (A to the last), A, all, or a comma\n"
     "                            list; default per architecture: gpt2 floor(10 L/24) to L-1\n"
@@ -41,8 +41,7 @@ static const char help[] =
     "  --save-edit FILE          also write the edit file elsewhere (safetensors)\n"
     "  --report FILE.json        write a report (JSON) and FILE.html beside it\n"
     "  --top-tokens N            tokens per direction in the report's vocabulary view (default 8)\n"
-    "  --format F, --preferred-field NAME, --dispreferred-field NAME, --skip-bad-lines\n"
-    "                            how to read the pair file (see 'profs help pairs')\n"
+    TOOL_PAIRS_FLAG_HELP
     "  --base-model ID           the model id for the card and provenance (default: config.json\n"
     "                            _name_or_path when it is a hub id, else the directory name)\n"
     "  --force                   replace an existing non-empty --out\n"
@@ -54,10 +53,11 @@ int cmd_edit(int argc, char **argv)
 {
     const char *model = NULL, *pairs = NULL, *out = NULL, *layers = NULL, *rank = NULL, *strategy = NULL;
     const char *centering = NULL, *targets_s = NULL, *save_emb = NULL, *save_edit = NULL, *report = NULL;
-    const char *format = NULL, *pf = NULL, *df = NULL, *base_model = NULL;
+    const char *base_model = NULL;
+    struct tool_pairs_flags pfl = {0};
     size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8;
     int64_t seed = 0;
-    int rank_max_given = 0, skip = 0, force = 0, quiet = 0;
+    int rank_max_given = 0, force = 0, quiet = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"pairs", OPT_STRING, &pairs, 1, NULL},
@@ -75,10 +75,7 @@ int cmd_edit(int argc, char **argv)
         {"save-edit", OPT_STRING, &save_edit, 0, NULL},
         {"report", OPT_STRING, &report, 0, NULL},
         {"top-tokens", OPT_SIZE, &top, 0, NULL},
-        {"format", OPT_STRING, &format, 0, NULL},
-        {"preferred-field", OPT_STRING, &pf, 0, NULL},
-        {"dispreferred-field", OPT_STRING, &df, 0, NULL},
-        {"skip-bad-lines", OPT_FLAG, &skip, 0, NULL},
+        TOOL_PAIRS_FLAG_OPTS(pfl),
         {"base-model", OPT_STRING, &base_model, 0, NULL},
         {"force", OPT_FLAG, &force, 0, NULL},
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
@@ -97,7 +94,7 @@ int cmd_edit(int argc, char **argv)
     if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
     if (top > 64) return tool_usage_error(argv[0], "--top-tokens: at most 64");
     struct tool_pairs_opts po;
-    if ((rc = tool_pairs_opts_parse(argv[0], format, pf, df, skip, 0, &po))) return rc;
+    if ((rc = tool_pairs_flags_parse(argv[0], &pfl, 0, &po))) return rc;
 
     char err[1024];
     if (tool_check_out(model, out, force, err, sizeof err) || tool_check_file_out("report", report, err, sizeof err) ||
@@ -114,8 +111,8 @@ int cmd_edit(int argc, char **argv)
     struct tool_pairs p;
     if (tool_pairs_read(&p, pairs, &po, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
     if (p.skipped)
-        tool_progress_note(&prog, "%s: skipped %zu bad line%s (first: line %zu: %s)", pairs, p.skipped,
-                           p.skipped == 1 ? "" : "s", p.first_bad_line, p.first_bad);
+        tool_progress_note(&prog, "%s: skipped %zu bad line%s (first: %s)", pairs, p.skipped,
+                           p.skipped == 1 ? "" : "s", p.first_bad);
     size_t n_read = p.n;
     tool_pairs_subsample(&p, max_pairs, (uint64_t)seed);
 

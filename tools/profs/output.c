@@ -52,22 +52,30 @@ json_t *tool_provenance_new(const char *command, int argc, char **argv)
 
 json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_read, char *err, size_t errlen)
 {
-    char hex[65];
-    uint64_t size = 0;
-    if (tool_sha256_file(path, hex, &size)) { snprintf(err, errlen, "%s: cannot read to hash it", path); return NULL; }
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}",
-        "file", tool_basename(path),
+    (void)err;
+    (void)errlen;
+    /* the hash of the bytes the reader read: the file is never opened twice (it may be a pipe) */
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s}",
+        "file", strcmp(path, "-") == 0 ? "(standard input)" : tool_basename(path),
         "path", path,
-        "sha256", hex,
-        "hash", "SHA-256 of the file's bytes as stored (of the compressed bytes for a .gz file)",
-        "bytes", (json_int_t)size,
+        "sha256", p->sha256,
+        "hash", "SHA-256 of the bytes read (the compressed bytes for gzip)",
+        "bytes", (json_int_t)p->bytes,
         "n_pairs_read", (json_int_t)n_read,
         "n_pairs", (json_int_t)p->n,
         "skipped_lines", (json_int_t)p->skipped,
-        "format", p->format == PAIRS_TSV ? "tsv" : "jsonl");
+        "format", tool_pairs_format_name(p->format),
+        "layout", tool_pairs_layout_name(p->layout));
+    if (!d) return NULL;
     json_object_set_new(d, "gzip", json_boolean(p->gzip));
-    if (p->format == PAIRS_JSONL)
-        json_object_set_new(d, "fields", json_pack("[s, s]", p->fields[0], p->fields[1]));
+    json_t *f = json_array();
+    for (size_t i = 0; i < p->n_fields; i++) json_array_append_new(f, json_string(p->fields[i]));
+    json_object_set_new(d, "fields", f);
+    json_object_set_new(d, "rendering", json_string(p->rule ? p->rule : ""));
+    if (p->n_both_safe || p->n_neither_safe || p->n_other_category)
+        json_object_set_new(d, "rows_left_out", json_pack("{s:I, s:I, s:I}", "both_safe", (json_int_t)p->n_both_safe,
+                            "neither_safe", (json_int_t)p->n_neither_safe,
+                            "other_harm_category", (json_int_t)p->n_other_category));
     return d;
 }
 
