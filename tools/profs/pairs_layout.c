@@ -322,7 +322,7 @@ static int render_pku(const struct pairs_layout_ctx *ctx, const json_t *rec, cha
         if (!json_is_object(cats)) return bad(pr, f, "expected an object {category: true|false}, found %s%s", kind(cats), "");
         const json_t *v = json_object_get(cats, ctx->o->harm_category);
         if (!v) {
-            char names[256] = "";
+            char names[480] = "";
             const char *k;
             const json_t *x;
             size_t used = 0;

@@ -16,7 +16,7 @@ enum pairs_layout_id {
 
 /* What a record's problem is: field (a dotted path, "" for the record) and
  * what was expected. */
-struct pairs_problem { char field[192]; char msg[384]; };
+struct pairs_problem { char field[192]; char msg[640]; };
 
 /* Outcome of rendering one record. */
 enum { RENDER_OK = 0, RENDER_BAD = 1, RENDER_BOTH_SAFE = 2, RENDER_NEITHER_SAFE = 3, RENDER_OTHER_CATEGORY = 4 };
