@@ -97,6 +97,10 @@ int tool_model_card_write(const char *out_dir, const char *src_dir, const json_t
 
     fprintf(f, "## Edit\n\n| setting | value |\n|---|---|\n");
     fprintf(f, "| method | ProFS: difference of mean-pooled block outputs, centering, SVD, projection |\n");
+    const json_t *preset = json_object_get(set, "preset");
+    if (json_is_object(preset))
+        fprintf(f, "| preset | `%s` (the authors' `%s`%s) |\n", js(preset, "name", "?"), js(preset, "config", "?"),
+                json_array_size(json_object_get(preset, "overridden")) ? ", some settings overridden" : "");
     fprintf(f, "| architecture | %s |\n", js(src, "architecture", "?"));
     fprintf(f, "| layers (0-based, inclusive) | %s |\n", js(set, "layers", "?"));
     fprintf(f, "| rank | %s |\n", js(set, "rank", "?"));

@@ -6,6 +6,7 @@
 
 #include "output.h"
 #include "pipeline.h"
+#include "presets.h"
 #include "report.h"
 #include "tool.h"
 
@@ -28,6 +29,12 @@ static const char help[] =
     "  --layers SPEC             0-based inclusive: A-B, A: (A to the last), A, all, or a comma\n"
     "                            list; default per architecture: gpt2 floor(10 L/24) to L-1\n"
     "                            (GPT-2 medium: 10-23), others floor(15 L/32) to L-1 (7B: 15-31)\n"
+    "  --preset NAME             the authors' settings for a model of the paper (their\n"
+    "                            configs/NAME.ini): gpt2-medium (rank 2, layers 10-23),\n"
+    "                            mistral-7b, mistral-sft-7b (10, 15-31), opt-6.7b (10, 10-31),\n"
+    "                            gptj-6b (10, 10-26); all with centering top-singular and\n"
+    "                            --max-pairs 500; an explicit --rank, --layers, --centering or\n"
+    "                            --max-pairs wins\n"
     "  --rank screenot|K         rank per layer: ScreeNOT (default) or a fixed K\n"
     "  --rank-max K              ScreeNOT upper bound k_max (default 10, lowered to fit\n"
     "                            2 k_max + 1 < min(pairs, hidden size) with few pairs)\n"
@@ -53,11 +60,11 @@ int cmd_edit(int argc, char **argv)
 {
     const char *model = NULL, *pairs = NULL, *out = NULL, *layers = NULL, *rank = NULL, *strategy = NULL;
     const char *centering = NULL, *targets_s = NULL, *save_emb = NULL, *save_edit = NULL, *report = NULL;
-    const char *base_model = NULL;
+    const char *base_model = NULL, *preset = NULL;
     struct tool_pairs_flags pfl = {0};
     size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8;
     int64_t seed = 0;
-    int rank_max_given = 0, force = 0, quiet = 0;
+    int rank_max_given = 0, max_pairs_given = 0, force = 0, quiet = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"pairs", OPT_STRING, &pairs, 1, NULL},
@@ -68,7 +75,8 @@ int cmd_edit(int argc, char **argv)
         {"screenot-strategy", OPT_STRING, &strategy, 0, NULL},
         {"centering", OPT_STRING, &centering, 0, NULL},
         {"targets", OPT_STRING, &targets_s, 0, NULL},
-        {"max-pairs", OPT_SIZE, &max_pairs, 0, NULL},
+        {"max-pairs", OPT_SIZE, &max_pairs, 0, &max_pairs_given},
+        {"preset", OPT_STRING, &preset, 0, NULL},
         {"max-length", OPT_SIZE, &max_length, 0, NULL},
         {"seed", OPT_INT64, &seed, 0, NULL},
         {"save-embeddings", OPT_STRING, &save_emb, 0, NULL},
@@ -82,6 +90,12 @@ int cmd_edit(int argc, char **argv)
     };
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0) return rc;
+    struct tool_preset_use pre = {0};
+    if (preset && (rc = tool_preset_apply(&pre, argv[0], preset, &rank, &layers, &centering, &max_pairs,
+                                          max_pairs_given)))
+        return rc;
+    char preset_line[512];
+    tool_preset_describe(&pre, preset_line, sizeof preset_line);
     struct tool_est est;
     if ((rc = tool_est_parse(argv[0], &est, rank, rank_max, rank_max_given, strategy, centering, layers))) return rc;
     int targets = PROFS_TARGET_VALUE;
@@ -106,6 +120,7 @@ int cmd_edit(int argc, char **argv)
     tool_catch_signals();
     struct tool_progress prog;
     tool_progress_init(&prog, quiet);
+    if (pre.preset) tool_progress_note(&prog, "%s", preset_line);
     double t_start = tool_now();
 
     struct tool_pairs p;
@@ -137,7 +152,8 @@ int cmd_edit(int argc, char **argv)
     if (est.layers_spec) { /* out-of-range layers stop before the long collection */
         size_t *chk = NULL, n_chk = 0;
         if (tool_parse_layers(&chk, &n_chk, est.layers_spec, L, err, sizeof err)) {
-            fprintf(stderr, "profs: --layers %s\n", err);
+            fprintf(stderr, "profs: --layers %s%s%s\n", err, pre.preset && !pre.overridden[1] ? ", from --preset " : "",
+                    pre.preset && !pre.overridden[1] ? pre.preset->name : "");
             goto out;
         }
         free(chk);
@@ -171,6 +187,7 @@ int cmd_edit(int argc, char **argv)
     json_object_set_new(settings, "max_pairs", json_integer((json_int_t)max_pairs));
     json_object_set_new(settings, "max_length", json_integer((json_int_t)max_length));
     json_object_set_new(settings, "seed", json_integer((json_int_t)seed));
+    if (pre.preset) json_object_set_new(settings, "preset", tool_preset_json(&pre));
     json_object_set_new(prov, "settings", settings);
     json_object_set(prov, "layers", layers_json);
 
@@ -179,6 +196,7 @@ int cmd_edit(int argc, char **argv)
     if (tool_write_edited(m, edit, rep, model, out, force, prov, &prog, &t_save)) goto out;
 
     printf("edited %s -> %s (%s, %zu pairs)\n", model, out, arch, p.n);
+    if (pre.preset) printf("  %s\n", preset_line);
     printf("  layer  rank  threshold\n");
     for (size_t i = 0; i < json_array_size(layers_json); i++) {
         json_t *Lj = json_array_get(layers_json, i);
