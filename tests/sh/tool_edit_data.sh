@@ -53,6 +53,20 @@ jq -e '.settings.rank == "10" and .settings.centering == "top-singular" and .set
   && say ok preset-recorded || say FAIL "preset in profs_edit.json: $(jq -c '.settings' e1/profs_edit.json)"
 grep -qF '| preset | `mistral-7b` (the authors'"'"' `configs/mistral-7b.ini`, some settings overridden) |' e1/README.md \
   && say ok preset-card || say FAIL "card: $(grep -i preset e1/README.md)"
+# every preset's settings recorded as set (its layers overridden to fit the demo model)
+while read -r name rank layers; do
+  "$bin" edit --model m --pairs "$pairs" --out "r-$name" --preset "$name" --layers 2-5 --quiet >/dev/null
+  jq -e --arg n "$name" --arg r "$rank" --arg l "$layers" '.settings.rank == $r and .settings.centering == "top-singular"
+       and .settings.max_pairs == 500 and .settings.targets == "value" and .settings.preset.name == $n
+       and .settings.preset.rank == $r and .settings.preset.layers == $l and ([.layers[].rank] | all(. == ($r | tonumber)))' \
+       "r-$name/profs_edit.json" >/dev/null && say ok "preset-$name-recorded" || say FAIL "preset $name: $(jq -c .settings "r-$name/profs_edit.json" 2>&1)"
+done <<'EOF'
+gpt2-medium 2 10-23
+mistral-7b 10 15-31
+mistral-sft-7b 10 15-31
+opt-6.7b 10 10-31
+gptj-6b 10 10-26
+EOF
 # explicit flags win over every preset setting
 "$bin" edit --model m --pairs "$pairs" --out e2 --preset gpt2-medium --layers 3-4 --rank 1 --centering mean --max-pairs 100 --quiet >/dev/null
 jq -e '.settings.rank == "1" and .settings.centering == "mean" and .settings.max_pairs == 100 and .settings.layers == "3-4"

@@ -159,7 +159,7 @@ int tool_stream_line(struct tool_stream *s, char **line, size_t *len)
     size_t scanned = 0;
     char *nl;
     for (;;) {
-        nl = memchr(s->buf + s->pos + scanned, '\n', s->len - s->pos - scanned);
+        nl = s->len - s->pos > scanned ? memchr(s->buf + s->pos + scanned, '\n', s->len - s->pos - scanned) : NULL;
         if (nl) break;
         scanned = s->len - s->pos;
         int r = fill(s); /* may move the buffer: offsets are kept relative to pos */
@@ -190,7 +190,7 @@ int tool_stream_rest(struct tool_stream *s, char **data, size_t *len)
     size_t n = s->len - s->pos;
     char *d = malloc(n + 1);
     if (!d) { snprintf(s->err, sizeof s->err, "out of memory"); return -1; }
-    memcpy(d, s->buf + s->pos, n);
+    if (n) memcpy(d, s->buf + s->pos, n);
     d[n] = '\0';
     s->pos = s->len;
     *data = d;
