@@ -16,6 +16,7 @@
  *     dispreferred (the authors' load_toxicity_preference); --with-prompt
  *     prepends prompt_text */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,10 +128,14 @@ static const json_t *get_path(const json_t *v, const char *path)
     return v;
 }
 
-static int bad(struct pairs_problem *pr, const char *field, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 3, 4)))
+static int bad(struct pairs_problem *pr, const char *field, const char *fmt, ...)
 {
     snprintf(pr->field, sizeof pr->field, "%s", field ? field : "");
-    snprintf(pr->msg, sizeof pr->msg, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pr->msg, sizeof pr->msg, fmt, ap);
+    va_end(ap);
     return RENDER_BAD;
 }
 
@@ -138,11 +143,11 @@ static int bad(struct pairs_problem *pr, const char *field, const char *fmt, con
 static int need_string(const json_t *rec, const char *path, const char **out, struct pairs_problem *pr)
 {
     const json_t *v = get_path(rec, path);
-    if (!v) return bad(pr, "", "missing field '%s'%s", path, "");
-    if (!json_is_string(v)) return bad(pr, path, "expected a string, found %s%s", kind(v), "");
-    if (json_string_length(v) == 0) return bad(pr, path, "is empty (expected a non-empty string)%s%s", "", "");
+    if (!v) return bad(pr, "", "missing field '%s'", path);
+    if (!json_is_string(v)) return bad(pr, path, "expected a string, found %s", kind(v));
+    if (json_string_length(v) == 0) return bad(pr, path, "is empty (expected a non-empty string)");
     if (strlen(json_string_value(v)) != json_string_length(v))
-        return bad(pr, path, "contains a NUL character%s%s", "", "");
+        return bad(pr, path, "contains a NUL character");
     *out = json_string_value(v);
     return RENDER_OK;
 }
@@ -151,15 +156,15 @@ static int need_string(const json_t *rec, const char *path, const char **out, st
 static int need_bool(const json_t *rec, const char *path, int *out, struct pairs_problem *pr)
 {
     const json_t *v = get_path(rec, path);
-    if (!v) return bad(pr, "", "missing field '%s'%s", path, "");
+    if (!v) return bad(pr, "", "missing field '%s'", path);
     if (json_is_boolean(v)) { *out = json_is_true(v); return RENDER_OK; }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "1")) { *out = 1; return RENDER_OK; }
         if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "0")) { *out = 0; return RENDER_OK; }
-        return bad(pr, path, "expected true or false, found '%s'%s", s, "");
+        return bad(pr, path, "expected true or false, found '%s'", s);
     }
-    return bad(pr, path, "expected true or false, found %s%s", kind(v), "");
+    return bad(pr, path, "expected true or false, found %s", kind(v));
 }
 
 static char *concat3(const char *a, const char *sep, const char *b)
@@ -195,21 +200,21 @@ static int append_messages(const struct pairs_layout_ctx *ctx, FILE *buf, int *f
     json_array_foreach(list, i, m) {
         char at[128];
         snprintf(at, sizeof at, "%s.%zu", path, i);
-        if (!json_is_object(m)) return bad(pr, at, "expected a message {\"role\", \"content\"}, found %s%s", kind(m), "");
+        if (!json_is_object(m)) return bad(pr, at, "expected a message {\"role\", \"content\"}, found %s", kind(m));
         const char *role, *content;
         char f[160];
         snprintf(f, sizeof f, "%s.role", at);
         const json_t *r = json_object_get(m, "role");
-        if (!r) return bad(pr, at, "message without a 'role'%s%s", "", "");
-        if (!json_is_string(r)) return bad(pr, f, "expected a string, found %s%s", kind(r), "");
+        if (!r) return bad(pr, at, "message without a 'role'");
+        if (!json_is_string(r)) return bad(pr, f, "expected a string, found %s", kind(r));
         role = json_string_value(r);
         const json_t *c = json_object_get(m, "content");
         snprintf(f, sizeof f, "%s.content", at);
-        if (!c) return bad(pr, at, "message without a 'content'%s%s", "", "");
+        if (!c) return bad(pr, at, "message without a 'content'");
         if (!json_is_string(c))
-            return bad(pr, f, "expected a string, found %s (content parts are not supported)%s", kind(c), "");
+            return bad(pr, f, "expected a string, found %s (content parts are not supported)", kind(c));
         content = json_string_value(c);
-        if (strlen(content) != json_string_length(c)) return bad(pr, f, "contains a NUL character%s%s", "", "");
+        if (strlen(content) != json_string_length(c)) return bad(pr, f, "contains a NUL character");
         if (!*first) fputs(ctx->separator ? ctx->separator : "\n", buf);
         *first = 0;
         const char *pre = ctx->prefixes ? json_string_value(json_object_get(ctx->prefixes, role)) : NULL;
@@ -225,9 +230,9 @@ static int conversation_text(const struct pairs_layout_ctx *ctx, const json_t *r
                              struct pairs_problem *pr)
 {
     const json_t *list = json_object_get(rec, field);
-    if (!list) return bad(pr, "", "missing field '%s'%s", field, "");
-    if (!json_is_array(list)) return bad(pr, field, "expected a list of messages, found %s%s", kind(list), "");
-    if (json_array_size(list) == 0) return bad(pr, field, "is an empty list (expected messages)%s%s", "", "");
+    if (!list) return bad(pr, "", "missing field '%s'", field);
+    if (!json_is_array(list)) return bad(pr, field, "expected a list of messages, found %s", kind(list));
+    if (json_array_size(list) == 0) return bad(pr, field, "is an empty list (expected messages)");
     const json_t *prompt = json_object_get(rec, "prompt");
     char *mem = NULL;
     size_t len = 0;
@@ -247,7 +252,7 @@ static int conversation_text(const struct pairs_layout_ctx *ctx, const json_t *r
             json_decref(pm);
         }
     } else if (prompt && !json_is_null(prompt)) {
-        rc = bad(pr, "prompt", "expected a string or a list of messages, found %s%s", kind(prompt), "");
+        rc = bad(pr, "prompt", "expected a string or a list of messages, found %s", kind(prompt));
     }
     if (rc == RENDER_OK) rc = append_messages(ctx, buf, &first, list, field, pr);
     fclose(buf);
@@ -318,8 +323,8 @@ static int render_pku(const struct pairs_layout_ctx *ctx, const json_t *rec, cha
         char f[64];
         snprintf(f, sizeof f, "response_%d_harm_category", unsafe);
         const json_t *cats = json_object_get(rec, f);
-        if (!cats) return bad(pr, "", "missing field '%s' (needed by --harm-category)%s", f, "");
-        if (!json_is_object(cats)) return bad(pr, f, "expected an object {category: true|false}, found %s%s", kind(cats), "");
+        if (!cats) return bad(pr, "", "missing field '%s' (needed by --harm-category)", f);
+        if (!json_is_object(cats)) return bad(pr, f, "expected an object {category: true|false}, found %s", kind(cats));
         const json_t *v = json_object_get(cats, ctx->o->harm_category);
         if (!v) {
             char names[480] = "";
