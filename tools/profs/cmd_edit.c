@@ -125,6 +125,8 @@ int cmd_edit(int argc, char **argv)
 
     struct tool_pairs p;
     if (tool_pairs_read(&p, pairs, &po, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
+    tool_progress_note(&prog, "%s: %zu pairs, %s%s, layout %s (%s)", pairs, p.n, tool_pairs_format_name(p.format),
+                       p.gzip ? " (gzip)" : "", tool_pairs_layout_name(p.layout), p.rule);
     if (p.skipped)
         tool_progress_note(&prog, "%s: skipped %zu bad line%s (first: %s)", pairs, p.skipped,
                            p.skipped == 1 ? "" : "s", p.first_bad);
