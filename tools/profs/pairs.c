@@ -85,7 +85,7 @@ struct reader {
     size_t cap;
     struct pairs_layout_ctx ctx;
     int detected;
-    char first[TOOL_PAIRS_FIRST_BAD][320]; /* the first problems, for a mostly-unusable file */
+    char first[TOOL_PAIRS_FIRST_BAD][200]; /* the first problems, for a mostly-unusable file */
     size_t n_first;
     char *err;
     size_t errlen;
@@ -156,7 +156,7 @@ static int take(struct reader *r, const json_t *rec, const char *loc, const char
         snprintf(p->first_bad, sizeof p->first_bad, "line %.120s: %.380s", where, pr.msg);
     }
     if (r->n_first < TOOL_PAIRS_FIRST_BAD)
-        snprintf(r->first[r->n_first++], sizeof r->first[0], "line %.60s: %.240s", where, pr.msg);
+        snprintf(r->first[r->n_first++], sizeof r->first[0], "line %.50s: %.140s", where, pr.msg);
     p->skipped++;
     return 0;
 }
