@@ -46,6 +46,8 @@ expect preset-unknown 2 "--preset: 'llama' is not one of gpt2-medium, mistral-7b
 # a preset with its layers overridden runs, and everything else is the preset's
 expect preset-run 0 "preset mistral-7b (the authors' configs/mistral-7b.ini): rank 10, layers 15-31, centering top-singular, 500 pairs; overridden by --layers" \
   -- "$bin" edit --model m --pairs "$pairs" --out e1 --preset mistral-7b --layers 2-5 --quiet
+expect preset-few-pairs 0 "--max-pairs 500 (from --preset): the file has 256 pairs; all are used" \
+  -- "$bin" edit --model m --pairs "$pairs" --out e1b --preset mistral-7b --layers 2-5
 jq -e '.settings.rank == "10" and .settings.centering == "top-singular" and .settings.max_pairs == 500 and .settings.layers == "2-5"
        and .settings.preset.name == "mistral-7b" and .settings.preset.config == "configs/mistral-7b.ini"
        and .settings.preset.overridden == ["layers"] and .settings.preset.layers == "15-31"

@@ -132,6 +132,9 @@ int cmd_edit(int argc, char **argv)
                            p.skipped == 1 ? "" : "s", p.first_bad);
     size_t n_read = p.n;
     tool_pairs_subsample(&p, max_pairs, (uint64_t)seed);
+    if (max_pairs > n_read)
+        tool_progress_note(&prog, "--max-pairs %zu%s: the file has %zu pairs; all are used", max_pairs,
+                           pre.preset && !pre.overridden[3] ? " (from --preset)" : "", n_read);
 
     int status = EXIT_FAIL;
     struct tool_lm lm = {0};
