@@ -2,15 +2,19 @@
 """Fixture checkpoints and goldens for the runtime tests, made by Hugging Face
 transformers itself (not by a re-implementation of it).
 
-Runs inside the transformers environment (tests/reference/transformers-env);
-from the repository root:
+Regenerate the committed files with one command, from the repository root (as root):
 
-    chroot "${PROFS_TRANSFORMERS_ENV:-/var/tmp/profs-transformers}" \\
-        python3 /REPO/tests/reference/tf_goldens.py /REPO/tests/data/tf [NAME...]
+    tests/reference/tf-regenerate [NAME...]
 
-where /REPO is where the repository is visible inside the environment
-(`scripts/test --transformers` bind-mounts it and runs this for you). The
-repository root is taken from this file's own path (--repo ROOT overrides it).
+which builds the environment if needed (tests/reference/transformers-env), copies
+tests/reference and tests/data/tokenizers into it and runs, inside it,
+
+    python3 REPO/tests/reference/tf_goldens.py OUT_DIR [NAME...]
+
+then replaces tests/data/tf/<name>/ with OUT_DIR/<name>/. The repository root REPO
+is taken from this file's own path (--repo ROOT overrides it); the script reads
+only tests/reference and tests/data/tokenizers from it. `scripts/test --transformers`
+(tests/reference/tf_live.sh) regenerates into a temporary directory and compares.
 Other modes:
 
     tf_goldens.py --list                      the fixture names, one a line
@@ -109,7 +113,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import transformers  # noqa: E402
 from safetensors.numpy import load_file as np_load_file  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
 transformers.logging.set_verbosity_error()
@@ -538,7 +542,7 @@ def make_fixture(fx, out_root):
             if d <= FEATURE_MIN:
                 raise SystemExit(f"tf_goldens: fixture {name}: feature {feat} moves transformers' outputs by only "
                                  f"{d:.3g} (need > {FEATURE_MIN}); the golden would not test it")
-        save_file(g, os.path.join(tmp, "golden.safetensors"), metadata=meta)
+        write_golden(os.path.join(tmp, "golden.safetensors"), g, meta)
         if os.path.exists(out):
             shutil.rmtree(out)
         os.chmod(tmp, 0o755)
@@ -550,6 +554,26 @@ def make_fixture(fx, out_root):
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_golden(path, tensors, meta):
+    """safetensors with tensors and metadata in sorted order, so that the bytes are reproducible
+    (safetensors' own writer orders the metadata by a hash map)."""
+    st = {torch.float32: "F32", torch.float64: "F64", torch.int32: "I32"}
+    hdr, blobs, off = {"__metadata__": dict(sorted(meta.items()))}, [], 0
+    for k in sorted(tensors):
+        t = tensors[k].contiguous()
+        b = t.numpy().tobytes()
+        hdr[k] = {"dtype": st[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
 
 
 def check_same_weights(model, ref, name):
