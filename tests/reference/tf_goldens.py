@@ -38,7 +38,9 @@ Output, one directory per fixture, OUT_DIR/<name>/:
                                 entry has the final norm applied; ours does not)
     logits.i  F32 [T, V]
     greedy.i  I32 [n]           model.generate(do_sample=False) continuation
-                                (new ids only; stops at EOS like transformers)
+                                (new ids only; stops at generation_config's EOS,
+                                or never when the fixture has no tokenizer, as
+                                the runtime takes its EOS from tokenizer.json)
   ppl_ids (I32) and ppl.{max_length}.{stride} (F64 [2]: mean NLL, perplexity),
   the loop of transformers' guide "Perplexity of fixed-length models";
   __metadata__: transformers_version, torch_version, fixture, seed, dtype,
@@ -259,8 +261,14 @@ def run_hidden(model, ids):
 
 
 def greedy(model, ids, n, eos):
+    """Greedy continuation; eos None: never stop early (fixtures without a tokenizer, since the runtime
+    takes its EOS from tokenizer.json)."""
+    gc = copy.deepcopy(model.generation_config)
+    gc.eos_token_id = eos
+    gc.pad_token_id = eos if eos is not None else 0
+    gc.do_sample, gc.max_new_tokens, gc.min_new_tokens = False, n, None
     out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                         max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=eos)
+                         generation_config=gc)
     return out[0, len(ids):].tolist()
 
 
@@ -504,7 +512,7 @@ def make_fixture(fx, out_root):
         check_same_weights(model, ref, name)
         want = set(fx.get("goldens", ("hidden", "logits", "greedy", "ppl")))
         seqs = (fx.get("sequences") or default_sequences)(fx, tok)
-        eos = ref.generation_config.eos_token_id
+        eos = ref.generation_config.eos_token_id if tok is not None else None
         g = {}
         for i, ids in enumerate(seqs):
             g[f"ids.{i}"] = torch.tensor(ids, dtype=torch.int32)
