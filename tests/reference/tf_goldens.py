@@ -44,6 +44,7 @@ Output, one directory per fixture, OUT_DIR/<name>/:
   ppl_ids (I32) and ppl.{max_length}.{stride} (F64 [2]: mean NLL, perplexity),
   the loop of transformers' guide "Perplexity of fixed-length models";
   __metadata__: transformers_version, torch_version, fixture, seed, dtype,
+  sequences (how many ids.i), greedy_new (max new tokens of greedy.i),
   compute_dtype ("float32": BF16/F16 goldens are transformers in float32 on the
   upcast, already rounded weights), config_style, command, and
   feature.<name> = the relative change of transformers' outputs when that
@@ -93,6 +94,10 @@ is discovered automatically, sorted by file name, after this file's own table):
   ppl           tuple of (max_length, stride) (default PPL_SETTINGS); the
                 perplexity text is 40 ids (ppl_ids).
   note          str, one line saying what the fixture is for.
+
+tests/test_lm.c checks every fixture directory of tests/data/tf: a new fixture
+needs a row in its table tf_fixtures (name, dtype, the features it shows to
+matter); the test every_committed_fixture_is_tested fails until it has one.
 """
 import argparse
 import copy
@@ -534,6 +539,8 @@ def make_fixture(fx, out_root):
             "initializer_range": str(cfg.initializer_range),
             "command": "tests/reference/tf_goldens.py OUT_DIR " + name,
             "note": fx.get("note", ""),
+            "sequences": str(len(seqs)),
+            "greedy_new": str(fx.get("greedy_new", 12)),
         }
         if "ppl" in want:
             gr = np.random.default_rng(7 + len(name))
