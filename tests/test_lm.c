@@ -32,7 +32,7 @@ static const struct tf_fixture {
     {"gpt2", "float32", {"biases", "norm_weights"}},
     {"gpt2_bf16", "bfloat16", {"biases"}},
     {"gpt2_inv", "float32", {"scale_attn_by_inverse_layer_idx"}},
-    {"mistral", "float32", {"sliding_window", "norm_weights"}},
+    {"mistral", "float32", {"sliding_window", "norm_weights", "gqa_grouping"}},
     {"mistral_bf16", "bfloat16", {"sliding_window"}},
     {"llama", "float32", {"llama3_rope", "attention_bias", "mlp_bias"}},
     {"llama_f16", "float16", {"llama3_rope"}},
@@ -61,10 +61,15 @@ static char *fixture(const char *name)
 
 /* The committed transformers-made checkpoint directory (PROFS_TF_DATA overrides tests/data/tf:
  * scripts/test --transformers points it at freshly regenerated goldens); caller frees. */
-static char *tf_dir(const char *name)
+static char *tf_root(void)
 {
     const char *base = getenv("PROFS_TF_DATA");
-    char *root = base && *base ? strdup(base) : tu_data_path("tf");
+    return base && *base ? strdup(base) : tu_data_path("tf");
+}
+
+static char *tf_dir(const char *name)
+{
+    char *root = tf_root();
     char *p = tu_join(root, name);
     free(root);
     return p;
@@ -903,10 +908,11 @@ START_TEST(config_follows_transformers)
 }
 END_TEST
 
-/* Every fixture directory committed under tests/data/tf has a row in tf_fixtures (so its goldens are checked). */
+/* Every fixture directory committed under tests/data/tf (or PROFS_TF_DATA) has a row in tf_fixtures,
+ * so its goldens are checked. */
 START_TEST(every_committed_fixture_is_tested)
 {
-    char *root = tu_data_path("tf");
+    char *root = tf_root();
     DIR *d = opendir(root);
     ck_assert_msg(d != NULL, "cannot open %s", root);
     size_t seen = 0;

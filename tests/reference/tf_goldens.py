@@ -73,11 +73,11 @@ is discovered automatically, sorted by file name, after this file's own table):
                 seeded, so that biases and norms visibly matter).
   goldens       tuple, subset of ("hidden", "logits", "greedy", "ppl");
                 default all four.
-  features      dict feature-name -> switch. A switch is a dict with either
-                "config": {overrides} (same weights, changed config; tensors the
-                new config does not know are dropped, new ones keep their
-                transformers default init) or "weights": callable(state_dict)
-                -> state_dict (same config), and optionally "on": "hidden"
+  features      dict feature-name -> switch. A switch is a dict with
+                "config": {overrides} (a changed config; tensors it does not know
+                or whose shape it changes are dropped, new ones keep their
+                transformers default init) and/or "weights": callable(state_dict)
+                -> state_dict (applied first), and optionally "on": "hidden"
                 (default) or "logits" (a feature of the head only).
   shard         optional max_shard_size for save_pretrained (e.g. "40KB"):
                 the sharded layout with model.safetensors.index.json.
@@ -309,6 +309,7 @@ def switched(fx, model, sw):
     sd = {k: v.clone() for k, v in model.state_dict().items()}
     if "weights" in sw:
         sd = sw["weights"](sd)
+    if "config" not in sw:
         m2 = copy.deepcopy(model)
         m2.load_state_dict(sd, strict=True)
         return m2.eval()
@@ -412,6 +413,21 @@ OPT = dict(model_type="opt", hidden_size=32, ffn_dim=64, num_attention_heads=4, 
 GPTJ = dict(model_type="gptj", n_embd=32, n_head=4, n_layer=2, n_positions=64, rotary_dim=4, vocab_size=300,
             bos_token_id=299, eos_token_id=299)
 
+def _gqa_interleaved(kv_heads, head_dim):
+    """k/v projections of kv_heads heads repeated for every query head in the wrong order
+    (query head h reads kv head h % kv_heads instead of h // group): with num_key_value_heads =
+    num_attention_heads this is what a runtime that mis-groups GQA would compute."""
+    def f(sd):
+        out = dict(sd)
+        for k, v in sd.items():
+            if k.endswith(("self_attn.k_proj.weight", "self_attn.v_proj.weight")):
+                w = v.view(kv_heads, head_dim, -1)
+                n_q = 4
+                out[k] = torch.cat([w[h % kv_heads] for h in range(n_q)], dim=0)
+        return out
+    return f
+
+
 NORMS_GPT = {"weights": _ones(_is_norm_w("ln_")), "on": "hidden"}
 BIASES = {"weights": _zero(_is_bias)}
 
@@ -428,7 +444,8 @@ FIXTURES = [
     dict(name="mistral", config=MISTRAL, seed=201, tokenizer="mistral",
          note="Mistral, GQA 4:2, sliding window 5 < 23-token sequences",
          features={"sliding_window": {"config": {"sliding_window": None}},
-                   "norm_weights": {"weights": _ones(_is_norm_w("norm"))}}),
+                   "norm_weights": {"weights": _ones(_is_norm_w("norm"))},
+                   "gqa_grouping": {"config": {"num_key_value_heads": 4}, "weights": _gqa_interleaved(2, 8)}}),
     dict(name="mistral_bf16", config=MISTRAL, seed=202, dtype="bfloat16", tokenizer="mistral", shard="30KB",
          config_style="v4", note="Mistral, BF16, sharded, transformers-4 config",
          features={"sliding_window": {"config": {"sliding_window": None}}}),
