@@ -78,7 +78,10 @@ is discovered automatically, sorted by file name, after this file's own table):
                 or whose shape it changes are dropped, new ones keep their
                 transformers default init) and/or "weights": callable(state_dict)
                 -> state_dict (applied first), and optionally "on": "hidden"
-                (default) or "logits" (a feature of the head only).
+                (default) or "logits" (a feature of the head only), and
+                optionally "control": a switch that must change nothing (<= 1e-6),
+                proving that the difference comes from the feature and not from
+                the switching itself (e.g. GQA heads expanded in the right order).
   shard         optional max_shard_size for save_pretrained (e.g. "40KB"):
                 the sharded layout with model.safetensors.index.json.
   config_style  "v5" (default, as transformers 5 writes it) or "v4"
@@ -413,17 +416,17 @@ OPT = dict(model_type="opt", hidden_size=32, ffn_dim=64, num_attention_heads=4, 
 GPTJ = dict(model_type="gptj", n_embd=32, n_head=4, n_layer=2, n_positions=64, rotary_dim=4, vocab_size=300,
             bos_token_id=299, eos_token_id=299)
 
-def _gqa_interleaved(kv_heads, head_dim):
-    """k/v projections of kv_heads heads repeated for every query head in the wrong order
-    (query head h reads kv head h % kv_heads instead of h // group): with num_key_value_heads =
-    num_attention_heads this is what a runtime that mis-groups GQA would compute."""
+def _gqa_expanded(kv_heads, head_dim, n_heads, right):
+    """k/v projections of kv_heads heads repeated for each of n_heads query heads, in the right order
+    (query head h reads kv head h // group) or interleaved (h % kv_heads, a mis-grouping runtime)."""
+    group = n_heads // kv_heads
+
     def f(sd):
         out = dict(sd)
         for k, v in sd.items():
             if k.endswith(("self_attn.k_proj.weight", "self_attn.v_proj.weight")):
                 w = v.view(kv_heads, head_dim, -1)
-                n_q = 4
-                out[k] = torch.cat([w[h % kv_heads] for h in range(n_q)], dim=0)
+                out[k] = torch.cat([w[h // group if right else h % kv_heads] for h in range(n_heads)], dim=0)
         return out
     return f
 
@@ -445,7 +448,9 @@ FIXTURES = [
          note="Mistral, GQA 4:2, sliding window 5 < 23-token sequences",
          features={"sliding_window": {"config": {"sliding_window": None}},
                    "norm_weights": {"weights": _ones(_is_norm_w("norm"))},
-                   "gqa_grouping": {"config": {"num_key_value_heads": 4}, "weights": _gqa_interleaved(2, 8)}}),
+                   "gqa_grouping": {"config": {"num_key_value_heads": 4}, "weights": _gqa_expanded(2, 8, 4, False),
+                                    "control": {"config": {"num_key_value_heads": 4},
+                                                "weights": _gqa_expanded(2, 8, 4, True)}}}),
     dict(name="mistral_bf16", config=MISTRAL, seed=202, dtype="bfloat16", tokenizer="mistral", shard="30KB",
          config_style="v4", note="Mistral, BF16, sharded, transformers-4 config",
          features={"sliding_window": {"config": {"sliding_window": None}}}),
@@ -571,6 +576,13 @@ def make_fixture(fx, out_root):
             meta[f"feature.{feat}"] = f"{d:.6g}"
             flag = "" if d > FEATURE_MIN else "   <-- does NOT matter"
             print(f"  {name}: switching off {feat} changes the {sw.get('on', 'hidden')} by {d:.3g}{flag}")
+            if "control" in sw:
+                c = feature_change(fx, ref, sw["control"], seqs)
+                print(f"  {name}: its control changes the {sw.get('on', 'hidden')} by {c:.3g}")
+                if c > 1e-6:
+                    raise SystemExit(f"tf_goldens: fixture {name}: the control of feature {feat} changes "
+                                     f"transformers' outputs by {c:.3g}; the switch itself is not neutral")
+                meta[f"feature.{feat}.control"] = f"{c:.6g}"
             if d <= FEATURE_MIN:
                 raise SystemExit(f"tf_goldens: fixture {name}: feature {feat} moves transformers' outputs by only "
                                  f"{d:.3g} (need > {FEATURE_MIN}); the golden would not test it")
