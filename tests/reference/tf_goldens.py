@@ -122,8 +122,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import transformers  # noqa: E402
-from safetensors.numpy import load_file as np_load_file  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
 transformers.logging.set_verbosity_error()
@@ -344,10 +343,9 @@ def rename_tensors(out_dir, fn):
     wm = {}
     for f in files:
         p = os.path.join(out_dir, f)
-        t = np_load_file(p)
+        t = load_file(p)
         new = {fn(k): v for k, v in t.items() if fn(k) is not None}
-        import safetensors.numpy
-        safetensors.numpy.save_file(new, p, metadata={"format": "pt"})
+        save_file(new, p, metadata={"format": "pt"})
         wm.update({k: f for k in new})
     if os.path.exists(idx):
         ix = json.load(open(idx))
