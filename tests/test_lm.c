@@ -1,26 +1,55 @@
-/* Transformer runtime: agreement with the PyTorch reference (tests/reference/
- * lm_reference.py, goldens in tests/data/lm/) for every architecture and
- * dtype, pooling independent of the batch, KV-cache generation, sampling,
- * perplexity, and the errors of opening a bad checkpoint. */
+/* Transformer runtime: agreement with Hugging Face transformers itself (fixture
+ * checkpoints and goldens made by tests/reference/tf_goldens.py, committed under
+ * tests/data/tf/<fixture>/) for every architecture, dtype, layout and config
+ * style; each golden's features matter; pooling independent of the batch,
+ * KV-cache generation, sampling, perplexity, and the errors of opening a bad
+ * checkpoint (those on tests/util/hfgen.h checkpoints, which they rewrite). */
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hfgen.h"
 #include "lm/lm_internal.h"
 #include "profs/profs.h"
 #include "testutil.h"
 
-#define TOL 1e-4 /* relative Frobenius error per layer; F32, F16 and BF16 weights alike (see docs/runtime.md) */
+#define TOL 1e-4     /* relative Frobenius error per layer; F32, F16 and BF16 weights alike (see docs/runtime.md) */
+#define PPL_TOL 1e-4 /* relative, on the mean NLL and on the perplexity */
+#define FEATURE_MIN 1e-2
+
+/* The transformers-made fixtures (tests/reference/tf_goldens.py) and the features each
+ * golden must show to matter: switching one off moves transformers' outputs by > 1e-2,
+ * as recorded in the golden's metadata feature.<name>. */
+static const struct tf_fixture {
+    const char *name;
+    const char *dtype;
+    const char *features[4];
+} tf_fixtures[] = {
+    {"gpt2", "float32", {"biases", "norm_weights"}},
+    {"gpt2_bf16", "bfloat16", {"biases"}},
+    {"gpt2_inv", "float32", {"scale_attn_by_inverse_layer_idx"}},
+    {"mistral", "float32", {"sliding_window", "norm_weights", "gqa_grouping"}},
+    {"mistral_bf16", "bfloat16", {"sliding_window"}},
+    {"llama", "float32", {"llama3_rope", "attention_bias", "mlp_bias"}},
+    {"llama_f16", "float16", {"llama3_rope"}},
+    {"llama_linear", "float32", {"linear_rope", "mlp_bias"}},
+    {"opt", "float32", {"biases", "norm_weights"}},
+    {"opt_proj", "float32", {"post_ln"}},
+    {"opt_nobias", "float32", {"untied_head"}},
+    {"gptj", "float32", {"partial_rotary", "biases"}},
+};
+#define N_TF (sizeof tf_fixtures / sizeof tf_fixtures[0])
 
 static char *dir;
 
 static void setup(void) { dir = tu_tmpdir("lm"); ck_assert_ptr_nonnull(dir); }
 static void teardown(void) { tu_rmtree(dir); free(dir); }
 
-/* Generate fixture `name` into dir/name; caller frees the path. */
+/* Generate hfgen fixture `name` into dir/name (tests that rewrite a checkpoint); caller frees the path. */
 static char *fixture(const char *name)
 {
     const hfgen_spec *s = hfgen_fixture(name);
@@ -30,14 +59,30 @@ static char *fixture(const char *name)
     return p;
 }
 
+/* The committed transformers-made checkpoint directory (PROFS_TF_DATA overrides tests/data/tf:
+ * scripts/test --transformers points it at freshly regenerated goldens); caller frees. */
+static char *tf_root(void)
+{
+    const char *base = getenv("PROFS_TF_DATA");
+    return base && *base ? strdup(base) : tu_data_path("tf");
+}
+
+static char *tf_dir(const char *name)
+{
+    char *root = tf_root();
+    char *p = tu_join(root, name);
+    free(root);
+    return p;
+}
+
 static profs_model *golden(const char *name)
 {
-    char file[256];
-    snprintf(file, sizeof file, "lm/%s.safetensors", name);
-    char *p = tu_data_path(file);
+    char *d = tf_dir(name);
+    char *p = tu_join(d, "golden.safetensors");
     profs_model *g = NULL;
     ck_assert_profs_ok(profs_model_open(&g, p));
     free(p);
+    free(d);
     return g;
 }
 
@@ -74,18 +119,34 @@ static double rel_err(const float *a, const float *b, size_t n)
 }
 
 /* hidden states (every layer) and logits of each golden sequence */
-static void check_fixture(const char *name, size_t att_rows)
+/* The number of test sequences ids.0, ids.1, ... of a golden (as its metadata says). */
+static int n_sequences(const profs_model *g)
 {
-    char *p = fixture(name);
+    int n = 0;
+    char key[64];
+    for (;; n++) {
+        snprintf(key, sizeof key, "ids.%d", n);
+        if (!profs_model_has_tensor(g, key)) break;
+    }
+    const char *m = profs_model_metadata(g, "sequences");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(n, atoi(m));
+    ck_assert_int_ge(n, 1);
+    return n;
+}
+
+static double worst_rel[N_TF];
+
+static void check_fixture(size_t fx, size_t att_rows)
+{
+    const char *name = tf_fixtures[fx].name;
+    char *p = tf_dir(name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     lm->att_rows = att_rows;
     profs_model *g = golden(name);
     size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm), V = profs_lm_vocab_size(lm);
-    ck_assert_uint_eq(L, 2);
-    ck_assert_uint_eq(D, 32);
-    ck_assert_uint_eq(V, 300);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0, ns = n_sequences(g); i < ns; i++) {
         char key[64];
         size_t T, nh, nl;
         snprintf(key, sizeof key, "ids.%d", i);
@@ -98,6 +159,7 @@ static void check_fixture(const char *name, size_t att_rows)
         for (size_t l = 0; l <= L; l++) {
             double e = rel_err(got + l * T * D, want + l * T * D, T * D);
             ck_assert_msg(e <= TOL, "%s: sequence %d (T=%zu) hidden state %zu: relative error %g", name, i, T, l, e);
+            if (e > worst_rel[fx]) worst_rel[fx] = e;
         }
         snprintf(key, sizeof key, "logits.%d", i);
         float *wl = gread(g, key, &nl);
@@ -106,6 +168,7 @@ static void check_fixture(const char *name, size_t att_rows)
         ck_assert_profs_ok(profs_lm_logits(lm, gl, ids, T));
         double e = rel_err(gl, wl, nl);
         ck_assert_msg(e <= TOL, "%s: sequence %d logits: relative error %g", name, i, e);
+        if (e > worst_rel[fx]) worst_rel[fx] = e;
         free(ids);
         free(want);
         free(got);
@@ -117,38 +180,140 @@ static void check_fixture(const char *name, size_t att_rows)
     free(p);
 }
 
-START_TEST(matches_reference)
+START_TEST(matches_transformers)
 {
-    check_fixture(hfgen_fixture_names[_i], 128); /* every sequence in one attention block */
-    check_fixture(hfgen_fixture_names[_i], 5);   /* causal blocks of 5 query rows (with the sliding window of 5) */
-    check_fixture(hfgen_fixture_names[_i], 1);
+    check_fixture((size_t)_i, 128); /* every sequence in one attention block */
+    check_fixture((size_t)_i, 5);   /* causal blocks of 5 query rows (with the sliding window of 5) */
+    check_fixture((size_t)_i, 1);
+    /* the worst relative difference per family, for docs/runtime.md (ctest -V shows it) */
+    printf("tf golden %-13s worst relative difference %.3g\n", tf_fixtures[_i].name, worst_rel[_i]);
 }
 END_TEST
 
-START_TEST(perplexity_matches_reference)
+/* Greedy continuations (KV cache) are transformers' generate(do_sample=False), token for token. */
+START_TEST(greedy_matches_transformers)
 {
-    const char *name = hfgen_fixture_names[_i];
-    char *p = fixture(name);
+    const char *name = tf_fixtures[_i].name;
+    char *p = tf_dir(name);
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    /* the tokenizer's EOS stops generation, as generation_config's does in transformers (a fixture
+     * without a tokenizer has its greedy golden made without an EOS) */
+    profs_model *g = golden(name);
+    const char *gn = profs_model_metadata(g, "greedy_new");
+    ck_assert_ptr_nonnull(gn);
+    size_t max_new = (size_t)atoi(gn);
+    ck_assert(max_new >= 1 && max_new <= 64);
+    for (int i = 0, ns = n_sequences(g); i < ns; i++) {
+        char key[64];
+        size_t T, n_want, n_got;
+        snprintf(key, sizeof key, "ids.%d", i);
+        int32_t *ids = gids(g, key, &T);
+        snprintf(key, sizeof key, "greedy.%d", i);
+        int32_t *want = gids(g, key, &n_want);
+        ck_assert_uint_ge(n_want, 1);
+        int32_t got[64];
+        ck_assert_profs_ok(profs_lm_generate(lm, got, 64, &n_got, ids, T, max_new, NULL, NULL, NULL));
+        ck_assert_msg(n_got == n_want, "%s sequence %d: %zu new tokens, transformers %zu", name, i, n_got, n_want);
+        for (size_t k = 0; k < n_want; k++)
+            ck_assert_msg(got[k] == want[k], "%s sequence %d: new token %zu is %d, transformers %d", name, i, k,
+                          got[k], want[k]);
+        free(ids);
+        free(want);
+    }
+    profs_model_free(g);
+    profs_lm_free(lm);
+    free(p);
+}
+END_TEST
+
+/* Every golden records where it came from, and each feature its fixture exists for moves
+ * transformers' outputs by more than 1e-2 when switched off (so no golden passes by accident). */
+START_TEST(each_feature_matters)
+{
+    const struct tf_fixture *f = &tf_fixtures[_i];
+    profs_model *g = golden(f->name);
+    const char *tv = profs_model_metadata(g, "transformers_version");
+    const char *pv = profs_model_metadata(g, "torch_version");
+    ck_assert_msg(tv && tv[0] >= '4' && tv[0] <= '9' && tv[1] == '.', "%s: transformers_version %s", f->name,
+                  tv ? tv : "(absent)");
+    ck_assert_msg(pv && pv[0] >= '1' && pv[0] <= '9' && pv[1] == '.', "%s: torch_version %s", f->name,
+                  pv ? pv : "(absent)");
+    ck_assert_str_eq(profs_model_metadata(g, "fixture"), f->name);
+    ck_assert_str_eq(profs_model_metadata(g, "dtype"), f->dtype);
+    ck_assert_str_eq(profs_model_metadata(g, "compute_dtype"), "float32");
+    size_t n_feat = 0;
+    for (size_t k = 0; k < profs_model_metadata_count(g); k++) {
+        const char *key = profs_model_metadata_key(g, k);
+        size_t len = strlen(key);
+        if (strncmp(key, "feature.", 8)) continue;
+        if (len > 8 && !strcmp(key + len - 8, ".control")) {
+            /* a neutral version of the switch (e.g. GQA heads expanded in the right order) changes nothing */
+            double c = strtod(profs_model_metadata(g, key), NULL);
+            ck_assert_msg(c <= 1e-6, "%s: %s = %g", f->name, key, c);
+            continue;
+        }
+        n_feat++;
+    }
+    size_t n_want = 0;
+    for (; n_want < 4 && f->features[n_want]; n_want++) {
+        char key[96];
+        snprintf(key, sizeof key, "feature.%s", f->features[n_want]);
+        const char *v = profs_model_metadata(g, key);
+        ck_assert_msg(v != NULL, "%s: golden records no %s", f->name, key);
+        char *end;
+        double d = strtod(v, &end);
+        ck_assert_msg(end != v && *end == 0, "%s: %s = '%s' is not a number", f->name, key, v);
+        ck_assert_msg(d > FEATURE_MIN, "%s: switching off %s moves transformers' outputs by only %g", f->name,
+                      f->features[n_want], d);
+    }
+    ck_assert_uint_eq(n_feat, n_want); /* the table above names every recorded feature */
+    /* the checkpoint dtype is the one the golden says */
+    char *p = tf_dir(f->name);
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    int dt;
+    size_t nd;
+    const int64_t *sh;
+    ck_assert_profs_ok(profs_model_tensor_info(m, profs_model_tensor_name(m, 0), &dt, &nd, &sh));
+    ck_assert_int_eq(dt, !strcmp(f->dtype, "bfloat16") ? PROFS_DTYPE_BF16
+                         : !strcmp(f->dtype, "float16") ? PROFS_DTYPE_F16 : PROFS_DTYPE_F32);
+    profs_model_free(m);
+    free(p);
+    profs_model_free(g);
+}
+END_TEST
+
+START_TEST(perplexity_matches_transformers)
+{
+    const char *name = tf_fixtures[_i].name;
+    char *p = tf_dir(name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     profs_model *g = golden(name);
     size_t n;
     int32_t *ids = gids(g, "ppl_ids", &n);
-    static const size_t settings[][2] = {{16, 16}, {16, 5}, {40, 40}, {64, 64}};
-    for (size_t k = 0; k < 4; k++) {
-        char key[64];
-        snprintf(key, sizeof key, "ppl.%zu.%zu", settings[k][0], settings[k][1]);
+    size_t n_settings = 0;
+    for (size_t t = 0; t < profs_model_tensor_count(g); t++) {
+        const char *key = profs_model_tensor_name(g, t);
+        size_t ml, st;
+        char tail;
+        if (sscanf(key, "ppl.%zu.%zu%c", &ml, &st, &tail) != 2) continue; /* ppl.{max_length}.{stride} */
+        n_settings++;
         const void *data;
         uint64_t nb;
         ck_assert_profs_ok(profs_model_tensor_data(g, key, &data, &nb));
+        ck_assert_uint_eq(nb, 2 * sizeof(double));
         double want[2];
         memcpy(want, data, sizeof want);
         double ppl, nll;
-        ck_assert_profs_ok(profs_lm_perplexity(lm, &ppl, &nll, ids, n, settings[k][0], settings[k][1], NULL, NULL));
-        ck_assert_msg(fabs(nll - want[0]) <= 1e-5 * fabs(want[0]), "%s %s: nll %.9g vs %.9g", name, key, nll, want[0]);
-        ck_assert_msg(fabs(ppl - want[1]) <= 1e-5 * want[1], "%s %s: ppl %.9g vs %.9g", name, key, ppl, want[1]);
+        ck_assert_profs_ok(profs_lm_perplexity(lm, &ppl, &nll, ids, n, ml, st, NULL, NULL));
+        ck_assert_msg(fabs(nll - want[0]) <= PPL_TOL * fabs(want[0]), "%s %s: nll %.9g vs %.9g", name, key, nll,
+                      want[0]);
+        ck_assert_msg(fabs(ppl - want[1]) <= PPL_TOL * want[1], "%s %s: ppl %.9g vs %.9g", name, key, ppl, want[1]);
         ck_assert_double_eq_tol(ppl, exp(nll), 1e-9 * ppl);
     }
+    ck_assert_uint_ge(n_settings, 1);
     free(ids);
     profs_model_free(g);
     profs_lm_free(lm);
@@ -159,7 +324,7 @@ END_TEST
 /* Pooled embeddings equal the means of the reference hidden states, whatever the batch. */
 static void check_pool(const char *name, size_t batch_tokens)
 {
-    char *p = fixture(name);
+    char *p = tf_dir(name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, batch_tokens));
@@ -254,8 +419,8 @@ END_TEST
 /* Greedy generation with the KV cache equals re-running the whole sequence each step. */
 START_TEST(generation_uses_a_consistent_kv_cache)
 {
-    const char *name = hfgen_fixture_names[_i];
-    char *p = fixture(name);
+    const char *name = tf_fixtures[_i].name;
+    char *p = tf_dir(name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     size_t V = profs_lm_vocab_size(lm);
@@ -475,7 +640,7 @@ START_TEST(cli_hidden_states_matches_reference)
 {
     const char *bin = getenv("PROFS_BIN");
     if (!bin || !*bin) return; /* built without the tool */
-    char *p = fixture("gptj");
+    char *p = tf_dir("gptj");
     profs_model *g = golden("gptj");
     size_t T, nh;
     int32_t *ids = gids(g, "ids.2", &T);
@@ -753,17 +918,48 @@ START_TEST(config_follows_transformers)
 }
 END_TEST
 
+/* Every fixture directory committed under tests/data/tf (or PROFS_TF_DATA) has a row in tf_fixtures,
+ * so its goldens are checked. */
+START_TEST(every_committed_fixture_is_tested)
+{
+    char *root = tf_root();
+    DIR *d = opendir(root);
+    ck_assert_msg(d != NULL, "cannot open %s", root);
+    size_t seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *sub = tu_join(root, e->d_name), *gp = tu_join(sub, "golden.safetensors");
+        struct stat st;
+        int is_fixture = stat(gp, &st) == 0;
+        free(gp);
+        free(sub);
+        if (!is_fixture) continue;
+        size_t k = 0;
+        while (k < N_TF && strcmp(tf_fixtures[k].name, e->d_name)) k++;
+        ck_assert_msg(k < N_TF, "tests/data/tf/%s has no row in tf_fixtures (tests/test_lm.c)", e->d_name);
+        seen++;
+    }
+    closedir(d);
+    ck_assert_uint_eq(seen, N_TF); /* and every row has its directory */
+    free(root);
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
     TCase *tc = tcase_create("reference");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, matches_reference, 0, HFGEN_N_FIXTURES);
-    tcase_add_loop_test(tc, perplexity_matches_reference, 0, HFGEN_N_FIXTURES);
+    tcase_add_loop_test(tc, matches_transformers, 0, (int)N_TF);
+    tcase_add_loop_test(tc, greedy_matches_transformers, 0, (int)N_TF);
+    tcase_add_loop_test(tc, each_feature_matters, 0, (int)N_TF);
+    tcase_add_test(tc, every_committed_fixture_is_tested);
+    tcase_add_loop_test(tc, perplexity_matches_transformers, 0, (int)N_TF);
     tcase_add_test(tc, pooling_does_not_depend_on_the_batch);
     tcase_add_test(tc, pooling_progress_and_cancel);
-    tcase_add_loop_test(tc, generation_uses_a_consistent_kv_cache, 0, HFGEN_N_FIXTURES);
+    tcase_add_loop_test(tc, generation_uses_a_consistent_kv_cache, 0, (int)N_TF);
     tcase_add_test(tc, sampling_is_seeded_and_deterministic);
     tcase_add_test(tc, queries);
     tcase_add_loop_test(tc, collect_equals_pooling_of_the_tokenised_texts, 0, 2);
