@@ -21,11 +21,13 @@ int pf_tb_sniff(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return 0;
-    uint8_t b[4] = {0};
+    /* the legacy format opens with a protocol-2 pickle of torch's magic number 0x1950a86a20f9469cfc6c */
+    static const uint8_t legacy[14] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+    uint8_t b[14] = {0};
     ssize_t n = read(fd, b, sizeof b);
     close(fd);
-    if (n == 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) return 1;
-    if (n >= 2 && b[0] == 0x80 && b[1] <= 5) return 2;
+    if (n >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) return 1;
+    if (n == 14 && memcmp(b, legacy, sizeof legacy) == 0) return 2;
     return 0;
 }
 

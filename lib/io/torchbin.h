@@ -59,7 +59,7 @@ void pf_tb_release(pf_tb_file *tb, size_t i);
 /* 1 when tensors i and j of the file are the same view of one storage
  * (tied weights saved as two keys). */
 int pf_tb_same_view(const pf_tb_file *tb, const pf_st_file *f, size_t i, size_t j);
-/* 1 when the file starts like a zip archive, 2 like a legacy torch pickle, else 0. */
+/* 1 when the file starts like a zip archive, 2 with the legacy format's magic number, else 0. */
 int pf_tb_sniff(const char *path);
 
 #endif

@@ -35,7 +35,7 @@ jq -e '(.before.toxic_mass|type=="number") and (.after.toxic_mass|type=="number"
 jq -e '.after.toxic_mass <= 0.2 * .before.toxic_mass and .after.perplexity <= 1.1 * .before.perplexity and .before.toxic_mass > 0.5' r.json >/dev/null \
   && say ok demo-goal || say FAIL "demo numbers: $(jq -c '{before,after}' r.json)"
 [ -s r.html ] && grep -q '<svg' r.html && say ok demo-html || say FAIL "no HTML report beside r.json"
-for f in config.json tokenizer.json model.safetensors profs_edit.json profs_edit.safetensors README.md generation_config.json; do
+for f in config.json tokenizer.json model.safetensors profs_edit.json profs/edit.safetensors README.md generation_config.json; do
   [ -s "d/edited/$f" ] || say FAIL "d/edited/$f missing"
 done
 grep -q '^library_name: transformers$' d/edited/README.md && grep -q '^license: mit$' d/edited/README.md && grep -q '^- model-editing$' d/edited/README.md \
