@@ -224,4 +224,6 @@ say ok help-everywhere
 expect help-unknown 2 "unknown command 'nosuch'" -- "$bin" help nosuch
 expect unknown-command 2 "unknown command 'nosuch'" -- "$bin" nosuch
 expect version 0 "libprofs" -- "$bin" --version
+. "$src/tests/util/outdir_check.sh"
+check_outputs "$tmp" || fail=1
 exit $fail
