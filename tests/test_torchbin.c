@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "io/model_impl.h"
+#include "io/pickle.h"
 #include "profs/profs.h"
 #include "testutil.h"
 
@@ -403,6 +404,79 @@ START_TEST(zip_without_a_pickle_is_not_a_checkpoint)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the unpickler, rule by rule */
+
+#define OD "ccollections\nOrderedDict\n)R"
+#define RB "ctorch._utils\n_rebuild_tensor_v2\n"
+#define PID "(X\x07\0\0\0storagectorch\nFloatStorage\nX\x01\0\0\0" "0X\x03\0\0\0cpuK\x06tQ"
+#define TENSOR RB "(" PID "K\x00(K\x02K\x03t(K\x03K\x01t\x89" OD "tR"
+
+static const struct pkl_case { const char *name; const char *bytes; size_t len; const char *message; } PKL[] = {
+#define C(n, b, m) { n, b, sizeof b - 1, m }
+    C("a state dict", "\x80\x02" OD "(X\x01\0\0\0w" TENSOR "u.", NULL),
+    C("_rebuild_parameter", "\x80\x02" OD "(X\x01\0\0\0wctorch._utils\n_rebuild_parameter\n(" TENSOR "\x88" OD "tRu.", NULL),
+    C("empty", "", "pickle ends without STOP"),
+    C("no STOP", "\x80\x02}", "pickle ends without STOP"),
+    C("protocol 6", "\x80\x06}.", "PROTO: unknown protocol"),
+    C("GLOBAL of subprocess", "\x80\x02" "csubprocess\nPopen\n.", "GLOBAL 'subprocess.Popen' is not allowed"),
+    C("STACK_GLOBAL of builtins.exec", "\x80\x04\x8c\x08" "builtins\x8c\x04" "exec\x93.", "GLOBAL 'builtins.exec' is not allowed"),
+    C("copy_reg._reconstructor", "\x80\x02" "ccopy_reg\n_reconstructor\n.", "GLOBAL 'copy_reg._reconstructor' is not allowed"),
+    C("INST", "\x80\x02(ios\nsystem\nX\x01\0\0\0xo.", "opcode 0x69 (INST) is not allowed"),
+    C("NEWOBJ", "\x80\x02" OD "\x81.", "opcode 0x81 (NEWOBJ) is not allowed"),
+    C("EXT1", "\x80\x02\x82\x01.", "opcode 0x82 (EXT1) is not allowed"),
+    C("REDUCE of a string", "\x80\x02X\x01\0\0\0x)R.", "REDUCE of a str is not allowed"),
+    C("OrderedDict with arguments", "\x80\x02" "ccollections\nOrderedDict\n(K\x01tR.", "REDUCE of collections.OrderedDict with arguments"),
+    C("BUILD on a dict", "\x80\x02}}b.", "BUILD on a dict is not allowed"),
+    C("persistent id of a wrong kind", "\x80\x02(X\x03\0\0\0fooK\x01tQ.", "persistent id is not ('storage'"),
+    C("storage class not allowed as a storage", "\x80\x02(X\x07\0\0\0storage" OD "X\x01\0\0\0" "0X\x03\0\0\0cpuK\x06tQ.",
+      "storage class is not one of"),
+    C("storage key with a slash", "\x80\x02(X\x07\0\0\0storagectorch\nFloatStorage\nX\x04\0\0\0../xX\x03\0\0\0cpuK\x06tQ.",
+      "storage key or location is not a plain string"),
+    C("negative stride", "\x80\x02" OD "(X\x01\0\0\0w" RB "(" PID "K\x00(K\x02K\x03t(J\xfd\xff\xff\xffK\x01t\x89" OD "tRu.",
+      "a stride is not a non-negative int"),
+    C("size and stride of different lengths", "\x80\x02" OD "(X\x01\0\0\0w" RB "(" PID "K\x00(K\x02K\x03t(K\x03t\x89" OD "tRu.",
+      "size and stride are not tuples of one length"),
+    C("backward hooks", "\x80\x02" OD "(X\x01\0\0\0w" RB "(" PID "K\x00(K\x02K\x03t(K\x03K\x01t\x89K\x01tRu.",
+      "backward hooks are not an empty OrderedDict"),
+    C("a value that is not a tensor", "\x80\x02" OD "(X\x01\0\0\0wK\x05u.", "state dict entry 'w' is a int, not a tensor"),
+    C("a key that is not a string", "\x80\x02" OD "(K\x01" TENSOR "u.", "state dict entry 0: key is a int"),
+    C("not a dict", "\x80\x02]." , "the pickle holds a list, not a state dict"),
+    C("memo get never stored", "\x80\x02h\x05.", "memo get of an index never stored"),
+    C("memo index past the pickle", "\x80\x02}r\xff\xff\xff\x7f.", "memo index larger than the pickle"),
+    C("string past the end", "\x80\x02X\xff\0\0\0ab", "string runs past the end of the pickle"),
+    C("LONG1 wider than 64 bits", "\x80\x02\x8a\x09\1\2\3\4\5\6\7\x08\x09.", "LONG1: integer wider than 64 bits"),
+    C("TUPLE without a MARK", "\x80\x02K\x01t.", "TUPLE without a MARK"),
+    C("SETITEMS odd", "\x80\x02}(K\x01u.", "SETITEMS with an odd number of items"),
+    C("SETITEM on a list", "\x80\x02]K\x01K\x02s.", "SETITEM on a list, not a dict"),
+    C("STOP with two objects", "\x80\x02}}.", "STOP with a stack that does not hold one object"),
+#undef C
+};
+
+START_TEST(unpickler_rule)
+{
+    const struct pkl_case *c = &PKL[_i];
+    pf_pkl_dict d;
+    int rc = pf_pkl_parse(&d, "case.pkl", (const uint8_t *)c->bytes, c->len);
+    if (!c->message) {
+        ck_assert_msg(rc == 0, "%s: %s", c->name, profs_last_error());
+        ck_assert_uint_eq(d.n, 1);
+        ck_assert_str_eq(d.t[0].name, "w");
+        ck_assert_str_eq(d.t[0].storage_key, "0");
+        ck_assert_int_eq(d.t[0].dtype, PROFS_DTYPE_F32);
+        ck_assert_uint_eq(d.t[0].storage_numel, 6);
+        ck_assert_uint_eq(d.t[0].ndim, 2);
+        ck_assert_int_eq(d.t[0].shape[0], 2);
+        ck_assert_int_eq(d.t[0].stride[0], 3);
+        pf_pkl_dict_free(&d);
+        return;
+    }
+    ck_assert_msg(rc == PROFS_EFORMAT, "%s: accepted (rc %d)", c->name, rc);
+    ck_assert_msg(tu_contains(profs_last_error(), c->message), "%s: message '%s' lacks '%s'", c->name,
+                  profs_last_error(), c->message);
+    ck_assert(tu_contains(profs_last_error(), "case.pkl"));
+}
+END_TEST
+
 static Suite *torchbin_suite(void)
 {
     Suite *s = suite_create("torchbin");
@@ -425,6 +499,9 @@ static Suite *torchbin_suite(void)
     tcase_add_test(h, deflated_entry_that_inflates_past_its_size_is_refused_when_read);
     tcase_add_test(h, zip_without_a_pickle_is_not_a_checkpoint);
     suite_add_tcase(s, h);
+    TCase *pk = tcase_create("unpickler");
+    tcase_add_loop_test(pk, unpickler_rule, 0, (int)(sizeof PKL / sizeof PKL[0]));
+    suite_add_tcase(s, pk);
     return s;
 }
 
