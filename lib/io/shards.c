@@ -98,10 +98,49 @@ static int cmp_data(const void *a, const void *b, void *ud)
 }
 
 
+/* transformers' dot_natural_key: compare dotted components in turn; a component of
+ * digits sorts before one that is not, digits compare as numbers, others as strings. */
+static int cmp_natural(const char *a, const char *b)
+{
+    while (*a || *b) {
+        if (!*a) return -1;
+        if (!*b) return 1;
+        size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+        int da = la > 0 && strspn(a, "0123456789") >= la, db = lb > 0 && strspn(b, "0123456789") >= lb;
+        if (da != db) return da ? -1 : 1;
+        int c;
+        if (da) {
+            const char *x = a, *y = b;
+            size_t lx = la, ly = lb;
+            while (lx > 1 && *x == '0') { x++; lx--; }
+            while (ly > 1 && *y == '0') { y++; ly--; }
+            c = lx != ly ? (lx < ly ? -1 : 1) : memcmp(x, y, lx);
+        } else {
+            c = memcmp(a, b, la < lb ? la : lb);
+            if (c == 0 && la != lb) c = la < lb ? -1 : 1;
+        }
+        if (c) return c < 0 ? -1 : 1;
+        a += la;
+        b += lb;
+        if (*a == '.') a++;
+        if (*b == '.') b++;
+        if (!*a && !*b) break;
+    }
+    return 0;
+}
+
+static int cmp_save_order(const void *x, const void *y, void *ud)
+{
+    const profs_model *m = ud;
+    const char *a = m->tensors[*(const size_t *)x].name, *b = m->tensors[*(const size_t *)y].name;
+    int c = cmp_natural(a, b);
+    return c ? c : strcmp(a, b);
+}
+
 int pf_shard_plan_make(pf_shard_plan *out, const profs_model *m)
 {
     memset(out, 0, sizeof *out);
-    size_t n = m->n_tensors, k = 0;
+    size_t n = m->n_tensors, k = 0, *kept = NULL;
     ref *order = malloc((n ? n : 1) * sizeof *order);
     unsigned char *keep = malloc(n ? n : 1);
     int rc = PROFS_OK;
@@ -110,12 +149,17 @@ int pf_shard_plan_make(pf_shard_plan *out, const profs_model *m)
         for (size_t q = 0; q < m->files[f].h.n_tensors; q++) order[k++] = (ref){ f, m->bins[f]->pickle_order[q] };
     memset(keep, 1, n);
     if ((rc = mark_aliases(m, order, n, keep, &out->n_dropped))) goto done;
+    /* the order transformers 5 saves in (revert_weight_conversion sorts by dot_natural_key) */
+    size_t n_kept = 0;
+    if (!(kept = malloc((n ? n : 1) * sizeof *kept))) { rc = pf_enomem("shard plan"); goto done; }
+    for (size_t q = 0; q < n; q++)
+        if (keep[q]) kept[n_kept++] = (size_t)pf_model_find(m, ref_name(m, order[q]));
+    qsort_r(kept, n_kept, sizeof *kept, cmp_save_order, (void *)m);
     /* split_torch_state_dict_into_shards */
     uint64_t cur = 0, total = 0, params = 0;
     int open = 0;
-    for (size_t q = 0; q < n && rc == 0; q++) {
-        if (!keep[q]) continue;
-        long t = pf_model_find(m, ref_name(m, order[q]));
+    for (size_t q = 0; q < n_kept && rc == 0; q++) {
+        long t = (long)kept[q];
         uint64_t sz = m->tensors[t].t->end - m->tensors[t].t->begin;
         total += sz;
         params += m->tensors[t].t->numel;
@@ -170,6 +214,7 @@ int pf_shard_plan_make(pf_shard_plan *out, const profs_model *m)
 done:
     free(order);
     free(keep);
+    free(kept);
     if (rc) pf_shard_plan_free(out);
     return rc;
 }

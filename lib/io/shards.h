@@ -1,6 +1,8 @@
 /* Internal: how a PyTorch-checkpoint source is written out as safetensors,
  * the way transformers 5's save_pretrained writes a model:
- *  - tensors in state-dict order (shards by file name, then pickle order);
+ *  - tensors in the order transformers 5 saves them: its revert_weight_conversion
+ *    sorts the state dict by dot_natural_key (dotted components in turn, digits
+ *    as numbers and before words), checked for gpt2, opt, llama, mistral, qwen2, gptj;
  *  - tied weights (several keys on one view of one storage) written once:
  *    names starting with "lm_head." are dropped first (transformers'
  *    _tied_weights_keys of causal LMs), then all but the first by name;

@@ -25,6 +25,12 @@ tokenizer.json, the .bin file(s), golden.safetensors):
   opt_f16      OPT, F16, one file, model.decoder.layers.0.fc2.weight stored as a
                non-contiguous (transposed) view, tied embed_tokens / lm_head
   gpt2_zip     gpt2_f32's checkpoint re-zipped with every entry deflated
+tests/data/bin/goldens/: what transformers' own save_pretrained writes after loading the .bin
+files (what profs must reproduce byte for byte when it saves a .bin source): for gpt2_bf16 and
+opt_f16 with max_shard_size=20000, <name>.index-20000.json (model.safetensors.index.json) and
+<name>.shards-20000/model-0000i-of-0000n.safetensors; for gpt2_f32 with the default shard size,
+gpt2_f32.model.safetensors.
+
 golden.safetensors (written by the safetensors package) holds every state-dict
 tensor as "w.<name>" (its own dtype, contiguous), and for one token sequence:
 "ids.0" (I32 [T]), "hidden.0" (F32 [L+1, T, D]: embedding output and raw block
@@ -40,6 +46,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import zipfile
 
 import torch
@@ -182,6 +189,23 @@ def main():
     assert not sd[name].is_contiguous()
     torch.save(sd, os.path.join(out, "pytorch_model.bin"))
     golden(out, sd, m, blocks)
+    # what transformers itself writes when it re-saves the checkpoints as safetensors with 20 kB shards
+    gold = os.path.join(base, "goldens")
+    os.makedirs(gold)
+    for name in ("gpt2_bf16", "opt_f16"):
+        m = transformers.AutoModelForCausalLM.from_pretrained(os.path.join(base, name), dtype="auto")
+        with tempfile.TemporaryDirectory() as t:
+            m.save_pretrained(t, max_shard_size=20000)
+            shutil.copy(os.path.join(t, "model.safetensors.index.json"),
+                        os.path.join(gold, name + ".index-20000.json"))
+            os.makedirs(os.path.join(gold, name + ".shards-20000"))
+            for f in sorted(os.listdir(t)):
+                if f.endswith(".safetensors"):
+                    shutil.copy(os.path.join(t, f), os.path.join(gold, name + ".shards-20000", f))
+    m = transformers.AutoModelForCausalLM.from_pretrained(os.path.join(base, "gpt2_f32"), dtype="auto")
+    with tempfile.TemporaryDirectory() as t:
+        m.save_pretrained(t)
+        shutil.copy(os.path.join(t, "model.safetensors"), os.path.join(gold, "gpt2_f32.model.safetensors"))
     print("wrote", base)
 
 
