@@ -276,6 +276,56 @@ START_TEST(saving_a_checkpoint_writes_one_safetensors_file_with_tied_weights_onc
 }
 END_TEST
 
+START_TEST(saving_leaves_out_top_level_weights_that_are_not_the_outputs_own)
+{
+    /* a safetensors model beside the same weights as .bin, training state and a stray edit file */
+    char *src = tu_join(dir, "src"), *sub = tu_join(dir, "src/sub");
+    ck_assert_int_eq(mkdir(src, 0777), 0);
+    ck_assert_int_eq(mkdir(sub, 0777), 0);
+    const char *names[] = { "w" };
+    int dt[] = { PROFS_DTYPE_F32 };
+    size_t nd[] = { 1 };
+    int64_t s1[] = { 2 };
+    const int64_t *shapes[] = { s1 };
+    float two[2] = { 1, 2 };
+    const void *data[] = { two };
+    static const char *const files[] = { "model.safetensors", "profs_edit.safetensors", "extra.safetensors", "sub/kept.safetensors" };
+    for (int i = 0; i < 4; i++) {
+        char *p = tu_join(src, files[i]);
+        ck_assert_profs_ok(profs_safetensors_write(p, 1, names, dt, nd, shapes, data, 0, NULL, NULL));
+        free(p);
+    }
+    static const char *const others[] = { "pytorch_model.bin", "training_args.bin", "optimizer.pt", "rng_state.pth",
+                                          "pytorch_model.bin.index.json", "model.safetensors.index.json", "config.json" };
+    for (int i = 0; i < 7; i++) {
+        char *p = tu_join(src, others[i]);
+        ck_assert_int_eq(tu_write_file(p, "{}", 2), 0);
+        free(p);
+    }
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, src));   /* model.safetensors wins over the index and the .bin */
+    char *out = tu_join(dir, "out");
+    ck_assert_profs_ok(profs_model_save(m, out, NULL, NULL));
+    profs_model_free(m);
+    static const char *const kept[] = { "model.safetensors", "config.json", "sub/kept.safetensors" };
+    for (int i = 0; i < 3; i++) {
+        char *p = tu_join(out, kept[i]);
+        ck_assert_msg(exists(p), "%s was not copied", kept[i]);
+        free(p);
+    }
+    static const char *const dropped[] = { "profs_edit.safetensors", "extra.safetensors", "pytorch_model.bin", "training_args.bin",
+                                           "optimizer.pt", "rng_state.pth", "pytorch_model.bin.index.json",
+                                           "model.safetensors.index.json" };
+    for (int i = 0; i < 8; i++) {
+        char *p = tu_join(out, dropped[i]);
+        ck_assert_msg(!exists(p), "%s was copied", dropped[i]);
+        free(p);
+    }
+    check_no_stray_weights(out);
+    free(out); free(sub); free(src);
+}
+END_TEST
+
 /* transformers' own save_pretrained(max_shard_size=20000) of the same checkpoint
  * (tests/data/bin/goldens/, made by tests/reference/tf_bin_fixtures.py): the index text, byte for byte */
 START_TEST(saving_a_checkpoint_in_shards_writes_what_transformers_writes)
@@ -489,6 +539,7 @@ static Suite *torchbin_suite(void)
     tcase_add_checked_fixture(sv, setup, teardown);
     tcase_add_test(sv, saving_a_checkpoint_writes_one_safetensors_file_with_tied_weights_once);
     tcase_add_loop_test(sv, saving_a_checkpoint_in_shards_writes_what_transformers_writes, 0, 2);
+    tcase_add_test(sv, saving_leaves_out_top_level_weights_that_are_not_the_outputs_own);
     suite_add_tcase(s, sv);
     TCase *h = tcase_create("hostile");
     tcase_add_checked_fixture(h, setup, teardown);
