@@ -12,11 +12,11 @@ transformers 4's save_pretrained(safe_serialization=False) wrote them:
     "pytorch_model.bin.index.json" = {"metadata": {"total_size"}, "weight_map"},
     one shard written through a file object (zip entries under "archive/").
 
-Regenerate (from the repository root; the chroot sees the repository as /xchg/<branch>/repo
-or wherever it is mounted; pass the repository root as the argument):
-    chroot "${PROFS_TRANSFORMERS_ENV:-/var/tmp/profs-transformers}" python3 \\
+Regenerate: the script runs inside the transformers environment and needs the repository there
+(REPO: its path as seen inside the environment, e.g. a copy under the environment's /xchg):
+    chroot "${PROFS_TRANSFORMERS_ENV:-/var/tmp/profs-transformers}" python3 \
         REPO/tests/reference/tf_bin_fixtures.py REPO
-(copy the repository's tests/ into the chroot's /xchg/<branch>/ and back when it is not mounted there).
+It rewrites REPO/tests/data/bin/ except hostile/ (made by make_hostile_checkpoints.py).
 
 Fixtures, under tests/data/bin/<name>/ (config.json, generation_config.json,
 tokenizer.json, the .bin file(s), golden.safetensors):
@@ -127,7 +127,8 @@ def main():
     repo = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
     base = os.path.join(repo, "tests/data/bin")
     tok = small_tokenizer(repo)
-    shutil.rmtree(base, ignore_errors=True)
+    for d in ("gpt2_f32", "gpt2_zip", "gpt2_bf16", "opt_f16", "goldens"):
+        shutil.rmtree(os.path.join(base, d), ignore_errors=True)
 
     # gpt2_f32: one file, the state dict itself (OrderedDict + _metadata, tied keys on one storage)
     m, blocks = gpt2(torch.float32)
