@@ -85,6 +85,10 @@ grep -q 'AutoModelForCausalLM.from_pretrained(model_id)' "$card" && grep -q '@in
 jq -e --arg h "$(sha256sum e_gpt2_f32/profs/edit.safetensors | cut -d' ' -f1)" \
   '.edit_file == "profs/edit.safetensors" and .edit_sha256 == $h and .source.name == "gpt2_f32" and (.data | has("path") | not)' \
   e_gpt2_f32/profs_edit.json >/dev/null && say ok provenance-names-and-hashes || say FAIL "profs_edit.json: $(jq -c '{edit_file,edit_sha256,source,data}' e_gpt2_f32/profs_edit.json)"
+# license from config.json when the source has no card
+mkdir lic && cp "$fx/gpt2_f32"/{tokenizer.json,pytorch_model.bin} lic/ && jq '.license = "apache-2.0"' "$fx/gpt2_f32/config.json" > lic/config.json
+expect edit-license 0 "" -- "$bin" edit --model lic --pairs "$pairs" --out w0 --layers 0-1 --quiet
+grep -qx 'license: apache-2.0' w0/README.md && ! grep -q '^license:' "$card" && say ok card-license-from-config || say FAIL "card license: $(head -4 w0/README.md)"
 # base_model: the directory name with a warning; --base-model; a Hugging Face cache path
 expect base-model-warning 0 "warning: base model id 'gpt2_f32' is the directory name; give --base-model" -- \
   "$bin" edit --model "$fx/gpt2_f32" --pairs "$pairs" --out w1 --layers 0-1

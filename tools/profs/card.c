@@ -42,6 +42,19 @@ static char *source_license(const char *src_dir)
     return out;
 }
 
+/* config.json "license" of the source, when it is a plain string (malloc'ed, or NULL). */
+static char *config_license(const char *src_dir)
+{
+    if (!src_dir) return NULL;
+    char *p = tool_join(src_dir, "config.json");
+    json_t *cfg = json_load_file(p, 0, NULL);
+    free(p);
+    const char *v = json_string_value(json_object_get(cfg, "license"));
+    char *out = v && *v && !strpbrk(v, "\n:#[]{}\"'") ? strdup(v) : NULL;
+    json_decref(cfg);
+    return out;
+}
+
 /* Was the source a PyTorch checkpoint (no safetensors weights)? */
 static int source_was_pytorch(const char *src_dir)
 {
@@ -242,6 +255,7 @@ int tool_model_card_write(const char *out_dir, const char *src_dir, const json_t
     const char *targets = js(set, "targets", "value");
     int screenot = strcmp(js(set, "rank", ""), "screenot") == 0;
     char *license = source_license(src_dir);
+    if (!license) license = config_license(src_dir);
     const char *out_name = js(prov, "output_name", "path/to/this-model");
 
     /* ---- front matter ---- */

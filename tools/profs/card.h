@@ -1,7 +1,7 @@
 /* The README.md model card of an edited model directory, shaped like the
  * published ProFS cards (Uppaal/Mistral-ProFS-safety): YAML front matter
- * (base_model as a Hub id, library_name, license when the source card gives
- * one, tags profs / model-editing / the behaviour), then Model Details, How to
+ * (base_model as a Hub id, library_name, license when the source's card or
+ * config.json gives one, tags profs / model-editing / the behaviour), then Model Details, How to
  * use, Editing details, Evaluation, Files and Citation. Only file names and
  * SHA-256 digests, never local paths. */
 #ifndef PROFS_TOOL_CARD_H
