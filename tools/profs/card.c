@@ -314,6 +314,10 @@ int tool_model_card_write(const char *out_dir, const char *src_dir, const json_t
     else if (data && json_object_get(data, "edit_file"))
         fprintf(f, "| edit applied | `%s` (sha256 `%s`), estimated from %lld pairs |\n", js(data, "edit_file", "?"),
                 js(data, "edit_file_sha256", "?"), ji(data, "n_pairs"));
+    const json_t *preset = json_object_get(set, "preset");   /* profs edit --preset (settings.preset) */
+    if (json_is_object(preset))
+        fprintf(f, "| preset | `%s` (the authors' `%s`%s) |\n", js(preset, "name", "?"), js(preset, "config", "?"),
+                json_array_size(json_object_get(preset, "overridden")) ? ", some settings overridden" : "");
     fprintf(f, "| layers (0-based, inclusive) | %s |\n", js(set, "layers", "?"));
     if (screenot)
         fprintf(f, "| rank per layer | chosen by ScreeNOT (Donoho, Gavish, Romanov 2023): the number of singular values "
