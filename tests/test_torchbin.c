@@ -421,6 +421,49 @@ START_TEST(hostile_builder_makes_readable_checkpoints)
 }
 END_TEST
 
+START_TEST(a_checkpoint_file_saves_as_one_safetensors_file)
+{
+    char *p = tu_data_path("bin/gpt2_f32/pytorch_model.bin");
+    profs_model *m = NULL, *g = golden("gpt2_f32");
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    char *out = tu_join(dir, "converted.safetensors");
+    ck_assert_profs_ok(profs_model_save(m, out, NULL, NULL));
+    profs_model_free(m);
+    ck_assert_profs_ok(profs_model_open(&m, out));
+    ck_assert_uint_eq(check_weights(m, g, "lm_head.weight"), profs_model_tensor_count(m));
+    profs_model_free(m);
+    /* the same bytes transformers writes as model.safetensors */
+    char *tp = tu_data_path("bin/goldens/gpt2_f32.model.safetensors");
+    size_t la, lb;
+    char *a = tu_read_file(out, &la), *b = tu_read_file(tp, &lb);
+    ck_assert(a && b && la == lb && memcmp(a, b, la) == 0);
+    free(a); free(b); free(tp);
+    profs_model_free(g);
+    free(out);
+    free(p);
+}
+END_TEST
+
+START_TEST(editing_a_tied_tensor_of_a_checkpoint_is_refused_when_saved)
+{
+    char *p = fixture("gpt2_f32");
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    uint64_t n;
+    ck_assert_profs_ok(profs_model_tensor_size(m, "lm_head.weight", &n, NULL));
+    float *z = calloc(n, sizeof *z);
+    ck_assert_profs_ok(profs_model_stage_f32(m, "lm_head.weight", z, n));
+    char *out = tu_join(dir, "out");
+    ck_assert_profs_error(profs_model_save(m, out, NULL, NULL), PROFS_EUNSUPPORTED,
+                          "tensor 'lm_head.weight' shares its storage with 'transformer.wte.weight' (tied weights)");
+    ck_assert(!exists(out));
+    free(z);
+    free(out);
+    profs_model_free(m);
+    free(p);
+}
+END_TEST
+
 START_TEST(deflated_entry_that_inflates_past_its_size_is_refused_when_read)
 {
     char *p = tu_data_path("bin/hostile/inflates_past_size.bin");
@@ -545,6 +588,8 @@ static Suite *torchbin_suite(void)
     tcase_add_checked_fixture(h, setup, teardown);
     tcase_add_loop_test(h, hostile_checkpoint_is_refused_and_nothing_runs, 0, (int)(sizeof HOSTILE / sizeof HOSTILE[0]));
     tcase_add_test(h, hostile_builder_makes_readable_checkpoints);
+    tcase_add_test(h, a_checkpoint_file_saves_as_one_safetensors_file);
+    tcase_add_test(h, editing_a_tied_tensor_of_a_checkpoint_is_refused_when_saved);
     tcase_add_test(h, deflated_entry_that_inflates_past_its_size_is_refused_when_read);
     tcase_add_test(h, zip_without_a_pickle_is_not_a_checkpoint);
     suite_add_tcase(s, h);
