@@ -89,6 +89,10 @@ jq -e --arg h "$(sha256sum e_gpt2_f32/profs/edit.safetensors | cut -d' ' -f1)" \
 mkdir lic && cp "$fx/gpt2_f32"/{tokenizer.json,pytorch_model.bin} lic/ && jq '.license = "apache-2.0"' "$fx/gpt2_f32/config.json" > lic/config.json
 expect edit-license 0 "" -- "$bin" edit --model lic --pairs "$pairs" --out w0 --layers 0-1 --quiet
 grep -qx 'license: apache-2.0' w0/README.md && ! grep -q '^license:' "$card" && say ok card-license-from-config || say FAIL "card license: $(head -4 w0/README.md)"
+# no absolute path in the card, the provenance or the report, even when every path given is absolute
+expect edit-absolute-paths 0 "" -- "$bin" edit --model "$fx/gpt2_f32" --pairs "$pairs" --out "$tmp/abs" --layers 0-1 --report "$tmp/abs.json" --quiet
+if grep -lF -e "$tmp" -e "$src" abs/README.md abs/profs_edit.json abs.json abs.html; then say FAIL "an absolute path is recorded (files above)"
+else say ok no-absolute-paths; fi
 # base_model: the directory name with a warning; --base-model; a Hugging Face cache path
 expect base-model-warning 0 "warning: base model id 'gpt2_f32' is the directory name; give --base-model" -- \
   "$bin" edit --model "$fx/gpt2_f32" --pairs "$pairs" --out w1 --layers 0-1
