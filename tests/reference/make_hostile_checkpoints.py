@@ -42,13 +42,16 @@ def tensor_pickle(key="0", cls="FloatStorage", numel=6, size=(2, 3), stride=(3, 
             b"u" + b".")
 
 
-def archive(pkl, storages, method=zipfile.ZIP_STORED):
+def archive(pkl, storages, method=zipfile.ZIP_STORED, zip64=False):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as z:
-        z.writestr("pytorch_model/data.pkl", pkl)
-        for k, v in storages.items():
-            z.writestr("pytorch_model/data/" + k, v)
-        z.writestr("pytorch_model/version", b"3\n")
+        entries = [("pytorch_model/data.pkl", pkl)] + [("pytorch_model/data/" + k, v) for k, v in storages.items()]
+        entries.append(("pytorch_model/version", b"3\n"))
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))   # fixed: the files are reproducible
+            info.compress_type = method
+            with z.open(info, "w", force_zip64=zip64) as f:
+                f.write(data)
     return bytearray(buf.getvalue())
 
 
@@ -116,6 +119,8 @@ def files():
     out["legacy_format.bin"] = bytearray(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19." + b"\x80\x02K\x03.")
     # a valid one-tensor checkpoint, to show the builder itself makes readable files
     out["valid.bin"] = archive(tensor_pickle(), {"0": F32x6})
+    # the same with zip64 extra fields in the local headers (torch writes zip64 for shards over 4 GiB)
+    out["valid_zip64.bin"] = archive(tensor_pickle(), {"0": F32x6}, zip64=True)
     return out
 
 
