@@ -20,7 +20,8 @@ It rewrites REPO/tests/data/bin/ except hostile/ (made by make_hostile_checkpoin
 
 Fixtures, under tests/data/bin/<name>/ (config.json, generation_config.json,
 tokenizer.json, the .bin file(s), golden.safetensors):
-  gpt2_f32     GPT-2, F32, one pytorch_model.bin, tied wte / lm_head
+  gpt2_f32     GPT-2, F32, one pytorch_model.bin, tied wte / lm_head, transformer.h.1.mlp.c_proj.weight
+               stored as a non-contiguous (transposed) view
   gpt2_bf16    GPT-2, BF16, three shards + index, one shard under "archive/"
   opt_f16      OPT, F16, one file, model.decoder.layers.0.fc2.weight stored as a
                non-contiguous (transposed) view, tied embed_tokens / lm_head
@@ -136,6 +137,10 @@ def main():
     write_common(out, m, tok)
     sd = m.state_dict()
     assert sd["lm_head.weight"].data_ptr() == sd["transformer.wte.weight"].data_ptr()
+    # an F32 strided view too, in the matrix an edit changes (the runtime may use F32 data in place)
+    name = "transformer.h.1.mlp.c_proj.weight"
+    sd[name] = sd[name].t().contiguous().t()
+    assert not sd[name].is_contiguous()
     torch.save(sd, os.path.join(out, "pytorch_model.bin"))
     golden(out, sd, m, blocks)
 
