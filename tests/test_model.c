@@ -283,7 +283,7 @@ START_TEST(open_errors)
     ck_assert(tu_contains(profs_last_error(), "No such file"));
     ck_assert_ptr_null(m);
     free(p);
-    ck_assert_profs_error(profs_model_open(&m, dir), PROFS_ENOTFOUND, "neither model.safetensors");
+    ck_assert_profs_error(profs_model_open(&m, dir), PROFS_ENOTFOUND, "holds none of model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json");
     ck_assert_profs_error(profs_model_open(NULL, dir), PROFS_EINVAL, "NULL");
     profs_model_free(NULL);
 }

@@ -3,9 +3,13 @@
  * @brief Tensor store: safetensors files and Hugging Face model directories.
  *
  * A profs_model is a read-only, memory-mapped view of
- *  - one `.safetensors` file, or
+ *  - one `.safetensors` file or PyTorch checkpoint, or
  *  - a directory holding `model.safetensors`, or
- *  - a directory holding `model.safetensors.index.json` plus its shards.
+ *  - a directory holding `model.safetensors.index.json` plus its shards, or
+ *  - (when it has no safetensors weights) a directory holding
+ *    `pytorch_model.bin`, or `pytorch_model.bin.index.json` plus its shards:
+ *    PyTorch's zip format, read by a restricted unpickler that never runs
+ *    anything from the file. Such a model is always saved as safetensors.
  * `config.json` next to the weights is parsed when present and can be queried.
  * Every header is validated before use (see docs/formats.md for each rule).
  * Opening costs the headers only; reading a tensor costs that tensor.
@@ -86,7 +90,10 @@ PROFS_API PROFS_NODISCARD int profs_model_read_f32(const profs_model *m, const c
 
 /**
  * Borrow a tensor's raw little-endian bytes straight from the mapping.
- * @param[out] data    pointer into the read-only mapping, valid until profs_model_free
+ * A strided view or a deflated entry of a PyTorch checkpoint is materialised
+ * (row-major) on first use instead.
+ * @param[out] data    pointer into the read-only mapping (or the materialised copy), valid
+ *                     until profs_model_free, or profs_model_release of this tensor
  * @param[out] nbytes  byte length
  */
 PROFS_API int profs_model_tensor_data(const profs_model *m, const char *name,
@@ -94,8 +101,9 @@ PROFS_API int profs_model_tensor_data(const profs_model *m, const char *name,
 
 /**
  * Tell the kernel the pages of tensor @p name are not needed now
- * (madvise DONTNEED on the read-only mapping), so streaming over a model
- * larger than RAM keeps resident memory flat. Later reads fault pages in again.
+ * (madvise DONTNEED on the read-only mapping; a materialised PyTorch view is
+ * freed), so streaming over a model larger than RAM keeps resident memory
+ * flat. Later reads fault pages in (or materialise) again.
  */
 PROFS_API int profs_model_release(const profs_model *m, const char *name);
 

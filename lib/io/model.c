@@ -17,6 +17,8 @@
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define SINGLE_NAME "model.safetensors"
+#define BIN_INDEX_NAME "pytorch_model.bin.index.json"
+#define BIN_SINGLE_NAME "pytorch_model.bin"
 #define CONFIG_NAME "config.json"
 
 int pf_model_config_load(profs_model *m);   /* config.c */
@@ -78,10 +80,17 @@ static int valid_shard_name(const char *s)
     return *s && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-/* Sharded directory: read the index, open every shard, cross-check both ways. */
-static int open_sharded(profs_model *m)
+/* Open one weight file as safetensors, or as a PyTorch checkpoint when m->from_bin. */
+static int open_file(profs_model *m, size_t i, const char *path)
 {
-    char *ipath = pf_path_join(m->dir, INDEX_NAME);
+    if (!m->from_bin) return pf_st_open(&m->files[i], path);
+    return pf_tb_open(&m->files[i], &m->bins[i], path);
+}
+
+/* Sharded directory: read the index (`index_name`), open every shard, cross-check both ways. */
+static int open_sharded(profs_model *m, const char *index_name)
+{
+    char *ipath = pf_path_join(m->dir, index_name);
     if (!ipath) return pf_enomem("path");
     json_error_t err;
     json_t *idx = json_load_file(ipath, JSON_REJECT_DUPLICATES, &err);
@@ -118,7 +127,8 @@ static int open_sharded(profs_model *m)
         if (u == 0 || strcmp(shards[u - 1], shards[i]) != 0) shards[u++] = shards[i];
     nshards = u;
     m->files = calloc(nshards ? nshards : 1, sizeof *m->files);
-    if (!m->files) { rc = pf_enomem("shard table"); goto done; }
+    m->bins = calloc(nshards ? nshards : 1, sizeof *m->bins);
+    if (!m->files || !m->bins) { rc = pf_enomem("shard table"); goto done; }
     for (size_t i = 0; i < nshards; i++) {
         char *sp = pf_path_join(m->dir, shards[i]);
         if (!sp) { rc = pf_enomem("path"); goto done; }
@@ -128,7 +138,7 @@ static int open_sharded(profs_model *m)
             free(sp);
             goto done;
         }
-        rc = pf_st_open(&m->files[i], sp);
+        rc = open_file(m, i, sp);
         free(sp);
         if (rc) goto done;
         m->n_files++;
@@ -151,16 +161,16 @@ static int open_sharded(profs_model *m)
             json_t *v = json_object_get(wm, name);
             if (!v) {
                 rc = pf_error(PROFS_EFORMAT, "%s: tensor '%s' is not in the weight_map of %s",
-                              m->files[i].path, name, INDEX_NAME);
+                              m->files[i].path, name, index_name);
                 goto done;
             }
             if (strcmp(json_string_value(v), shards[i]) != 0) {
                 rc = pf_error(PROFS_EFORMAT, "%s: tensor '%s' is also in shard '%s', where the weight_map of %s maps it",
-                              m->files[i].path, name, json_string_value(v), INDEX_NAME);
+                              m->files[i].path, name, json_string_value(v), index_name);
                 goto done;
             }
         }
-    m->index_name = strdup(INDEX_NAME);
+    m->index_name = strdup(index_name);
     if (!m->index_name) rc = pf_enomem("path");
 done:
     free(shards);
@@ -172,8 +182,9 @@ done:
 static int open_single(profs_model *m, const char *file)
 {
     m->files = calloc(1, sizeof *m->files);
-    if (!m->files) return pf_enomem("file table");
-    int rc = pf_st_open(&m->files[0], file);
+    m->bins = calloc(1, sizeof *m->bins);
+    if (!m->files || !m->bins) return pf_enomem("file table");
+    int rc = open_file(m, 0, file);
     if (rc == 0) m->n_files = 1;
     return rc;
 }
@@ -188,20 +199,29 @@ int profs_model_open(profs_model **out, const char *path)
     if (!m) return pf_enomem("model");
     int rc = PROFS_OK;
     m->path = strdup(path);
+    m->max_shard_size = PF_DEFAULT_MAX_SHARD_SIZE;
     if (!m->path) { rc = pf_enomem("path"); goto fail; }
     if (S_ISDIR(st.st_mode)) {
         m->is_dir = 1;
         m->dir = strdup(path);
+        /* transformers' order: safetensors (single, then sharded) win over PyTorch checkpoints */
         char *single = pf_path_join(path, SINGLE_NAME), *index = pf_path_join(path, INDEX_NAME);
-        if (!m->dir || !single || !index) rc = pf_enomem("path");
+        char *bsingle = pf_path_join(path, BIN_SINGLE_NAME), *bindex = pf_path_join(path, BIN_INDEX_NAME);
+        if (!m->dir || !single || !index || !bsingle || !bindex) rc = pf_enomem("path");
         else if (file_exists(single)) rc = open_single(m, single);
-        else if (file_exists(index)) rc = open_sharded(m);
-        else rc = pf_error(PROFS_ENOTFOUND, "%s: directory holds neither %s nor %s", path, SINGLE_NAME,
-                           INDEX_NAME);
+        else if (file_exists(index)) rc = open_sharded(m, INDEX_NAME);
+        else if (file_exists(bsingle)) { m->from_bin = 1; rc = open_single(m, bsingle); }
+        else if (file_exists(bindex)) { m->from_bin = 1; rc = open_sharded(m, BIN_INDEX_NAME); }
+        else rc = pf_error(PROFS_ENOTFOUND, "%s: directory holds none of %s, %s, %s, %s", path, SINGLE_NAME,
+                           INDEX_NAME, BIN_SINGLE_NAME, BIN_INDEX_NAME);
         free(single);
         free(index);
+        free(bsingle);
+        free(bindex);
         if (rc == 0) rc = pf_model_config_load(m);
     } else {
+        /* a single file: safetensors, unless it is a zip or a legacy torch pickle */
+        m->from_bin = pf_tb_sniff(path) != 0;
         rc = open_single(m, path);
     }
     if (rc == 0) rc = build_tensor_table(m);
@@ -213,13 +233,48 @@ fail:
     return rc;
 }
 
+static void free_bin_tensors(pf_tb_file *tb, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(tb->t[i].stride);
+        free(tb->t[i].cache);
+    }
+    free(tb->t);
+    tb->t = NULL;
+}
+
+void pf_model_set_max_shard_size(profs_model *m, uint64_t bytes)
+{
+    if (m) m->max_shard_size = bytes ? bytes : PF_DEFAULT_MAX_SHARD_SIZE;
+}
+
+size_t pf_model_file_index(const profs_model *m, const pf_model_tensor *mt)
+{
+    return (size_t)(mt->t - m->files[mt->file].h.tensors);
+}
+
+int pf_model_bytes(const uint8_t **out, const profs_model *m, const pf_model_tensor *mt)
+{
+    const pf_st_file *f = &m->files[mt->file];
+    if (m->bins && m->bins[mt->file]) return pf_tb_data(out, m->bins[mt->file], f, pf_model_file_index(m, mt));
+    *out = pf_st_data(f, mt->t);
+    return PROFS_OK;
+}
+
 void profs_model_free(profs_model *m)
 {
     if (!m) return;
     if (m->stages) pf_model_stages_free(m);
     free(m->stages);
     free(m->tensors);
-    for (size_t i = 0; i < m->n_files; i++) pf_st_close(&m->files[i]);
+    for (size_t i = 0; i < m->n_files; i++) {
+        if (m->bins && m->bins[i]) {
+            free_bin_tensors(m->bins[i], m->files[i].h.n_tensors);
+            pf_tb_close(m->bins[i]);
+        }
+        pf_st_close(&m->files[i]);
+    }
+    free(m->bins);
     free(m->files);
     json_decref(m->config);
     free(m->index_name);
@@ -286,7 +341,9 @@ int profs_model_read_f32(const profs_model *m, const char *name, float *dst, siz
                         m->files[mt->file].path, name, mt->t->numel, count);
     if (count == 0) return PROFS_OK;
     if (!dst) return pf_error(PROFS_EINVAL, "profs_model_read_f32: NULL destination");
-    pf_convert_to_f32(dst, pf_st_data(&m->files[mt->file], mt->t), mt->t->dtype, count);
+    const uint8_t *src = NULL;
+    if ((rc = pf_model_bytes(&src, m, mt))) return rc;
+    pf_convert_to_f32(dst, src, mt->t->dtype, count);
     return PROFS_OK;
 }
 
@@ -295,10 +352,16 @@ int profs_model_tensor_data(const profs_model *m, const char *name, const void *
     const pf_model_tensor *mt = NULL;
     int rc = lookup(m, name, &mt);
     if (rc) return rc;
-    if (data) *data = pf_st_data(&m->files[mt->file], mt->t);
+    if (data) {
+        const uint8_t *p = NULL;
+        if ((rc = pf_model_bytes(&p, m, mt))) return rc;
+        *data = p;
+    }
     if (nbytes) *nbytes = mt->t->end - mt->t->begin;
     return PROFS_OK;
 }
+
+static int release_range(const pf_st_file *f, const char *name, uint64_t begin, uint64_t end);
 
 int profs_model_release(const profs_model *m, const char *name)
 {
@@ -306,8 +369,21 @@ int profs_model_release(const profs_model *m, const char *name)
     int rc = lookup(m, name, &mt);
     if (rc) return rc;
     const pf_st_file *f = &m->files[mt->file];
+    if (m->bins && m->bins[mt->file]) {
+        pf_tb_file *tb = m->bins[mt->file];
+        size_t i = pf_model_file_index(m, mt);
+        pf_tb_release(tb, i);
+        if (!(tb->t[i].entry->method == 0 && tb->t[i].contiguous)) return PROFS_OK;
+        uint64_t b0 = tb->t[i].entry->data_off + tb->t[i].offset;
+        return release_range(f, name, b0, b0 + (mt->t->end - mt->t->begin));
+    }
+    return release_range(f, name, 8 + f->h.header_len + mt->t->begin, 8 + f->h.header_len + mt->t->end);
+}
+
+/* madvise(DONTNEED) the whole pages of [begin, end) of a mapped file. */
+static int release_range(const pf_st_file *f, const char *name, uint64_t begin, uint64_t end)
+{
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-    uint64_t begin = 8 + f->h.header_len + mt->t->begin, end = 8 + f->h.header_len + mt->t->end;
     begin -= begin % page;
     end = end + (page - end % page) % page;
     if (end > f->size) end = f->size;

@@ -7,7 +7,13 @@
  * directory loadable (the index, or model.safetensors) last. Phase 1 writes
  * every job to its temporary and fsyncs it; only when all succeeded does
  * phase 2 rename them into place in that order. Any failure in phase 1
- * removes every temporary and every directory the save created. */
+ * removes every temporary and every directory the save created.
+ *
+ * A PyTorch-checkpoint source is always written as safetensors (shards.h):
+ * its .bin files and pytorch_model.bin.index.json are not copied. In every
+ * directory save, top-level files that a "*.safetensors" glob (vLLM, SGLang)
+ * or a "*.bin"/"*.pt"/"*.pth" loader would take for weights, and index files,
+ * are copied only when they are the output's own weights and index. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,18 +28,20 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "io/model_impl.h"
+#include "io/shards.h"
 
 #define COPY_SLICE ((uint64_t)64 << 20)   /* progress granularity of plain copies */
 #define MAX_DEPTH 16
 
-enum { JOB_COPY, JOB_SHARD };
+enum { JOB_COPY, JOB_SHARD, JOB_NEW_SHARD, JOB_TEXT };
 
 typedef struct job {
     int kind;
     int order;        /* 0 other files, 1 shards, 2 the file that makes the output loadable */
     char *src;        /* JOB_COPY: source path */
     char *dest;       /* output path */
-    size_t file;      /* JOB_SHARD: index into m->files */
+    size_t file;      /* JOB_SHARD: index into m->files; JOB_NEW_SHARD: index into the shard plan */
+    const char *text; /* JOB_TEXT: borrowed from the shard plan */
     uint64_t size;    /* bytes this job writes */
     pf_atomic a;
 } job;
@@ -47,6 +55,7 @@ typedef struct plan {
     profs_progress_fn progress;
     void *userdata;
     struct stat out_st;   /* the output directory (directory saves) */
+    pf_shard_plan shards; /* PyTorch source: the safetensors files to write */
 } plan;
 
 static int add_job(plan *p, int kind, int order, char *src, char *dest, size_t file, uint64_t size)
@@ -93,6 +102,7 @@ static void plan_cleanup(plan *p, int failed)
     }
     free(p->jobs);
     free(p->dirs);
+    pf_shard_plan_free(&p->shards);
 }
 
 static int report(plan *p, uint64_t bytes)
@@ -134,6 +144,25 @@ static long weight_file_index(const profs_model *m, const char *name)
     for (size_t i = 0; i < m->n_files; i++)
         if (strcmp(pf_path_basename(m->files[i].path), name) == 0) return (long)i;
     return -1;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A top-level source file the output does not get (weights that are not the
+ * output's own, or an index that is not its own). */
+static int not_copied(const profs_model *m, const char *name)
+{
+    int weightish = ends_with(name, ".safetensors") || ends_with(name, ".bin") || ends_with(name, ".pt") ||
+                    ends_with(name, ".pth");
+    int index = strcmp(name, "model.safetensors.index.json") == 0 || strcmp(name, "pytorch_model.bin.index.json") == 0;
+    if (m->from_bin) return weightish || index;
+    if (weightish) return weight_file_index(m, name) < 0;
+    if (index) return !m->index_name || strcmp(name, m->index_name) != 0;
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -180,8 +209,10 @@ static int plan_dir(plan *p, const profs_model *m, const char *src, const char *
                 rc = add_dir(p, dp);   /* created in phase 1 */
                 if (rc == 0) rc = plan_dir(p, m, sp, dp, depth + 1);
             }
+        } else if (S_ISREG(st.st_mode) && depth == 0 && not_copied(m, names[i])) {
+            /* another set of weights, or the PyTorch source itself: see the top of this file */
         } else if (S_ISREG(st.st_mode)) {
-            long w = depth == 0 ? weight_file_index(m, names[i]) : -1;
+            long w = depth == 0 && !m->from_bin ? weight_file_index(m, names[i]) : -1;
             int last = depth == 0 && ((m->index_name && strcmp(names[i], m->index_name) == 0) ||
                                       (!m->index_name && w >= 0));
             if (w >= 0)
@@ -214,16 +245,19 @@ static int cmp_offset(const void *a, const void *b)
 }
 
 /* Run a transform on one tensor and write the result in the tensor's dtype. */
-static int write_transformed(plan *p, job *j, profs_model *m, const pf_st_file *f, const pf_st_tensor *t,
-                             const pf_stage *s)
+static int write_transformed(plan *p, job *j, profs_model *m, const pf_model_tensor *mt, const pf_stage *s)
 {
+    const pf_st_file *f = &m->files[mt->file];
+    const pf_st_tensor *t = mt->t;
     uint64_t nbytes = t->end - t->begin;
     size_t numel = (size_t)t->numel;
     float *x = malloc((numel ? numel : 1) * sizeof *x);
     void *out = malloc(nbytes ? (size_t)nbytes : 1);
+    const uint8_t *src = NULL;
     int rc = PROFS_OK;
     if (!x || !out) { rc = pf_enomem("transformed tensor"); goto done; }
-    if (numel) pf_convert_to_f32(x, pf_st_data(f, t), t->dtype, numel);
+    if ((rc = pf_model_bytes(&src, m, mt))) goto done;
+    if (numel) pf_convert_to_f32(x, src, t->dtype, numel);
     rc = s->fn(s->userdata, t->name, x, t->ndim, t->shape);
     if (rc > 0) rc = pf_error(PROFS_EINVAL, "%s: transform of tensor '%s' returned %d", f->path, t->name, rc);
     if (rc) goto done;
@@ -286,10 +320,62 @@ static int write_shard(plan *p, job *j, profs_model *m)
             rc = pf_atomic_write(&j->a, s->bytes, (size_t)nbytes);
             if (rc == 0) rc = report(p, nbytes);
         } else {
-            rc = write_transformed(p, j, m, f, t, s);
+            rc = write_transformed(p, j, m, &m->tensors[pf_model_find(m, t->name)], s);
         }
     }
     free(order);
+    return rc;
+}
+
+/* A safetensors file of the shard plan: header, then each tensor (staged or
+ * read from the PyTorch source, one at a time). */
+static int write_new_shard(plan *p, job *j, profs_model *m)
+{
+    const pf_shard *sh = &p->shards.s[j->file];
+    uint8_t *hdr = NULL;
+    size_t hlen = 0;
+    int rc = pf_shard_header(&hdr, &hlen, m, sh);
+    if (rc == 0) rc = pf_atomic_write(&j->a, hdr, hlen);
+    if (rc == 0) rc = report(p, hlen);
+    free(hdr);
+    for (size_t i = 0; i < sh->n && rc == 0; i++) {
+        const pf_model_tensor *mt = &m->tensors[sh->tensors[i]];
+        const pf_stage *s = &m->stages[sh->tensors[i]];
+        uint64_t nbytes = mt->t->end - mt->t->begin;
+        if (s->kind == PF_STAGE_TRANSFORM) { rc = write_transformed(p, j, m, mt, s); continue; }
+        const uint8_t *src = s->bytes;
+        if (s->kind == PF_STAGE_NONE) rc = pf_model_bytes(&src, m, mt);
+        if (rc == 0) rc = pf_atomic_write(&j->a, src, (size_t)nbytes);
+        if (rc == 0) rc = report(p, nbytes);
+        if (s->kind == PF_STAGE_NONE) (void)profs_model_release(m, mt->name);
+    }
+    return rc;
+}
+
+/* The jobs that write a PyTorch source as safetensors (max: bytes per shard). */
+static int plan_new_shards(plan *p, profs_model *m, const char *dest_dir, const char *single_path, uint64_t max)
+{
+    uint64_t keep = m->max_shard_size;
+    m->max_shard_size = max;
+    int rc = pf_shard_plan_make(&p->shards, m);
+    m->max_shard_size = keep;
+    if (rc) return rc;
+    int single = p->shards.n == 1;
+    for (size_t i = 0; i < p->shards.n && rc == 0; i++) {
+        char *dest = single_path ? strdup(single_path) : pf_path_join(dest_dir, p->shards.s[i].name);
+        uint8_t *hdr = NULL;
+        size_t hlen = 0;
+        rc = pf_shard_header(&hdr, &hlen, m, &p->shards.s[i]);
+        free(hdr);
+        if (rc) { free(dest); break; }
+        uint64_t size = p->shards.s[i].bytes + hlen;
+        rc = add_job(p, JOB_NEW_SHARD, single ? 2 : 1, NULL, dest, i, size);
+    }
+    if (rc == 0 && p->shards.index_json) {
+        rc = add_job(p, JOB_TEXT, 2, NULL, pf_path_join(dest_dir, "model.safetensors.index.json"), 0,
+                     strlen(p->shards.index_json));
+        if (rc == 0) p->jobs[p->n - 1].text = p->shards.index_json;
+    }
     return rc;
 }
 
@@ -307,7 +393,11 @@ static int run_job(plan *p, job *j, profs_model *m)
     int rc = pf_atomic_begin(&j->a, j->dest);
     if (rc) return rc;
     if (j->kind == JOB_COPY) rc = copy_file(p, j);
-    else if (shard_touched(m, j->file)) rc = write_shard(p, j, m);
+    else if (j->kind == JOB_NEW_SHARD) rc = write_new_shard(p, j, m);
+    else if (j->kind == JOB_TEXT) {
+        rc = pf_atomic_write(&j->a, j->text, (size_t)j->size);
+        if (rc == 0) rc = report(p, j->size);
+    } else if (shard_touched(m, j->file)) rc = write_shard(p, j, m);
     else rc = copy_range(p, j, m->files[j->file].fd, 0, m->files[j->file].size, m->files[j->file].path);
     if (rc == 0) rc = pf_atomic_finish(&j->a);
     return rc;
@@ -328,7 +418,8 @@ int profs_model_save(profs_model *m, const char *out_path, profs_progress_fn pro
             return pf_error(PROFS_EEXIST, "%s: is the source file itself; save to another path", out_path);
         if (exists && S_ISDIR(st.st_mode))
             return pf_error(PROFS_EIO, "%s: is a directory; a single-file model saves to a file path", out_path);
-        rc = add_job(&p, JOB_SHARD, 2, NULL, strdup(out_path), 0, f->size);
+        if (m->from_bin) rc = plan_new_shards(&p, m, NULL, out_path, UINT64_MAX);
+        else rc = add_job(&p, JOB_SHARD, 2, NULL, strdup(out_path), 0, f->size);
     } else {
         struct stat src;
         if (stat(m->dir, &src) != 0)
@@ -347,6 +438,7 @@ int profs_model_save(profs_model *m, const char *out_path, profs_progress_fn pro
         p.out_st = st;
         size_t made = p.ndirs;   /* directories planned below are created in phase 1 */
         if (rc == 0) rc = plan_dir(&p, m, m->dir, out_path, 0);
+        if (rc == 0 && m->from_bin) rc = plan_new_shards(&p, m, out_path, NULL, m->max_shard_size);
         if (rc == 0) qsort(p.jobs, p.n, sizeof *p.jobs, cmp_job_order);
         /* phase 1a: create the planned subdirectories (parents come before children) */
         for (size_t i = made; i < p.ndirs && rc == 0; i++) {

@@ -9,7 +9,7 @@ tests/reference/tf_live.sh calls it for every fixture of tests/data/tf:
   1. AutoModelForCausalLM.from_pretrained(OUT_DIR, output_loading_info=True)
      reports no missing, unexpected or mismatched keys (and no error messages);
   2. every edited matrix (the MLP value matrix of each layer in OUT_DIR's
-     profs_edit.safetensors) is the float64 projection of the source matrix,
+     profs/edit.safetensors) is the float64 projection of the source matrix,
      W - V (V^T W) or W - (W V) V^T on the D axis, with V the edit's basis:
      F32 within 1e-6 of it relative to the matrix's largest entry; BF16/F16
      exactly its nearest value (round to nearest even), except where the float64
@@ -114,7 +114,7 @@ def check(src, out, prompt, max_new, text_file):
     a, b = raw_tensors(src), raw_tensors(out)
     if set(a) != set(b):
         bad.append(f"tensor names differ: {sorted(set(a) ^ set(b))}")
-    with safe_open(os.path.join(out, "profs_edit.safetensors"), framework="pt") as f:
+    with safe_open(os.path.join(out, "profs", "edit.safetensors"), framework="pt") as f:
         meta = f.metadata()
         layers = [int(x) for x in meta["layers"].split(",") if x != ""]
         basis = {l: f.get_tensor(f"layers.{l}.basis").to(torch.float64).numpy() for l in layers}

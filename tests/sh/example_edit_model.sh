@@ -32,4 +32,6 @@ if cmp -s "$tmp/model/model.safetensors" "$tmp/edited/model.safetensors"; then
   echo "FAIL: the edited weights equal the source"; exit 1
 fi
 cmp "$tmp/model/config.json" "$tmp/edited/config.json"
+. "$src/tests/util/outdir_check.sh"
+check_outputs "$tmp" "$tmp/edited" || exit 1
 echo "example edit_model: ok"

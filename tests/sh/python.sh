@@ -33,8 +33,11 @@ if [ -n "${PROFS_DEMO_MODEL:-}" ]; then
   out=$("$PY" examples/edit_model.py "$PROFS_DEMO_MODEL" "$src/data/pairs.jsonl" "$fixtures/demo-edited" \
         --layers 2,3,4,5 --rank-max 5)
   echo "$out"
-  [ "$(echo "$out" | grep -c 'mlp.c_proj.weight')" = 4 ] && [ -f "$fixtures/demo-edited/profs_edit.safetensors" ] ||
+  [ "$(echo "$out" | grep -c 'mlp.c_proj.weight')" = 4 ] && [ -f "$fixtures/demo-edited/profs/edit.safetensors" ] &&
+    [ ! -e "$fixtures/demo-edited/profs_edit.safetensors" ] ||
     { echo "FAIL: examples/edit_model.py"; exit 1; }
+  . "$src/tests/util/outdir_check.sh"
+  check_outputs "$fixtures" "$fixtures/demo-edited" || exit 1
 fi
 if "$PY" -c 'import torch' 2>/dev/null; then
   out=$("$PY" examples/torch_hooks.py)

@@ -39,4 +39,6 @@ out=$("$bin" demo-model --out nodir/m4 --data "$src/data" 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "parent directory 'nodir' does not exist" <<<"$out" && say ok no-parent || say FAIL "no parent: $rc $out"
 out=$("$bin" demo-model 2>&1); rc=$?
 [ $rc = 2 ] && grep -q -- "--out is required" <<<"$out" && say ok usage || say FAIL "usage: $rc $out"
+. "$src/tests/util/outdir_check.sh"
+check_outputs "$tmp" || fail=1
 exit $fail

@@ -188,4 +188,6 @@ check bad-max 2 "--max-pairs: '-1' is not a non-negative integer" -- "$bin" pair
 check twice 2 "--pairs given twice" -- "$bin" pairs --pairs x --pairs y
 check help 0 "usage: profs pairs" -- "$bin" pairs --help
 check help-cmd 0 "usage: profs pairs" -- "$bin" help pairs
+. "$src/tests/util/outdir_check.sh"
+check_outputs "$tmp" || fail=1
 exit $fail

@@ -35,7 +35,7 @@ jq -e '(.before.toxic_mass|type=="number") and (.after.toxic_mass|type=="number"
 jq -e '.after.toxic_mass <= 0.2 * .before.toxic_mass and .after.perplexity <= 1.1 * .before.perplexity and .before.toxic_mass > 0.5' r.json >/dev/null \
   && say ok demo-goal || say FAIL "demo numbers: $(jq -c '{before,after}' r.json)"
 [ -s r.html ] && grep -q '<svg' r.html && say ok demo-html || say FAIL "no HTML report beside r.json"
-for f in config.json tokenizer.json model.safetensors profs_edit.json profs_edit.safetensors README.md generation_config.json; do
+for f in config.json tokenizer.json model.safetensors profs_edit.json profs/edit.safetensors README.md generation_config.json; do
   [ -s "d/edited/$f" ] || say FAIL "d/edited/$f missing"
 done
 grep -q '^library_name: transformers$' d/edited/README.md && grep -q '^license: mit$' d/edited/README.md && grep -q '^- model-editing$' d/edited/README.md \
@@ -224,4 +224,6 @@ say ok help-everywhere
 expect help-unknown 2 "unknown command 'nosuch'" -- "$bin" help nosuch
 expect unknown-command 2 "unknown command 'nosuch'" -- "$bin" nosuch
 expect version 0 "libprofs" -- "$bin" --version
+. "$src/tests/util/outdir_check.sh"
+check_outputs "$tmp" || fail=1
 exit $fail

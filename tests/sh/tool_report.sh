@@ -51,4 +51,6 @@ if command -v chromium >/dev/null && [ "${PROFS_SANITIZE:-0}" != 1 ]; then
   timeout 120 "$src/scripts/report-screenshot" r.html shot.png 800x900 >/dev/null 2>&1
   [ -s shot.png ] && say ok screenshot || say FAIL "chromium produced no screenshot"
 fi
+. "$src/tests/util/outdir_check.sh"
+check_outputs "$tmp" || fail=1
 exit $fail

@@ -13,13 +13,14 @@ static const char help[] =
     "\n"
     "Project an edit file's subspaces out of a model's MLP matrices and write the\n"
     "edited model directory: everything the source had, the edited weights, the\n"
-    "edit file (profs_edit.safetensors), profs_edit.json and a README.md model\n"
+    "edit file (profs/edit.safetensors), profs_edit.json and a README.md model\n"
     "card. Built beside --out and renamed at the end; a failure leaves nothing.\n"
+    "An edit whose every layer has rank 0 changes nothing and is refused.\n"
     "\n"
     "options:\n"
     "  --model DIR     source model directory\n"
     "  --edit FILE     edit file (from 'profs estimate', 'profs edit --save-edit', or an\n"
-    "                  edited model's profs_edit.safetensors)\n"
+    "                  edited model's profs/edit.safetensors), or an edited model directory\n"
     "  --out DIR       output model directory (not the model directory or inside it)\n"
     "  --targets T     value (default), key or both\n"
     "  --base-model ID the model id for the card and provenance (default: config.json\n"
@@ -65,21 +66,35 @@ int cmd_apply(int argc, char **argv)
     profs_edit_report *rep = NULL;
     json_t *prov = NULL;
     int status = EXIT_FAIL;
+    char edit_path[4096];
+    if (tool_edit_locate(edit_path, sizeof edit_path, editp, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); goto out; }
+    editp = edit_path;
     if ((rc = profs_edit_load(&edit, editp))) { tool_fail_lib(rc, editp); goto out; }
+    size_t total_rank = 0;
+    for (size_t i = 0; i < profs_edit_count(edit); i++) total_rank += profs_subspace_rank(profs_edit_get(edit, profs_edit_layer_at(edit, i)));
+    if (total_rank == 0) {
+        fprintf(stderr, "profs: %s: every layer's rank is 0, so the edit would change nothing; nothing written "
+                        "(estimate it again with --rank K, or from more pairs)\n", editp);
+        goto out;
+    }
     if ((rc = profs_model_open(&m, model))) { tool_fail_lib(rc, model); goto out; }
     if ((rc = profs_edit_apply(&rep, edit, m, targets))) { tool_fail_lib(rc, "applying the edit"); goto out; }
     char id[512];
     if (base_model) snprintf(id, sizeof id, "%s", base_model);
-    else tool_model_id(id, sizeof id, m, model);
+    else if (tool_base_model(id, sizeof id, m, model))
+        tool_progress_note(&prog, "warning: base model id '%s' is the directory name; give --base-model ORG/NAME "
+                           "so that the model card names the Hub model", id);
     prov = tool_provenance_new("profs apply", argc, argv);
     json_object_set_new(prov, "base_model", json_string(id));
     int64_t nl = 0, hs = 0;
     if (profs_model_config_int(m, "num_hidden_layers", &nl)) (void)profs_model_config_int(m, "n_layer", &nl);
     hs = (int64_t)profs_edit_dim(edit);
-    json_object_set_new(prov, "source", json_pack("{s:s, s:s, s:I, s:I}", "path", model,
+    json_object_set_new(prov, "source", json_pack("{s:s, s:s, s:I, s:I}", "name", tool_basename(model),
                         "architecture", profs_edit_report_architecture(rep), "n_layers", (json_int_t)nl,
                         "hidden_size", (json_int_t)hs));
-    json_object_set_new(prov, "data", json_pack("{s:s, s:I}", "edit_file", editp,
+    char edit_hex[65] = "";
+    if (tool_sha256_file(editp, edit_hex, NULL)) { fprintf(stderr, "profs: %s: cannot read to hash it\n", editp); goto out; }
+    json_object_set_new(prov, "data", json_pack("{s:s, s:s, s:I}", "edit_file", tool_basename(editp), "edit_file_sha256", edit_hex,
                         "n_pairs", (json_int_t)(profs_edit_count(edit) ? profs_subspace_n_pairs(
                             profs_edit_get(edit, profs_edit_layer_at(edit, 0))) : 0)));
     json_t *settings = json_object();

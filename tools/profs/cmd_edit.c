@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "card.h"
+#include "edit_checks.h"
 #include "output.h"
 #include "pipeline.h"
 #include "presets.h"
@@ -17,10 +19,13 @@ static const char help[] =
     "outputs of every preference pair with the built-in runtime, estimate per layer\n"
     "the subspace in which dispreferred and preferred sentences differ (difference,\n"
     "centering, SVD, rank by ScreeNOT), and project it out of the MLP value\n"
-    "matrices. --out receives everything the source had, the edited weights,\n"
-    "profs_edit.safetensors (the edit), profs_edit.json (provenance) and a README.md\n"
+    "matrices. --model may hold safetensors or PyTorch pytorch_model.bin files;\n"
+    "the output is always safetensors. --out receives everything the source had\n"
+    "(other weight files at its top level excepted), the edited weights,\n"
+    "profs/edit.safetensors (the edit), profs_edit.json (provenance) and a README.md\n"
     "model card; it is built beside --out and renamed at the end, so a failure\n"
-    "never leaves a partial directory.\n"
+    "never leaves a partial directory. An edit in which every layer's rank is 0\n"
+    "changes nothing and fails.\n"
     "\n"
     "options:\n"
     "  --model DIR               source model directory (config.json, safetensors, tokenizer.json)\n"
@@ -36,8 +41,8 @@ static const char help[] =
     "                            --max-pairs 500; an explicit --rank, --layers, --centering or\n"
     "                            --max-pairs wins\n"
     "  --rank screenot|K         rank per layer: ScreeNOT (default) or a fixed K\n"
-    "  --rank-max K              ScreeNOT upper bound k_max (default 10, lowered to fit\n"
-    "                            2 k_max + 1 < min(pairs, hidden size) with few pairs)\n"
+    "  --rank-max K              ScreeNOT upper bound k_max (default 10; lowered, with a\n"
+    "                            note, to fit 2 k_max + 1 < min(pairs, hidden size))\n"
     "  --screenot-strategy S     impute (default), winsorize or zero\n"
     "  --centering C             mean (default, the paper), top-singular (the authors' code), none\n"
     "  --targets T               value (default: MLP output matrices), key, or both\n"
@@ -49,8 +54,11 @@ static const char help[] =
     "  --report FILE.json        write a report (JSON) and FILE.html beside it\n"
     "  --top-tokens N            tokens per direction in the report's vocabulary view (default 8)\n"
     TOOL_PAIRS_FLAG_HELP
-    "  --base-model ID           the model id for the card and provenance (default: config.json\n"
-    "                            _name_or_path when it is a hub id, else the directory name)\n"
+    "  --base-model ID           the Hub id for the card and provenance (default: ORG/NAME of a\n"
+    "                            Hugging Face cache path, else config.json _name_or_path when\n"
+    "                            it is a Hub id, else the directory name, with a warning)\n"
+    "  --eval FILE.json          'profs eval --json' results (edited model vs --baseline) for\n"
+    "                            the card's Evaluation table\n"
     "  --force                   replace an existing non-empty --out\n"
     "  --quiet                   no progress on stderr\n"
     "\n"
@@ -60,7 +68,7 @@ int cmd_edit(int argc, char **argv)
 {
     const char *model = NULL, *pairs = NULL, *out = NULL, *layers = NULL, *rank = NULL, *strategy = NULL;
     const char *centering = NULL, *targets_s = NULL, *save_emb = NULL, *save_edit = NULL, *report = NULL;
-    const char *base_model = NULL, *preset = NULL;
+    const char *base_model = NULL, *preset = NULL, *eval_file = NULL;
     struct tool_pairs_flags pfl = {0};
     size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8;
     int64_t seed = 0;
@@ -85,6 +93,7 @@ int cmd_edit(int argc, char **argv)
         {"top-tokens", OPT_SIZE, &top, 0, NULL},
         TOOL_PAIRS_FLAG_OPTS(pfl),
         {"base-model", OPT_STRING, &base_model, 0, NULL},
+        {"eval", OPT_STRING, &eval_file, 0, NULL},
         {"force", OPT_FLAG, &force, 0, NULL},
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
     };
@@ -117,6 +126,11 @@ int cmd_edit(int argc, char **argv)
         fprintf(stderr, "profs: %s\n", err);
         return EXIT_FAIL;
     }
+    json_t *evaluation = NULL;   /* checked now, not after the collection */
+    if (eval_file && !(evaluation = tool_card_eval_load(eval_file, err, sizeof err))) {
+        fprintf(stderr, "profs: %s\n", err);
+        return EXIT_FAIL;
+    }
     tool_catch_signals();
     struct tool_progress prog;
     tool_progress_init(&prog, quiet);
@@ -124,7 +138,11 @@ int cmd_edit(int argc, char **argv)
     double t_start = tool_now();
 
     struct tool_pairs p;
-    if (tool_pairs_read(&p, pairs, &po, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); return EXIT_FAIL; }
+    if (tool_pairs_read(&p, pairs, &po, err, sizeof err)) {
+        fprintf(stderr, "profs: %s\n", err);
+        json_decref(evaluation);
+        return EXIT_FAIL;
+    }
     tool_progress_note(&prog, "%s: %zu pairs, %s%s, layout %s (%s)", pairs, p.n, tool_pairs_format_name(p.format),
                        p.gzip ? " (gzip)" : "", tool_pairs_layout_name(p.layout), p.rule);
     if (p.skipped)
@@ -149,7 +167,9 @@ int cmd_edit(int argc, char **argv)
     if (tool_open_lm(&lm, model, max_length)) goto out;
     char model_id[512];
     if (base_model) snprintf(model_id, sizeof model_id, "%s", base_model);
-    else tool_model_id(model_id, sizeof model_id, profs_lm_model(lm.lm), model);
+    else if (tool_base_model(model_id, sizeof model_id, profs_lm_model(lm.lm), model))
+        tool_progress_note(&prog, "warning: base model id '%s' is the directory name; give --base-model ORG/NAME "
+                           "so that the model card names the Hub model", model_id);
     char arch[64]; /* copied: the runtime is closed before the edit is applied */
     snprintf(arch, sizeof arch, "%s", profs_lm_architecture(lm.lm));
     size_t L = profs_lm_n_layers(lm.lm), D = profs_lm_hidden_size(lm.lm);
@@ -163,12 +183,14 @@ int cmd_edit(int argc, char **argv)
         }
         free(chk);
     }
+    if (tool_check_pairs_for_rank(&est, p.n, D, &prog)) goto out;
     if (tool_collect(&col, &lm, &p, model_id, &prog, &t_collect)) goto out;
     if (save_emb && (rc = profs_collector_save(col, save_emb))) { tool_fail_lib(rc, save_emb); goto out; }
 
     double t0 = tool_now();
     if (tool_estimate(&edit, &lay, &n_lay, &est, col, arch, &prog)) goto out;
     t_est = tool_now() - t0;
+    if (tool_check_edit_not_empty(edit, &est)) goto out;
     profs_edit_set_architecture(edit, arch);
     profs_edit_set_model_id(edit, model_id);
     layers_json = tool_edit_layers_json(edit);
@@ -181,7 +203,7 @@ int cmd_edit(int argc, char **argv)
     prov = tool_provenance_new("profs edit", argc, argv);
     if (!(data = tool_data_json(pairs, &p, n_read, err, sizeof err))) { fprintf(stderr, "profs: %s\n", err); goto out; }
     json_object_set_new(prov, "base_model", json_string(model_id));
-    json_object_set_new(prov, "source", json_pack("{s:s, s:s, s:I, s:I}", "path", model, "architecture", arch,
+    json_object_set_new(prov, "source", json_pack("{s:s, s:s, s:I, s:I}", "name", tool_basename(model), "architecture", arch,
                                                   "n_layers", (json_int_t)L, "hidden_size", (json_int_t)D));
     json_object_set(prov, "data", data);
     json_t *settings = tool_est_json(&est, lay, n_lay);
@@ -195,6 +217,7 @@ int cmd_edit(int argc, char **argv)
     if (pre.preset) json_object_set_new(settings, "preset", tool_preset_json(&pre));
     json_object_set_new(prov, "settings", settings);
     json_object_set(prov, "layers", layers_json);
+    if (evaluation) json_object_set(prov, "evaluation", evaluation);
 
     /* the extra copy of the edit goes first: once --out is in place, nothing else can fail but the report */
     if (save_edit && (rc = profs_edit_save(edit, save_edit))) { tool_fail_lib(rc, save_edit); goto out; }
@@ -224,9 +247,9 @@ int cmd_edit(int argc, char **argv)
             json_object_set_new(r, "directions_oriented", json_true());
             tool_vocab_free(&v);
         } else tool_progress_note(&prog, "no vocabulary view: %s", err);
-        json_object_set_new(r, "model", json_pack("{s:s, s:s, s:I, s:I}", "path", model, "architecture", arch,
+        json_object_set_new(r, "model", json_pack("{s:s, s:s, s:I, s:I}", "path", tool_basename(model), "architecture", arch,
                                                   "n_layers", (json_int_t)L, "hidden_size", (json_int_t)D));
-        json_object_set_new(r, "output", json_pack("{s:s}", "dir", out));
+        json_object_set_new(r, "output", json_pack("{s:s}", "dir", tool_basename(out)));
         json_object_set_new(r, "timings_s", json_pack("{s:f, s:f, s:f, s:f}", "collect", t_collect, "estimate", t_est,
                                                       "apply_and_save", t_save, "total", tool_now() - t_start));
         json_object_set_new(r, "peak_rss_bytes", json_integer((json_int_t)tool_peak_rss()));
@@ -239,6 +262,7 @@ int cmd_edit(int argc, char **argv)
     }
     status = EXIT_OK;
 out:
+    json_decref(evaluation);
     json_decref(prov);
     json_decref(data);
     json_decref(layers_json);

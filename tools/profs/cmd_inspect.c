@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output.h"
 #include "pipeline.h"
 #include "report.h"
 #include "tool.h"
@@ -21,7 +22,7 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --model DIR   the (unedited) model directory: unembedding and tokenizer.json\n"
-    "  --edit FILE   edit file\n"
+    "  --edit FILE   edit file, or an edited model directory (its profs/edit.safetensors)\n"
     "  --embeddings FILE  collector file, to orient the directions\n"
     "  --top N       tokens per side (default 10, at most 64)\n"
     "  --json        print JSON instead of text\n"
@@ -55,6 +56,9 @@ int cmd_inspect(int argc, char **argv)
     char err[1024];
     int status = EXIT_FAIL;
     json_t *layers = NULL;
+    char edit_path[4096];
+    if (tool_edit_locate(edit_path, sizeof edit_path, editp, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); goto out; }
+    editp = edit_path;
     if ((rc = profs_edit_load(&edit, editp))) { tool_fail_lib(rc, editp); goto out; }
     if ((rc = profs_model_open(&m, model))) { tool_fail_lib(rc, model); goto out; }
     if (tool_vocab_load(&v, m, model, err, sizeof err)) { fprintf(stderr, "profs: %s\n", err); goto out; }

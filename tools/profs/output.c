@@ -1,11 +1,14 @@
 /* Writing an edited model directory: the source's files with the edited
  * weights, the edit file, profs_edit.json and the README.md model card, built
  * in a temporary directory and renamed into place. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "card.h"
 #include "output.h"
 #include "report.h"
 #include "tool.h"
@@ -28,6 +31,17 @@ json_t *tool_tensors_json(const profs_edit_report *rep)
     return arr;
 }
 
+/* One argument with every path reduced to its last component ("--out=/a/b/" -> "--out=b"). */
+static void append_arg(char *cl, const char *arg)
+{
+    const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+    const char *val = eq ? eq + 1 : arg;
+    strcat(cl, " ");
+    strncat(cl, arg, (size_t)(val - arg));
+    if (strchr(val, '/')) strcat(cl, tool_basename(val));
+    else strcat(cl, val);
+}
+
 json_t *tool_provenance_new(const char *command, int argc, char **argv)
 {
     char when[32];
@@ -37,7 +51,7 @@ json_t *tool_provenance_new(const char *command, int argc, char **argv)
     char *cl = malloc(len + 8);
     if (cl) {
         strcpy(cl, "profs");
-        for (int i = 0; i < argc; i++) { strcat(cl, " "); strcat(cl, argv[i]); }
+        for (int i = 0; i < argc; i++) append_arg(cl, argv[i]);
     }
     json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
         "format", "profs_edit/1",
@@ -55,9 +69,8 @@ json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_re
     (void)err;
     (void)errlen;
     /* the hash of the bytes the reader read: the file is never opened twice (it may be a pipe) */
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s}",
+    json_t *d = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s}",
         "file", strcmp(path, "-") == 0 ? "(standard input)" : tool_basename(path),
-        "path", path,
         "sha256", p->sha256,
         "hash", "SHA-256 of the bytes read (the compressed bytes for gzip)",
         "bytes", (json_int_t)p->bytes,
@@ -97,9 +110,29 @@ int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report 
         goto fail;
     }
     json_object_set_new(prov, "tensors_changed", tool_tensors_json(rep));
-    json_object_set_new(prov, "edit_file", json_string("profs_edit.safetensors"));
-    char *ep = tool_join(od.tmp, "profs_edit.safetensors");
+    json_object_set_new(prov, "output_name", json_string(tool_basename(out)));
+    /* the edit lives under profs/: a top-level *.safetensors would reach vLLM's and SGLang's weight loaders */
+    char *pd = tool_join(od.tmp, TOOL_EDIT_DIR);
+    if (mkdir(pd, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "profs: %s: cannot create directory: %s\n", pd, strerror(errno));
+        free(pd);
+        goto fail;
+    }
+    free(pd);
+    char *old = tool_join(od.tmp, TOOL_EDIT_FILE_OLD);   /* an older edited source's edit is not this edit */
+    remove(old);
+    free(old);
+    char *ep = tool_join(od.tmp, TOOL_EDIT_FILE);
     rc = profs_edit_save(edit, ep);
+    char hex[65];
+    if (rc == 0 && tool_sha256_file(ep, hex, NULL) == 0) {
+        json_object_set_new(prov, "edit_file", json_string(TOOL_EDIT_FILE));
+        json_object_set_new(prov, "edit_sha256", json_string(hex));
+    } else if (rc == 0) {
+        fprintf(stderr, "profs: %s: cannot read to hash it\n", ep);
+        free(ep);
+        goto fail;
+    }
     free(ep);
     if (rc) { tool_fail_lib(rc, "saving the edit file"); goto fail; }
     char *jp = tool_join(od.tmp, "profs_edit.json");
@@ -115,4 +148,24 @@ int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report 
 fail:
     tool_outdir_abort(&od);
     return -1;
+}
+
+int tool_edit_locate(char *buf, size_t len, const char *arg, char *err, size_t errlen)
+{
+    if (!tool_is_dir(arg)) {
+        snprintf(buf, len, "%s", arg);
+        return 0;
+    }
+    char *p = tool_join(arg, TOOL_EDIT_FILE);
+    int found = tool_exists(p);
+    if (!found) {   /* an edited directory written before libprofs 0.2 kept the edit at the top */
+        free(p);
+        p = tool_join(arg, TOOL_EDIT_FILE_OLD);
+        found = tool_exists(p);
+    }
+    if (found) snprintf(buf, len, "%s", p);
+    else snprintf(err, errlen, "--edit '%s' is a directory without %s (nor the older %s)", arg, TOOL_EDIT_FILE,
+                  TOOL_EDIT_FILE_OLD);
+    free(p);
+    return found ? 0 : -1;
 }

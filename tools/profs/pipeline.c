@@ -1,5 +1,6 @@
 /* The ProFS pipeline composed from the public API (see pipeline.h). */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,15 +256,38 @@ int tool_tokenize(const struct tool_lm *t, const char *text, int32_t **ids, size
     return 0;
 }
 
-void tool_model_id(char *buf, size_t len, const profs_model *m, const char *dir)
+/* ORG/NAME from a Hugging Face cache path ".../models--ORG--NAME/snapshots/HASH[/...]", else 0. */
+static int hub_id_from_cache_path(char *buf, size_t len, const char *dir)
 {
+    char real[PATH_MAX];
+    const char *p = realpath(dir, real) ? real : dir;
+    const char *hit = NULL;
+    for (const char *s = strstr(p, "models--"); s; s = strstr(s + 1, "models--"))
+        if ((s == p || s[-1] == '/') && strstr(s, "/snapshots/")) hit = s;
+    if (!hit) return 0;
+    const char *org = hit + 8, *end = strchr(org, '/'), *sep = strstr(org, "--");
+    if (!end || end == org) return 0;
+    if (sep && sep < end) snprintf(buf, len, "%.*s/%.*s", (int)(sep - org), org, (int)(end - sep - 2), sep + 2);
+    else snprintf(buf, len, "%.*s", (int)(end - org), org);   /* a model without an organisation */
+    return 1;
+}
+
+int tool_base_model(char *buf, size_t len, const profs_model *m, const char *dir)
+{
+    if (hub_id_from_cache_path(buf, len, dir)) return 0;
     const char *name = NULL;
     if (m && profs_model_config_string(m, "_name_or_path", &name) == 0 && name && *name && name[0] != '/' &&
-        name[0] != '.' && strchr(name, '/') && !strstr(name, "//")) {
+        name[0] != '.' && strchr(name, '/') && !strstr(name, "//") && !strchr(strchr(name, '/') + 1, '/')) {
         snprintf(buf, len, "%s", name);
-        return;
+        return 0;
     }
     snprintf(buf, len, "%s", tool_basename(dir));
+    return 1;
+}
+
+void tool_model_id(char *buf, size_t len, const profs_model *m, const char *dir)
+{
+    (void)tool_base_model(buf, len, m, dir);
 }
 
 /* Forward progress of one pass (tokens of this pass) as overall collection progress. */

@@ -69,8 +69,12 @@ int tool_tokenize(const struct tool_lm *t, const char *text, int32_t **ids, size
 int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pairs *p, const char *model_id,
                  struct tool_progress *prog, double *seconds);
 
-/* The model id recorded in cards and artifacts: config.json "_name_or_path"
- * when it names a hub id, else the directory's base name. */
+/* The model id recorded in cards and artifacts (the card's base_model): ORG/NAME
+ * from a Hugging Face cache path (.../models--ORG--NAME/snapshots/HASH), else
+ * config.json "_name_or_path" when it looks like a Hub id (ORG/NAME), else the
+ * directory's base name. tool_base_model returns 1 in that last case (the
+ * card then needs --base-model), else 0. */
+int tool_base_model(char *buf, size_t len, const profs_model *m, const char *dir);
 void tool_model_id(char *buf, size_t len, const profs_model *m, const char *dir);
 
 /* ---- vocabulary view ---- */

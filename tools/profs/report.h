@@ -17,12 +17,6 @@ int tool_report_html(const json_t *report, const char *html_path, char *err, siz
 /* The HTML path beside a JSON path (malloc'ed). */
 char *tool_report_html_path(const char *json_path);
 
-/* Write README.md (Hugging Face model card) into out_dir from the provenance
- * object (the content of profs_edit.json). src_dir is the source model,
- * whose README.md front matter may give a license. 0 or -1 with err. */
-int tool_model_card_write(const char *out_dir, const char *src_dir, const json_t *prov,
-                          char *err, size_t errlen);
-
 /* Write a JSON value to a file atomically, pretty-printed. 0 or -1 with err. */
 int tool_json_write(const char *path, const json_t *j, char *err, size_t errlen);
 

@@ -8,7 +8,8 @@ tokenizer.json); PAIRS.jsonl holds {"preferred": ..., "dispreferred": ...}
 objects, one per line. Collects each pair's pooled block outputs with the
 built-in runtime, estimates each layer's subspace with ScreeNOT, projects it
 out of the MLP value matrices and writes the edited model plus the edit
-artifact (OUT_DIR/profs_edit.safetensors).
+artifact (OUT_DIR/profs/edit.safetensors: not at the top level, where engines
+that load every *.safetensors file would take it for weights).
 
 Try it on the demo model:
     build/profs demo-model --out demo
@@ -52,7 +53,8 @@ def main():
         with profs.Model(args.model) as model:
             report = edit.apply(model, targets="value")
             model.save(args.out)
-        edit.save(os.path.join(args.out, "profs_edit.safetensors"))
+        os.makedirs(os.path.join(args.out, "profs"), exist_ok=True)
+        edit.save(os.path.join(args.out, "profs", "edit.safetensors"))
     except profs.ProfsError as e:
         print("edit_model: %s" % e, file=sys.stderr)
         return 1
