@@ -5,6 +5,7 @@
 
 #include "mpi_shard.h"
 #include "tool.h"
+#include "util.h"
 
 #ifdef PROFS_MPI
 #include <mpi.h>
@@ -28,8 +29,9 @@ int tool_mpi_finish(int status)
 {
     if (!mpi_on) return status;
     if (mpi_size > 1 && status != 0) {
-        fprintf(stderr, "profs: rank %d of %d failed (exit status %d): stopping every rank\n", mpi_rank, mpi_size,
-                status);
+        if (!tool_interrupted()) /* not a rank that the launcher is already stopping */
+            fprintf(stderr, "profs: rank %d of %d failed (exit status %d): stopping every rank\n", mpi_rank,
+                    mpi_size, status);
         fflush(stderr);
         fflush(stdout);
         MPI_Abort(MPI_COMM_WORLD, status);

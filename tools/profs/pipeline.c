@@ -365,7 +365,13 @@ int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pai
         rc = profs_lm_pool_pairs(t->lm, pooled, &sv, (const int32_t *const *)(ids + 2 * i), lens + 2 * i, k, 0,
                                  collect_forward_cb, &cp);
         if (rc == PROFS_ECANCELLED) { tool_progress_end(prog); fprintf(stderr, "profs: interrupted\n"); goto out; }
-        if (rc) { tool_fail_lib(rc, "collecting embeddings"); goto out; }
+        if (rc) {
+            char what[128];
+            snprintf(what, sizeof what, "collecting the pass of pairs %zu-%zu (its pair 0 is pair %zu)", i + 1, i + k,
+                     i + 1);
+            tool_fail_lib(rc, what);
+            goto out;
+        }
         saved += sv;
         for (size_t j = 0; j < k; j++) {
             rc = profs_collector_add_pair(c, pooled + (2 * j) * L * D, pooled + (2 * j + 1) * L * D);
