@@ -43,8 +43,9 @@ out=$("$bin" collect --model m --pairs pairs.jsonl --out x.safetensors --batch-t
 
 # ---- MPI ----
 mpiexec=${PROFS_MPIEXEC:-}
-if [ -z "$mpiexec" ]; then
-  echo "note: the tool is built without MPI (PROFS_MPI; Debian libopenmpi-dev): the mpirun checks are skipped"
+if [ -z "$mpiexec" ] || [ ! -x "$mpiexec" ]; then
+  echo "note: the tool is built without MPI or there is no mpirun (PROFS_MPI; Debian libopenmpi-dev and" \
+       "openmpi-bin): the mpirun checks are skipped"
   exit $fail
 fi
 # CI runs as root; Open MPI refuses that without these
