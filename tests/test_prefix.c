@@ -194,6 +194,8 @@ END_TEST
 
 /* Texts as collection tokenises them (BOS included, after truncation): the
  * common prefix is a run of token ids, whatever the text boundaries. */
+#define NT 6
+
 START_TEST(collect_shares_token_prefixes_of_texts)
 {
     const char *name = _i == 0 ? "mistral" : "gpt2";
@@ -207,6 +209,7 @@ START_TEST(collect_shares_token_prefixes_of_texts)
         "same sentence",
         "Human: hi",
         "xyz",
+        "Human: a long question that goes on and on past the forty tokens of the limit, then A", /* truncated */
     };
     const char *disp[] = {
         "Human: what is a wonderland? Assistant: a place",
@@ -214,13 +217,14 @@ START_TEST(collect_shares_token_prefixes_of_texts)
         "same sentence",
         "Human: hi there, friend",
         "abc",
+        "Human: a long question that goes on and on past the forty tokens of the limit, then B",
     };
     size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm), LD = L * D;
     const profs_tokenizer *tok = profs_lm_tokenizer(lm);
     ck_assert_ptr_nonnull(tok);
     /* the common token prefixes: the mid-word and mid-character pairs really share a partial word / character */
     uint64_t want_saved = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NT; i++) {
         int32_t x[64], y[64];
         size_t nx, ny, P = 0;
         ck_assert_profs_ok(profs_lm_tokenize(lm, x, 64, &nx, pref[i]));
@@ -238,40 +242,44 @@ START_TEST(collect_shares_token_prefixes_of_texts)
         }
         if (i == 2) ck_assert_uint_eq(P, nx);
         if (i == 4) ck_assert_uint_eq(P, strcmp(name, "mistral") == 0 ? 1 : 0); /* BOS only / nothing */
+        if (i == 5) { /* they differ only after the 40-token limit: the prefix is all of both */
+            ck_assert_uint_eq(nx, 40);
+            ck_assert_uint_eq(P, 40);
+        }
     }
     float *got[2];
     for (int on = 0; on < 2; on++) {
         ck_assert_profs_ok(profs_lm_set_prefix_sharing(lm, on));
         profs_collector *c = NULL;
         ck_assert_profs_ok(profs_collector_new(&c, L, D));
-        ck_assert_profs_ok(profs_lm_collect(lm, c, pref, disp, 5, NULL, NULL));
-        got[on] = malloc(2 * 5 * LD * sizeof(float));
+        ck_assert_profs_ok(profs_lm_collect(lm, c, pref, disp, NT, NULL, NULL));
+        got[on] = malloc(2 * NT * LD * sizeof(float));
         for (size_t l = 0; l < L; l++)
-            for (int i = 0; i < 5; i++) {
+            for (int i = 0; i < NT; i++) {
                 memcpy(got[on] + (2 * i * L + l) * D, profs_collector_preferred(c, l) + i * D, D * sizeof(float));
                 memcpy(got[on] + ((2 * i + 1) * L + l) * D, profs_collector_dispreferred(c, l) + i * D,
                        D * sizeof(float));
             }
         profs_collector_free(c);
     }
-    for (int s = 0; s < 10; s++)
+    for (int s = 0; s < 2 * NT; s++)
         for (size_t l = 0; l < L; l++)
             ck_assert_msg(rel_err(got[1] + (s * L + l) * D, got[0] + (s * L + l) * D, D) <= EXACT,
                           "%s pair %d sentence %d layer %zu", name, s / 2, s % 2, l);
     /* the same texts through pool_pairs report the saved tokens */
-    int32_t *ids[10];
-    size_t lens[10];
-    for (int s = 0; s < 10; s++) {
+    int32_t *ids[2 * NT];
+    size_t lens[2 * NT];
+    for (int s = 0; s < 2 * NT; s++) {
         ids[s] = malloc(64 * sizeof(int32_t));
         ck_assert_profs_ok(profs_lm_tokenize(lm, ids[s], 64, &lens[s], s % 2 ? disp[s / 2] : pref[s / 2]));
     }
     ck_assert_profs_ok(profs_lm_set_prefix_sharing(lm, 1));
     uint64_t saved = 0;
-    float *pp = malloc(10 * LD * sizeof(float));
-    ck_assert_profs_ok(profs_lm_pool_pairs(lm, pp, &saved, (const int32_t *const *)ids, lens, 5, 0, NULL, NULL));
+    float *pp = malloc(2 * NT * LD * sizeof(float));
+    ck_assert_profs_ok(profs_lm_pool_pairs(lm, pp, &saved, (const int32_t *const *)ids, lens, NT, 0, NULL, NULL));
     ck_assert_uint_eq(saved, want_saved);
-    ck_assert_int_eq(memcmp(pp, got[1], 10 * LD * sizeof(float)), 0);
-    for (int s = 0; s < 10; s++) free(ids[s]);
+    ck_assert_int_eq(memcmp(pp, got[1], 2 * NT * LD * sizeof(float)), 0);
+    for (int s = 0; s < 2 * NT; s++) free(ids[s]);
     free(pp);
     free(got[0]);
     free(got[1]);
