@@ -197,7 +197,9 @@ PROFS_API PROFS_NODISCARD int profs_lm_pool_texts(profs_lm *lm, float *out,
 /**
  * Collect preference pairs: tokenise, forward, mean-pool every block output
  * and add each pair to @p collector (which must have n_layers = L and dim = D).
- * Sentences are processed in passes of at most batch_tokens tokens.
+ * Sentences are processed in passes of at most batch_tokens tokens, each pair's
+ * common token prefix computed once (see profs_lm_pool_pairs(); off with
+ * profs_lm_set_prefix_sharing()).
  * @param preferred     (n_pairs) texts
  * @param dispreferred  (n_pairs) texts
  * @param progress      optional; stage "collect", done/total in sentences
