@@ -4,18 +4,21 @@
  * one a token prefix of the other, only the first token (BOS) shared, nothing
  * shared, a shared prefix longer than the sliding window, and texts whose
  * common token prefix ends mid-word and mid-UTF-8 character. */
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hfgen.h"
 #include "lm/lm_internal.h"
 #include "profs/profs.h"
 #include "testutil.h"
 
-#define EXACT 1e-6 /* relative norm per layer and sentence */
+#define EXACT 1e-6     /* relative norm per layer and sentence */
+#define BATCH_TOL 1e-5 /* the same, between passes of different shapes */
 
 static char *dir;
 
@@ -75,9 +78,14 @@ static void make_pairs(void)
 #undef SET
 }
 
-static void check_family(const char *name, size_t batch_tokens, size_t att_rows, size_t resident, int skip)
+/* Pool the edge pairs with and without sharing on the model directory p; exact_saved: the
+ * saved tokens are all the common prefixes (a model whose positions depend on a sequence's
+ * length, as longrope's, runs some pairs whole instead); tol: between the shared and the
+ * unshared pooling of the same call (EXACT; passes of other shapes round differently, see
+ * BATCH_TOL). */
+static void check_model(const char *p, const char *name, size_t batch_tokens, size_t att_rows, size_t resident,
+                        int skip, int exact_saved, double tol)
 {
-    char *p = fixture(name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, batch_tokens));
@@ -95,32 +103,46 @@ static void check_family(const char *name, size_t batch_tokens, size_t att_rows,
         seqs[12][1] = seqs[13][1] = 7;
         saved_want += 1;
     }
-    float *ref = malloc(2 * n_pairs * LD * sizeof(float)), *got = malloc(2 * n_pairs * LD * sizeof(float));
-    /* the reference: every sentence whole, alone */
-    for (size_t s = 0; s < 2 * n_pairs; s++)
-        ck_assert_profs_ok(profs_lm_pool_ids(lm, ref + s * LD, &ids[s], &ln[s], 1, skip, NULL, NULL));
+    size_t bytes = 2 * n_pairs * LD * sizeof(float);
+    float *alone = malloc(bytes), *whole = malloc(bytes), *all = malloc(bytes), *got = malloc(bytes);
+    /* the unshared computation: every sentence whole, in the same call (so in passes of the same size) ... */
+    ck_assert_profs_ok(profs_lm_set_prefix_sharing(lm, 0));
     uint64_t saved = 99;
+    ck_assert_profs_ok(profs_lm_pool_pairs(lm, whole, &saved, ids, ln, n_pairs, skip, NULL, NULL));
+    ck_assert_uint_eq(saved, 0);
+    /* ... which is exactly pool_ids of the 2 n sentences in one call */
+    ck_assert_profs_ok(profs_lm_pool_ids(lm, all, ids, ln, 2 * n_pairs, skip, NULL, NULL));
+    ck_assert_int_eq(memcmp(whole, all, bytes), 0);
+    /* and every sentence alone, in a pass of its own */
+    for (size_t s = 0; s < 2 * n_pairs; s++)
+        ck_assert_profs_ok(profs_lm_pool_ids(lm, alone + s * LD, &ids[s], &ln[s], 1, skip, NULL, NULL));
+    ck_assert_profs_ok(profs_lm_set_prefix_sharing(lm, 1));
     ck_assert_profs_ok(profs_lm_pool_pairs(lm, got, &saved, ids, ln, n_pairs, skip, NULL, NULL));
-    ck_assert_uint_eq(saved, saved_want);
+    if (exact_saved) ck_assert_uint_eq(saved, saved_want);
+    else ck_assert_uint_le(saved, saved_want);
     for (size_t s = 0; s < 2 * n_pairs; s++)
         for (size_t l = 0; l < L; l++) {
-            double e = rel_err(got + s * LD + l * D, ref + s * LD + l * D, D);
-            ck_assert_msg(e <= EXACT, "%s (batch %zu, rows %zu, skip %d): pair %zu sentence %zu layer %zu: shared "
+            double e = rel_err(got + s * LD + l * D, whole + s * LD + l * D, D);
+            ck_assert_msg(e <= tol, "%s (batch %zu, rows %zu, skip %d): pair %zu sentence %zu layer %zu: shared "
                           "prefix changes the pooled embedding by %g", name, batch_tokens, att_rows, skip, s / 2,
                           s % 2, l, e);
+            /* against sentences alone the products have other shapes, which OpenBLAS rounds differently
+             * (up to 1.5e-6 for a Gemma-3 checkpoint, with or without sharing) */
+            e = rel_err(got + s * LD + l * D, alone + s * LD + l * D, D);
+            ck_assert_msg(e <= BATCH_TOL, "%s: pair %zu sentence %zu layer %zu: %g from the sentence alone", name,
+                          s / 2, s % 2, l, e);
         }
-    /* off: exactly the unshared pooling of the 2 n sentences in one call */
-    float *all = malloc(2 * n_pairs * LD * sizeof(float));
-    ck_assert_profs_ok(profs_lm_pool_ids(lm, all, ids, ln, 2 * n_pairs, skip, NULL, NULL));
-    ck_assert_profs_ok(profs_lm_set_prefix_sharing(lm, 0));
-    saved = 99;
-    ck_assert_profs_ok(profs_lm_pool_pairs(lm, got, &saved, ids, ln, n_pairs, skip, NULL, NULL));
-    ck_assert_uint_eq(saved, 0);
-    ck_assert_int_eq(memcmp(got, all, 2 * n_pairs * LD * sizeof(float)), 0);
+    free(alone);
+    free(whole);
     free(all);
-    free(ref);
     free(got);
     profs_lm_free(lm);
+}
+
+static void check_family(const char *name, size_t batch_tokens, size_t att_rows, size_t resident, int skip)
+{
+    char *p = fixture(name);
+    check_model(p, name, batch_tokens, att_rows, resident, skip, 1, EXACT);
     free(p);
 }
 
@@ -131,6 +153,36 @@ START_TEST(shared_prefix_equals_unshared_on_every_family)
     check_family(name, 24, 5, 0, 0);                   /* several passes, streamed, 5-row attention blocks */
     check_family(name, 1, 1, (size_t)1 << 30, 0);      /* one pair per pass */
     check_family(name, 64, 128, (size_t)1 << 30, 1);   /* leaving the first token out */
+}
+END_TEST
+
+/* Every committed transformers-made checkpoint (tests/data/tf/<family>/, where the
+ * tree has them): the families of the architecture table, not only hfgen's. */
+START_TEST(shared_prefix_equals_unshared_on_every_committed_checkpoint)
+{
+    char *root = tu_data_path("tf");
+    DIR *d = opendir(root);
+    size_t n = 0;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char *p = tu_join(root, e->d_name), *cfg = tu_join(p, "config.json");
+            struct stat st;
+            if (stat(cfg, &st) == 0) {
+                /* one pass either way: the products have the same shapes but for the shared rows */
+                check_model(p, e->d_name, 8192, 128, (size_t)1 << 30, 0, 0, EXACT);
+                /* passes of different pairs: OpenBLAS rounds some families' products more apart */
+                check_model(p, e->d_name, 24, 5, 0, 1, 0, BATCH_TOL);
+                n++;
+            }
+            free(cfg);
+            free(p);
+        }
+        closedir(d);
+        ck_assert_uint_gt(n, 0); /* the directory is there: it holds checkpoints */
+    }
+    free(root);
 }
 END_TEST
 
@@ -295,6 +347,7 @@ static Suite *prefix_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, shared_prefix_equals_unshared_on_every_family, 0, HFGEN_N_FIXTURES);
+    tcase_add_test(tc, shared_prefix_equals_unshared_on_every_committed_checkpoint);
     tcase_add_test(tc, pool_pairs_progress_and_errors);
     tcase_add_loop_test(tc, collect_shares_token_prefixes_of_texts, 0, 2);
     suite_add_tcase(s, tc);

@@ -22,6 +22,18 @@ static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_
     return p;
 }
 
+/* 1 when the hidden states of a prefix of P tokens run alone equal those of the
+ * same tokens inside sentences of la and lb tokens. Causal attention makes it
+ * so for every architecture this runtime implements, whose positions depend
+ * only on the token index. (A position encoding chosen by the length of the
+ * whole sequence, as longrope's short/long factors, must be checked here: the
+ * prefix, a sequence of P tokens, has to pick the factors of both sentences.) */
+static int prefix_exact(const profs_lm *lm, size_t P, size_t la, size_t lb)
+{
+    (void)lm; (void)P; (void)la; (void)lb;
+    return 1;
+}
+
 /* One pair in a batch: its sequences (PF_NO_PREFIX when absent) and common prefix. */
 struct unit {
     size_t seq_prefix, seq[2];
@@ -83,6 +95,7 @@ int pf_lm_pool_pairs(profs_lm *lm, float *out, uint64_t *saved, const int32_t *c
     if (!pre) return pf_enomem("shared prefixes");
     for (size_t i = 0; i < n_pairs; i++) {
         pre[i] = common_prefix(ids[2 * i], lens[2 * i], ids[2 * i + 1], lens[2 * i + 1]);
+        if (!prefix_exact(lm, pre[i], lens[2 * i], lens[2 * i + 1])) pre[i] = 0; /* the pair runs whole */
         size_t t = lens[2 * i] + lens[2 * i + 1] - pre[i];
         if (t > max_unit) max_unit = t;
         sum += t;
