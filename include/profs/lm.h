@@ -145,6 +145,38 @@ PROFS_API PROFS_NODISCARD int profs_lm_pool_ids(profs_lm *lm, float *out,
         profs_progress_fn progress, void *userdata);
 
 /**
+ * Mean-pooled block outputs of preference pairs, each pair's common token
+ * prefix computed once (unless profs_lm_set_prefix_sharing() turned it off).
+ * Causal attention makes the hidden states of the longest common run of ids at
+ * the start of both sentences (the prefix, BOS included; it may be empty)
+ * identical in both: it goes through the blocks once, and the two suffixes
+ * attend to its keys and values, batched as today. Each sentence's mean is
+ * its prefix rows' sum plus its suffix rows' sum over its length, so the
+ * result equals profs_lm_pool_ids() of the 2 n_pairs sentences up to float
+ * rounding of the products (docs/runtime.md). Pairs are packed into passes of
+ * at most batch_tokens computed tokens (prefix once + both suffixes).
+ * @param[out] out                  (2 n_pairs x L x D): row 2i pair i's first
+ *                                  sentence, row 2i + 1 its second
+ * @param[out] prefix_tokens_saved  optional: tokens not computed (the sum of the
+ *                                  pairs' common prefix lengths; 0 when off)
+ * @param ids        (2 n_pairs) arrays of token ids: 2i and 2i + 1 are pair i
+ * @param lens       (2 n_pairs) lengths, each >= 1 (>= 2 with skip_first)
+ * @param skip_first 1: leave token 0 out of every mean
+ * @param progress   optional; stage "forward", done/total in sentence tokens
+ * @return PROFS_OK, PROFS_EINVAL (the message names pair and sentence),
+ *         PROFS_ECANCELLED, PROFS_ENOMEM.
+ */
+PROFS_API PROFS_NODISCARD int profs_lm_pool_pairs(profs_lm *lm, float *out, uint64_t *prefix_tokens_saved,
+        const int32_t *const *ids, const size_t *lens, size_t n_pairs, int skip_first,
+        profs_progress_fn progress, void *userdata);
+
+/**
+ * Compute each pair's common token prefix once in profs_lm_pool_pairs() and
+ * profs_lm_collect() (1, the default) or run every sentence whole (0).
+ */
+PROFS_API int profs_lm_set_prefix_sharing(profs_lm *lm, int on);
+
+/**
  * Tokenise a text as collection does: with the tokenizer's special tokens
  * (BOS where its post-processor adds one), truncated to max_length.
  * @param[out] ids  (capacity) ids
@@ -165,7 +197,9 @@ PROFS_API PROFS_NODISCARD int profs_lm_pool_texts(profs_lm *lm, float *out,
 /**
  * Collect preference pairs: tokenise, forward, mean-pool every block output
  * and add each pair to @p collector (which must have n_layers = L and dim = D).
- * Sentences are processed in passes of at most batch_tokens tokens.
+ * Sentences are processed in passes of at most batch_tokens tokens, each pair's
+ * common token prefix computed once (see profs_lm_pool_pairs(); off with
+ * profs_lm_set_prefix_sharing()).
  * @param preferred     (n_pairs) texts
  * @param dispreferred  (n_pairs) texts
  * @param progress      optional; stage "collect", done/total in sentences

@@ -255,10 +255,12 @@ typedef struct scratch {
     float *up;      /* (MLP_ROWS, F) */
     float *gate;    /* (MLP_ROWS, F) when gated */
     float *scores;  /* (max_n * max_keys) */
+    float *pkv;     /* (2 * max_keys * kv_dim) keys then values of a sequence with a shared prefix */
+    size_t pkv_rows;
 } scratch;
 
 static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, size_t T, const pf_batch *b,
-                  pf_kv *kv, scratch *sc)
+                  const size_t *prefix, pf_kv *kv, scratch *sc)
 {
     const pf_lm_config *c = &lm->cfg;
     const pf_wt *w = lw->w;
@@ -299,6 +301,19 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
             k = ck;
             v = cv;
             ldkv = KV;
+        } else if (prefix && prefix[s] != PF_NO_PREFIX) {
+            /* a shared prefix (prefix.c): its keys and values, then this sequence's own */
+            size_t p0 = b->start[prefix[s]], pn = b->start[prefix[s] + 1] - p0;
+            float *ck = sc->pkv, *cv = sc->pkv + sc->pkv_rows * KV;
+            for (size_t i = 0; i < pn + n; i++) {
+                const float *row = sc->qkv + (i < pn ? p0 + i : t0 + i - pn) * ld;
+                memcpy(ck + i * KV, row + Q, KV * sizeof(float));
+                memcpy(cv + i * KV, row + Q + KV, KV * sizeof(float));
+            }
+            k = ck;
+            v = cv;
+            ldkv = KV;
+            past = pn;
         } else if (past) {
             past = 0; /* no cache: positions only shift RoPE/learned positions */
         }
@@ -361,19 +376,19 @@ void pf_kv_free(pf_kv *kv, size_t n_layers)
     memset(kv, 0, sizeof *kv);
 }
 
-int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b, pf_kv *kv,
-                  pf_layer_cb cb, void *ud)
+static int forward_batch(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b,
+                         const size_t *prefix, pf_kv *kv, pf_layer_cb cb, void *ud)
 {
     const pf_lm_config *c = &lm->cfg;
     size_t T = b->start[b->n_seqs], D = c->dim, F = c->ffn_dim;
     size_t max_n = 0, max_keys = 0;
     for (size_t s = 0; s < b->n_seqs; s++) {
         size_t n = b->start[s + 1] - b->start[s];
-        size_t keys = n + (kv && b->past ? b->past[s] : 0);
+        size_t keys = n + ((kv || prefix) && b->past ? b->past[s] : 0);
         if (n > max_n) max_n = n;
         if (keys > max_keys) max_keys = keys;
     }
-    if (kv && (b->n_seqs != 1 || kv->len + T > kv->capacity))
+    if (kv && (b->n_seqs != 1 || kv->len + T > kv->capacity || prefix))
         return pf_error(PROFS_EINVAL, "KV cache: batch does not fit");
     int rc = embed(lm, x, ids, b);
     if (rc) return rc;
@@ -387,7 +402,12 @@ int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_bat
     sc.up = malloc(rows * F * sizeof(float));
     sc.gate = c->arch == PF_ARCH_LLAMA ? malloc(rows * F * sizeof(float)) : NULL;
     sc.scores = malloc((max_n < lm->att_rows ? max_n : lm->att_rows) * max_keys * sizeof(float));
-    if (!sc.h || !sc.qkv || !sc.att || !sc.up || (c->arch == PF_ARCH_LLAMA && !sc.gate) || !sc.scores) {
+    if (prefix) {
+        sc.pkv_rows = max_keys;
+        sc.pkv = malloc(2 * max_keys * c->kv_dim * sizeof(float));
+    }
+    if (!sc.h || !sc.qkv || !sc.att || !sc.up || (c->arch == PF_ARCH_LLAMA && !sc.gate) || !sc.scores ||
+        (prefix && !sc.pkv)) {
         rc = pf_enomem("activations");
         goto done;
     }
@@ -395,7 +415,7 @@ int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_bat
         pf_layer_w local = {0};
         const pf_layer_w *lw = lm->cache ? &lm->cache[l] : &local;
         if (!lm->cache && (rc = pf_layer_load(lm, &local, l, lm->arena))) goto done;
-        block(lm, lw, l, x, T, b, kv, &sc);
+        block(lm, lw, l, x, T, b, prefix, kv, &sc);
         if (!lm->cache) pf_layer_drop(lm, &local, l);
         if (cb && (rc = cb(ud, l + 1, x, T, D))) goto done;
     }
@@ -407,7 +427,20 @@ done:
     free(sc.up);
     free(sc.gate);
     free(sc.scores);
+    free(sc.pkv);
     return rc;
+}
+
+int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b, pf_kv *kv,
+                  pf_layer_cb cb, void *ud)
+{
+    return forward_batch(lm, x, ids, b, NULL, kv, cb, ud);
+}
+
+int pf_lm_forward_prefix(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b,
+                         const size_t *prefix, pf_layer_cb cb, void *ud)
+{
+    return forward_batch(lm, x, ids, b, prefix, NULL, cb, ud);
 }
 
 #define HEAD_ROWS 64

@@ -89,6 +89,7 @@ struct profs_lm {
     /* resident converted weights (all layers) when the model is small enough */
     pf_layer_w *cache;             /* (n_layers) or NULL */
     pf_arena *arena;               /* streaming conversion buffer (mutable through const lm) */
+    int no_prefix_sharing;         /* 1: pairs run whole (profs_lm_set_prefix_sharing) */
     pf_wt head;                    /* converted head when resident */
 };
 
@@ -115,6 +116,13 @@ typedef int (*pf_layer_cb)(void *ud, size_t layer, const float *x, size_t n_toke
  * the last block's raw output on return. kv may be NULL (single-sequence batch otherwise). */
 int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b,
                   pf_kv *kv, pf_layer_cb cb, void *ud);
+/* pf_lm_forward without a KV cache over a batch with shared prefixes (prefix.c):
+ * prefix[s] < s is the sequence of the batch whose tokens come before sequence s
+ * (its keys and values are attended to first; b->past[s] must be its length), or
+ * PF_NO_PREFIX. A prefix sequence has no prefix itself. */
+#define PF_NO_PREFIX ((size_t)-1)
+int pf_lm_forward_prefix(const profs_lm *lm, float *x, const int32_t *ids, const pf_batch *b,
+                         const size_t *prefix, pf_layer_cb cb, void *ud);
 
 /* Final norm (+ OPT project_out) and head for the n rows of x (n, D), which is
  * modified; fn receives each row's logits (V) in order. Non-zero return aborts. */
@@ -125,6 +133,42 @@ int pf_lm_prepare(profs_lm *lm);
 
 int pf_kv_init(pf_kv *kv, const profs_lm *lm, size_t capacity);
 void pf_kv_free(pf_kv *kv, size_t n_layers);
+
+/* Opening, options and checks (lm.c). */
+int pf_lm_open_common(profs_lm **out, profs_model *model, int own);
+int pf_lm_check_ids(const profs_lm *lm, const int32_t *ids, size_t n, const char *what);
+
+/* The run (lm_run.c). Forward one sequence and run the head on rows [r0, r0 + n). */
+int pf_lm_forward_head(profs_lm *lm, const int32_t *ids, size_t n_ids, size_t r0, size_t n, pf_logits_cb fn,
+                       void *ud);
+/* Pool n_seqs sequences in passes of at most batch_tokens tokens. skip[s] (or
+ * NULL) is 1 to leave token 0 of sequence s out. Progress counts sentences or
+ * tokens from done0 of total. */
+int pf_lm_pool(profs_lm *lm, float *out, const int32_t *const *ids, const size_t *lens, size_t n_seqs,
+               const size_t *skip, profs_progress_fn progress, void *userdata, const char *stage,
+               int count_sentences, uint64_t done0, uint64_t total);
+
+/* Prefix sharing (prefix.c). Pool n_pairs pairs (sequences 2i, 2i + 1) into out
+ * (2 n_pairs, L, D) as pf_lm_pool, each pair's common token prefix computed once
+ * unless lm->no_prefix_sharing; *saved (may be NULL) receives the tokens not computed. */
+int pf_lm_pool_pairs(profs_lm *lm, float *out, uint64_t *saved, const int32_t *const *ids, const size_t *lens,
+                     size_t n_pairs, const size_t *skip, profs_progress_fn progress, void *userdata,
+                     const char *stage, int count_sentences, uint64_t done0, uint64_t total);
+
+/* The text side (text.c). */
+void pf_lm_free_tokenizer(profs_lm *lm);
+
+/* The sampler (lm_sampler.c). */
+struct profs_sampler {
+    double temperature, top_p;
+    size_t top_k;
+    uint64_t seed;
+};
+typedef struct pf_rng { uint64_t s[4]; } pf_rng;
+struct pf_cand { float logit; int32_t id; };
+uint64_t pf_splitmix64(uint64_t *x);
+/* Pick the next token from logits (V); cd is (V) scratch. */
+int32_t pf_sample(const profs_sampler *s, const float *logits, size_t V, struct pf_cand *cd, pf_rng *r);
 
 /* Config parsing and tensor table (arch.c). */
 int pf_lm_config_read(profs_lm *lm);

@@ -12,12 +12,6 @@
 #include "profs/tokenizer.h"
 #include "text/tok_api.h"
 
-int pf_lm_open_common(profs_lm **out, profs_model *model, int own);
-void pf_lm_free_tokenizer(profs_lm *lm);
-int pf_lm_pool(profs_lm *lm, float *out, const int32_t *const *ids, const size_t *lens, size_t n_seqs,
-               const size_t *skip, profs_progress_fn progress, void *userdata, const char *stage,
-               int count_sentences, uint64_t done0, uint64_t total);
-
 static int no_tokenizer(const profs_lm *lm)
 {
     if (lm->tok_error[0])
@@ -127,15 +121,19 @@ static void free_ids(int32_t **ids, size_t n)
     free(ids);
 }
 
-/* Pool texts [0, n) into out (n, L, D), in groups whose tokens fit one pass. */
+/* Pool texts [0, n) into out (n, L, D), in groups whose tokens fit one pass;
+ * pairs: texts 2i, 2i + 1 are a pair (their common prefix computed once). */
 static int pool_group(profs_lm *lm, float *out, const char *const *texts, size_t n, size_t index0,
-                      profs_progress_fn progress, void *userdata, uint64_t total)
+                      profs_progress_fn progress, void *userdata, uint64_t total, int pairs)
 {
     int32_t **ids = calloc(n ? n : 1, sizeof *ids);
     size_t *lens = calloc(n ? n : 1, sizeof *lens), *skip = calloc(n ? n : 1, sizeof *skip);
     int rc = (!ids || !lens || !skip) ? pf_enomem("tokenisation") : 0;
     if (!rc) rc = tokenize_all(lm, texts, n, ids, lens, skip, index0);
-    if (!rc)
+    if (!rc && pairs)
+        rc = pf_lm_pool_pairs(lm, out, NULL, (const int32_t *const *)ids, lens, n / 2, skip, progress, userdata,
+                              "collect", 1, index0, total);
+    else if (!rc)
         rc = pf_lm_pool(lm, out, (const int32_t *const *)ids, lens, n, skip, progress, userdata, "collect", 1,
                         index0, total);
     free_ids(ids, n);
@@ -159,7 +157,7 @@ int profs_lm_pool_texts(profs_lm *lm, float *out, const char *const *texts, size
     size_t g = group_size(lm), LD = lm->cfg.n_layers * lm->cfg.dim;
     for (size_t i = 0; i < n_texts; i += g) {
         size_t k = n_texts - i < g ? n_texts - i : g;
-        int rc = pool_group(lm, out + i * LD, texts + i, k, i, progress, userdata, n_texts);
+        int rc = pool_group(lm, out + i * LD, texts + i, k, i, progress, userdata, n_texts, 0);
         if (rc) return rc;
     }
     return 0;
@@ -186,7 +184,7 @@ int profs_lm_collect(profs_lm *lm, profs_collector *collector, const char *const
             texts[2 * j] = preferred[i + j];
             texts[2 * j + 1] = dispreferred[i + j];
         }
-        rc = pool_group(lm, pooled, texts, 2 * k, 2 * i, progress, userdata, 2 * (uint64_t)n_pairs);
+        rc = pool_group(lm, pooled, texts, 2 * k, 2 * i, progress, userdata, 2 * (uint64_t)n_pairs, 1);
         for (size_t j = 0; j < k && !rc; j++) {
             rc = profs_collector_add_pair(collector, pooled + 2 * j * L * D, pooled + (2 * j + 1) * L * D);
             if (rc) pf_error_prefix(rc, "pair %zu: ", i + j);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_shard.h"
 #include "pipeline.h"
 #include "tool.h"
 
@@ -21,6 +22,11 @@ static const char help[] =
     "  --out FILE                the embeddings file to write (safetensors)\n"
     "  --max-pairs N             use a seeded random subset of N pairs (0 = all)\n"
     "  --max-length T            tokens per sentence (default 128)\n"
+    "  --batch-tokens N          tokens computed per pass over the weights (default 8192;\n"
+    "                            bounds activation memory; whole pairs per pass)\n"
+    "  --no-prefix-sharing       run both sentences of a pair whole (by default the prefix of\n"
+    "                            tokens they share, e.g. the prompt, is computed once: the\n"
+    "                            embeddings are the same to float rounding)\n"
     "  --seed S                  seed of the --max-pairs subset (default 0)\n"
     TOOL_PAIRS_FLAG_HELP
     "  --quiet                   no progress on stderr\n"
@@ -31,15 +37,17 @@ int cmd_collect(int argc, char **argv)
 {
     const char *model = NULL, *pairs = NULL, *out = NULL;
     struct tool_pairs_flags pfl = {0};
-    size_t max_pairs = 0, max_length = 128;
+    size_t max_pairs = 0, max_length = 128, batch_tokens = 8192;
     int64_t seed = 0;
-    int quiet = 0;
+    int quiet = 0, no_share = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"pairs", OPT_STRING, &pairs, 1, NULL},
         {"out", OPT_STRING, &out, 1, NULL},
         {"max-pairs", OPT_SIZE, &max_pairs, 0, NULL},
         {"max-length", OPT_SIZE, &max_length, 0, NULL},
+        {"batch-tokens", OPT_SIZE, &batch_tokens, 0, NULL},
+        {"no-prefix-sharing", OPT_FLAG, &no_share, 0, NULL},
         {"seed", OPT_INT64, &seed, 0, NULL},
         TOOL_PAIRS_FLAG_OPTS(pfl),
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
@@ -47,6 +55,7 @@ int cmd_collect(int argc, char **argv)
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0) return rc;
     if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
+    if (batch_tokens == 0) return tool_usage_error(argv[0], "--batch-tokens must be at least 1");
     struct tool_pairs_opts po;
     if ((rc = tool_pairs_flags_parse(argv[0], &pfl, 0, &po))) return rc;
     char err0[512];
@@ -67,9 +76,12 @@ int cmd_collect(int argc, char **argv)
     profs_collector *c = NULL;
     int status = EXIT_FAIL;
     if (tool_open_lm(&lm, model, max_length)) goto out;
+    lm.batch_tokens = batch_tokens;
+    lm.no_prefix_sharing = no_share;
     char id[512];
     tool_model_id(id, sizeof id, profs_lm_model(lm.lm), model);
     if (tool_collect(&c, &lm, &p, id, &prog, NULL)) goto out;
+    if (tool_mpi_rank() > 0) { status = EXIT_OK; goto out; } /* MPI: rank 0 writes */
     if ((rc = profs_collector_save(c, out))) { tool_fail_lib(rc, out); goto out; }
     printf("wrote %s: %zu pairs x %zu layers x %zu dims\n", out, profs_collector_n_pairs(c),
            profs_collector_n_layers(c), profs_collector_dim(c));

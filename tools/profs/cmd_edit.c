@@ -7,6 +7,7 @@
 #include "card.h"
 #include "edit_checks.h"
 #include "output.h"
+#include "mpi_shard.h"
 #include "pipeline.h"
 #include "presets.h"
 #include "report.h"
@@ -48,6 +49,11 @@ static const char help[] =
     "  --targets T               value (default: MLP output matrices), key, or both\n"
     "  --max-pairs N             use a seeded random subset of N pairs (0 = all, default)\n"
     "  --max-length T            tokens per sentence (default 128; longer ones are truncated)\n"
+    "  --batch-tokens N          tokens computed per pass over the weights (default 8192;\n"
+    "                            bounds activation memory; whole pairs per pass)\n"
+    "  --no-prefix-sharing       run both sentences of a pair whole (by default the prefix of\n"
+    "                            tokens they share, e.g. the prompt, is computed once: the\n"
+    "                            embeddings are the same to float rounding)\n"
     "  --seed S                  seed of the --max-pairs subset (default 0)\n"
     "  --save-embeddings FILE    also write the collected embeddings (safetensors)\n"
     "  --save-edit FILE          also write the edit file elsewhere (safetensors)\n"
@@ -70,9 +76,9 @@ int cmd_edit(int argc, char **argv)
     const char *centering = NULL, *targets_s = NULL, *save_emb = NULL, *save_edit = NULL, *report = NULL;
     const char *base_model = NULL, *preset = NULL, *eval_file = NULL;
     struct tool_pairs_flags pfl = {0};
-    size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8;
+    size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8, batch_tokens = 8192;
     int64_t seed = 0;
-    int rank_max_given = 0, max_pairs_given = 0, force = 0, quiet = 0;
+    int rank_max_given = 0, max_pairs_given = 0, force = 0, quiet = 0, no_share = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"pairs", OPT_STRING, &pairs, 1, NULL},
@@ -86,6 +92,8 @@ int cmd_edit(int argc, char **argv)
         {"max-pairs", OPT_SIZE, &max_pairs, 0, &max_pairs_given},
         {"preset", OPT_STRING, &preset, 0, NULL},
         {"max-length", OPT_SIZE, &max_length, 0, NULL},
+        {"batch-tokens", OPT_SIZE, &batch_tokens, 0, NULL},
+        {"no-prefix-sharing", OPT_FLAG, &no_share, 0, NULL},
         {"seed", OPT_INT64, &seed, 0, NULL},
         {"save-embeddings", OPT_STRING, &save_emb, 0, NULL},
         {"save-edit", OPT_STRING, &save_edit, 0, NULL},
@@ -115,6 +123,7 @@ int cmd_edit(int argc, char **argv)
         else return tool_usage_error(argv[0], "--targets: '%s' is not one of value, key, both", targets_s);
     }
     if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
+    if (batch_tokens == 0) return tool_usage_error(argv[0], "--batch-tokens must be at least 1");
     if (top > 64) return tool_usage_error(argv[0], "--top-tokens: at most 64");
     struct tool_pairs_opts po;
     if ((rc = tool_pairs_flags_parse(argv[0], &pfl, 0, &po))) return rc;
@@ -165,6 +174,8 @@ int cmd_edit(int argc, char **argv)
     double t_collect = 0, t_est = 0, t_save = 0;
 
     if (tool_open_lm(&lm, model, max_length)) goto out;
+    lm.batch_tokens = batch_tokens;
+    lm.no_prefix_sharing = no_share;
     char model_id[512];
     if (base_model) snprintf(model_id, sizeof model_id, "%s", base_model);
     else if (tool_base_model(model_id, sizeof model_id, profs_lm_model(lm.lm), model))
@@ -185,6 +196,8 @@ int cmd_edit(int argc, char **argv)
     }
     if (tool_check_pairs_for_rank(&est, p.n, D, &prog)) goto out;
     if (tool_collect(&col, &lm, &p, model_id, &prog, &t_collect)) goto out;
+    if (tool_mpi_rank() > 0) { status = EXIT_OK; goto out; } /* MPI: rank 0 estimates and writes */
+    uint64_t prefix_saved = lm.prefix_tokens_saved; /* the runtime is closed before the report */
     if (save_emb && (rc = profs_collector_save(col, save_emb))) { tool_fail_lib(rc, save_emb); goto out; }
 
     double t0 = tool_now();
@@ -253,6 +266,9 @@ int cmd_edit(int argc, char **argv)
         json_object_set_new(r, "timings_s", json_pack("{s:f, s:f, s:f, s:f}", "collect", t_collect, "estimate", t_est,
                                                       "apply_and_save", t_save, "total", tool_now() - t_start));
         json_object_set_new(r, "peak_rss_bytes", json_integer((json_int_t)tool_peak_rss()));
+        json_object_set_new(r, "prefix_sharing", json_boolean(!no_share));
+        json_object_set_new(r, "prefix_tokens_saved", json_integer((json_int_t)prefix_saved));
+        json_object_set_new(r, "processes", json_integer((json_int_t)tool_mpi_size()));
         rc = tool_report_write(r, report, err, sizeof err);
         json_decref(r);
         if (rc) { fprintf(stderr, "profs: %s (the edited model in %s is complete)\n", err, out); goto out; }

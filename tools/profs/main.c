@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mpi_shard.h"
 #include "profs/profs.h"
 #include "tool.h"
 
@@ -64,7 +65,7 @@ int cmd_version(int argc, char **argv)
     return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) { print_usage(stderr); return EXIT_USAGE; }
     const char *arg = argv[1];
@@ -84,5 +85,17 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return EXIT_USAGE;
     }
+    if (tool_mpi_size() > 1 && strcmp(c->name, "collect") != 0 && strcmp(c->name, "edit") != 0) {
+        if (tool_mpi_rank() == 0)
+            fprintf(stderr, "profs %s: runs in one process; under mpirun only 'collect' and 'edit' share "
+                    "their work between processes\n", c->name);
+        return EXIT_USAGE;
+    }
     return c->fn(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    tool_mpi_init(&argc, &argv);
+    return tool_mpi_finish(run(argc, argv));
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_shard.h"
 #include "pipeline.h"
 #include "tool.h"
 
@@ -299,20 +300,60 @@ static int collect_forward_cb(void *ud, const char *stage, uint64_t done, uint64
     return tool_progress_cb(cp->prog, "collect", cp->before + done, cp->total);
 }
 
+#define COLLECT_PAIRS_PER_PASS 64 /* bounds the pooled output of a pass (128 x L x D floats) */
+
+/* Passes of whole pairs: [cut[c], cut[c + 1]) for c < *n_cuts, at most
+ * COLLECT_PAIRS_PER_PASS pairs and batch_tokens computed tokens (a pair's
+ * common prefix once when shared). The same for every rank, so that ranks take
+ * whole passes of the single-process run. */
+static size_t *plan_passes(const int32_t *const *ids, const size_t *lens, size_t n_pairs, size_t batch_tokens,
+                           int share, size_t *n_cuts, uint64_t *shared)
+{
+    size_t *cut = malloc((n_pairs + 1) * sizeof *cut), n = 0;
+    *shared = 0;
+    if (!cut) return NULL;
+    for (size_t i = 0; i < n_pairs;) {
+        size_t k = 0, T = 0;
+        while (i + k < n_pairs && k < COLLECT_PAIRS_PER_PASS) {
+            size_t a = 2 * (i + k), P = 0;
+            if (share)
+                while (P < lens[a] && P < lens[a + 1] && ids[a][P] == ids[a + 1][P]) P++;
+            size_t t = lens[a] + lens[a + 1] - P;
+            if (k > 0 && T + t > batch_tokens) break;
+            T += t;
+            *shared += P;
+            k++;
+        }
+        cut[n++] = i;
+        i += k;
+    }
+    cut[n] = n_pairs;
+    *n_cuts = n;
+    return cut;
+}
+
 int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pairs *p, const char *model_id,
                  struct tool_progress *prog, double *seconds)
 {
     size_t L = profs_lm_n_layers(t->lm), D = profs_lm_hidden_size(t->lm), N = p->n;
     profs_collector *c = NULL;
+    t->prefix_tokens_saved = 0;
     int rc = profs_collector_new(&c, L, D);
     if (rc) { tool_fail_lib(rc, "collector"); return -1; }
     char producer[64];
     snprintf(producer, sizeof producer, "profs %s (built-in runtime)", profs_version_string());
     profs_collector_set_producer(c, producer);
     if (model_id) profs_collector_set_model_id(c, model_id);
+    size_t batch_tokens = t->batch_tokens ? t->batch_tokens : 8192;
+    if ((rc = profs_lm_set_batch_tokens(t->lm, batch_tokens)) ||
+        (rc = profs_lm_set_prefix_sharing(t->lm, !t->no_prefix_sharing))) {
+        tool_fail_lib(rc, "runtime settings");
+        profs_collector_free(c);
+        return -1;
+    }
     /* tokenise everything first: sequence 2i is pair i's preferred text, 2i+1 its dispreferred */
-    int32_t **ids = calloc(2 * N, sizeof *ids);
-    size_t *lens = calloc(2 * N, sizeof *lens);
+    int32_t **ids = calloc(2 * N + 1, sizeof *ids);
+    size_t *lens = calloc(2 * N + 1, sizeof *lens), *cut = NULL, n_passes = 0;
     float *pooled = NULL;
     int ok = 0;
     double tokens = 0;
@@ -323,18 +364,39 @@ int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pai
         if (lens[i] == 0) { fprintf(stderr, "profs: pair %zu: a sentence has no tokens\n", i / 2 + 1); goto out; }
         tokens += (double)lens[i];
     }
-    const size_t chunk = 64; /* pairs per pass over the weights: bounds the pooled output (128 x L x D floats) */
-    pooled = malloc(2 * chunk * L * D * sizeof *pooled);
-    if (!pooled) { fprintf(stderr, "profs: out of memory\n"); goto out; }
+    uint64_t shared = 0;
+    cut = plan_passes((const int32_t *const *)ids, lens, N, batch_tokens, !t->no_prefix_sharing, &n_passes,
+                      &shared);
+    pooled = malloc(2 * COLLECT_PAIRS_PER_PASS * L * D * sizeof *pooled);
+    if (!cut || !pooled) { fprintf(stderr, "profs: out of memory\n"); goto out; }
+    if (!t->no_prefix_sharing)
+        tool_progress_note(prog, "prefix sharing: %llu of %.0f tokens are a prefix both sentences of their pair "
+                           "share, computed once (%.1f%% fewer)", (unsigned long long)shared, tokens,
+                           tokens > 0 ? 100.0 * (double)shared / tokens : 0.0);
+    if (tool_mpi_size() > 1)
+        tool_progress_note(prog, "%zu passes over the weights shared by %d processes", n_passes, tool_mpi_size());
+    /* this process's passes (all of them without MPI) */
+    size_t c0, c1;
+    tool_mpi_share(n_passes, &c0, &c1);
+    uint64_t mine = 0, saved = 0;
+    for (size_t i = 2 * cut[c0]; i < 2 * cut[c1]; i++) mine += lens[i];
     double t0 = tool_now();
-    struct collect_progress cp = {prog, 0, (uint64_t)tokens};
+    struct collect_progress cp = {prog, 0, mine};
     tool_progress_cb(prog, "collect", 0, cp.total);
-    for (size_t i = 0; i < N; i += chunk) {
-        size_t k = N - i < chunk ? N - i : chunk;
-        rc = profs_lm_pool_ids(t->lm, pooled, (const int32_t *const *)(ids + 2 * i), lens + 2 * i, 2 * k, 0,
-                               collect_forward_cb, &cp);
+    for (size_t pass = c0; pass < c1; pass++) {
+        size_t i = cut[pass], k = cut[pass + 1] - cut[pass];
+        uint64_t sv = 0;
+        rc = profs_lm_pool_pairs(t->lm, pooled, &sv, (const int32_t *const *)(ids + 2 * i), lens + 2 * i, k, 0,
+                                 collect_forward_cb, &cp);
         if (rc == PROFS_ECANCELLED) { tool_progress_end(prog); fprintf(stderr, "profs: interrupted\n"); goto out; }
-        if (rc) { tool_fail_lib(rc, "collecting embeddings"); goto out; }
+        if (rc) {
+            char what[128];
+            snprintf(what, sizeof what, "collecting the pass of pairs %zu-%zu (its pair 0 is pair %zu)", i + 1, i + k,
+                     i + 1);
+            tool_fail_lib(rc, what);
+            goto out;
+        }
+        saved += sv;
         for (size_t j = 0; j < k; j++) {
             rc = profs_collector_add_pair(c, pooled + (2 * j) * L * D, pooled + (2 * j + 1) * L * D);
             if (rc) {
@@ -347,15 +409,24 @@ int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pai
         for (size_t j = 0; j < 2 * k; j++) cp.before += lens[2 * i + j];
     }
     tool_progress_end(prog);
+    if (tool_mpi_gather(&c)) goto out;
+    t->prefix_tokens_saved = tool_mpi_sum(saved);
     double el = tool_now() - t0;
     if (seconds) *seconds = el;
+    char on[64] = "";
+    if (tool_mpi_size() > 1) snprintf(on, sizeof on, " on %d processes", tool_mpi_size());
+    char sv[96] = "";
+    if (!t->no_prefix_sharing)
+        snprintf(sv, sizeof sv, "; prefix sharing saved %llu tokens", (unsigned long long)t->prefix_tokens_saved);
     if (el > 0)
-        tool_progress_note(prog, "collected %zu pairs (%.0f tokens) in %.1f s, %.0f tokens/s", N, tokens, el, tokens / el);
+        tool_progress_note(prog, "collected %zu pairs (%.0f tokens) in %.1f s%s, %.0f tokens/s%s", N, tokens, el, on,
+                           tokens / el, sv);
     ok = 1;
 out:
     if (ids) for (size_t i = 0; i < 2 * N; i++) free(ids[i]);
     free(ids);
     free(lens);
+    free(cut);
     free(pooled);
     if (!ok) { profs_collector_free(c); return -1; }
     *out = c;

@@ -51,7 +51,13 @@ void tool_pairs_subsample(struct tool_pairs *p, size_t n, uint64_t seed);
 /* The runtime of a model directory with its tokenizer. Sentences are
  * tokenised with the post-processor's special tokens (BOS where the model's
  * tokenizer adds one) and truncated to max_length tokens. */
-struct tool_lm { profs_lm *lm; profs_tokenizer *tok; size_t max_length; };
+struct tool_lm {
+    profs_lm *lm; profs_tokenizer *tok; size_t max_length;
+    /* collection settings (0: defaults; set after tool_open_lm) and what tool_collect measured */
+    size_t batch_tokens;             /* computed tokens per pass over the weights (0: 8192) */
+    int no_prefix_sharing;           /* --no-prefix-sharing: every sentence runs whole */
+    uint64_t prefix_tokens_saved;    /* out: tokens not computed thanks to shared prefixes (all ranks) */
+};
 /* Open, with a clear message when the directory is not a model or has no
  * tokenizer. Prints errors; returns 0 or -1. */
 int tool_open_lm(struct tool_lm *out, const char *dir, size_t max_length);
@@ -65,7 +71,11 @@ int tool_encode(const profs_tokenizer *tok, const char *text, size_t len, unsign
 int tool_tokenize(const struct tool_lm *t, const char *text, int32_t **ids, size_t *n);
 
 /* Collect pooled embeddings of the pairs with the runtime; progress with
- * tokens/s. Prints errors; returns 0 or -1. */
+ * tokens/s. Pairs go in passes of whole pairs (at most 64 pairs and
+ * t->batch_tokens computed tokens), each pair's common token prefix computed
+ * once unless t->no_prefix_sharing. Under MPI (mpi_shard.h) every rank computes
+ * a contiguous share of these passes and rank 0 gathers: *out is the whole
+ * collector at rank 0 and NULL at the other ranks. Prints errors; returns 0 or -1. */
 int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pairs *p, const char *model_id,
                  struct tool_progress *prog, double *seconds);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mpi_shard.h"
 #include "util.h"
 
 static volatile sig_atomic_t interrupted;
@@ -55,7 +56,7 @@ void tool_utc_now(char buf[32])
 void tool_progress_init(struct tool_progress *p, int quiet)
 {
     memset(p, 0, sizeof *p);
-    p->quiet = quiet;
+    p->quiet = quiet || tool_mpi_rank() > 0; /* under MPI only rank 0 reports progress */
     p->tty = isatty(fileno(stderr));
 }
 

@@ -123,6 +123,10 @@ class LM(Handle):
         """Keep converted weights between calls when they need at most this many bytes."""
         lib.profs_lm_set_resident_bytes(self._p, size_arg(nbytes, "nbytes"))
 
+    def set_prefix_sharing(self, on):
+        """Compute each pair's common token prefix once in pool_pairs and collect (default on)."""
+        lib.profs_lm_set_prefix_sharing(self._p, 1 if on else 0)
+
     # ---- forward ----
     def hidden_states(self, ids):
         """(L + 1, n_ids, D) float32 hidden states of one sequence of token ids (no BOS added)."""
@@ -141,6 +145,23 @@ class LM(Handle):
         _run(lib.profs_lm_pool_ids, progress, self._p, fptr(out), ptrs, lens, n,
              1 if skip_first else 0)
         return out
+
+    def pool_pairs(self, pairs, skip_first=False, progress=None):
+        """((2 n_pairs, L, D), saved): pooled block outputs of (first, second) id
+        sequence pairs, row 2i and 2i + 1 for pair i, each pair's common token
+        prefix computed once; saved is the number of tokens not computed."""
+        arrays = []
+        for i, (a, b) in enumerate(pairs):
+            arrays.append(_ids(a, "pair %d first sentence" % i))
+            arrays.append(_ids(b, "pair %d second sentence" % i))
+        n = len(arrays)
+        ptrs = (c_int32_p * max(n, 1))(*[_iptr(a) for a in arrays])
+        lens = (ctypes.c_size_t * max(n, 1))(*[a.size for a in arrays])
+        out = np.empty((n, self.n_layers, self.hidden_size), dtype=np.float32)
+        saved = ctypes.c_uint64()
+        _run(lib.profs_lm_pool_pairs, progress, self._p, fptr(out), ctypes.byref(saved), ptrs, lens, n // 2,
+             1 if skip_first else 0)
+        return out, saved.value
 
     def tokenize(self, text):
         """Token ids of a text as collection sees them (special tokens, max_length)."""

@@ -45,6 +45,19 @@ class TestLM(unittest.TestCase):
         skip = self.lm.pool_ids([self.ids], skip_first=True)
         np.testing.assert_allclose(skip[0], h[1:, 1:].mean(axis=1), rtol=1e-5, atol=1e-5)
 
+    def test_pool_pairs_shares_prefixes(self):
+        a, b = self.ids, self.ids[:3] + [40, 41]
+        pooled, saved = self.lm.pool_pairs([(a, b), (a, a)])
+        self.assertEqual(pooled.shape, (4, 2, 32))
+        self.assertEqual(saved, 3 + len(a))
+        whole = self.lm.pool_ids([a, b, a, a])
+        np.testing.assert_allclose(pooled, whole, rtol=1e-6, atol=1e-7)
+        self.lm.set_prefix_sharing(False)
+        pooled, saved = self.lm.pool_pairs([(a, b)])
+        self.assertEqual(saved, 0)
+        np.testing.assert_array_equal(pooled, self.lm.pool_ids([a, b]))
+        self.lm.set_prefix_sharing(True)
+
     def test_logits_perplexity_generation(self):
         logits = self.lm.logits(self.ids)
         self.assertEqual(logits.shape, (7, 300))

@@ -281,6 +281,10 @@ extern "C" {
     pub fn profs_lm_pool_ids(lm: *mut profs_lm, out: *mut f32, ids: *const *const i32, lens: *const usize,
                              n_seqs: usize, skip_first: c_int, progress: profs_progress_fn,
                              userdata: *mut c_void) -> c_int;
+    pub fn profs_lm_pool_pairs(lm: *mut profs_lm, out: *mut f32, prefix_tokens_saved: *mut u64,
+                               ids: *const *const i32, lens: *const usize, n_pairs: usize, skip_first: c_int,
+                               progress: profs_progress_fn, userdata: *mut c_void) -> c_int;
+    pub fn profs_lm_set_prefix_sharing(lm: *mut profs_lm, on: c_int) -> c_int;
     pub fn profs_lm_tokenize(lm: *const profs_lm, ids: *mut i32, capacity: usize, n: *mut usize,
                              text: *const c_char) -> c_int;
     pub fn profs_lm_pool_texts(lm: *mut profs_lm, out: *mut f32, texts: *const *const c_char, n_texts: usize,
