@@ -11,8 +11,8 @@
 #include "edit/project.h"
 #include "profs/edit.h"
 
-/* Doubles per working block (2 MiB): big enough for dgemm, small enough for cache. */
-#define PF_BLOCK_DOUBLES 262144
+/* Doubles per working block (512 KiB): fits L2 with its C; for D = 4096, 16 columns. */
+#define PF_BLOCK_DOUBLES 65536
 
 /* How results are rounded from double (internal modes of pf_project_mode). */
 enum { PF_ROUND_NEAREST = 0, PF_ROUND_ODD = 1 };
@@ -54,33 +54,6 @@ static void elem_from_f64(uint8_t *p, double x, int dtype, int mode)
     uint16_t h = dtype == PROFS_DTYPE_BF16 ? pf_f64_to_bf16(x) : pf_f64_to_f16(x);
     p[0] = (uint8_t)h;
     p[1] = (uint8_t)(h >> 8);
-}
-
-/* Convert the (r, width) sub-block at (r0, j0) of a (rows, cols) matrix of dtype to double (ld width). */
-static void load_block(double *dst, const uint8_t *w, int dtype, size_t es, size_t cols,
-                       size_t r0, size_t r, size_t j0, size_t width)
-{
-    for (size_t i = 0; i < r; i++) {
-        const uint8_t *src = w + ((r0 + i) * cols + j0) * es;
-        for (size_t j = 0; j < width; j++) dst[i * width + j] = elem_to_f64(src + j * es, dtype);
-    }
-}
-
-/* Round the block back; returns 1 if some value rounds to Inf in dtype (the block is then written anyway). */
-static int store_block(uint8_t *w, const double *src, int dtype, int mode, size_t es, size_t cols,
-                       size_t r0, size_t r, size_t j0, size_t width)
-{
-    double lim = overflow_limit(dtype);
-    int ovf = 0;
-    for (size_t i = 0; i < r; i++) {
-        uint8_t *dst = w + ((r0 + i) * cols + j0) * es;
-        for (size_t j = 0; j < width; j++) {
-            double x = src[i * width + j];
-            ovf |= fabs(x) >= lim;
-            elem_from_f64(dst + j * es, x, dtype, mode);
-        }
-    }
-    return ovf;
 }
 
 /* ---- the D_FIRST kernel: W (D, cols) <- W - V^T (V W), one column block at a time, in double ----
@@ -140,17 +113,21 @@ static inline __attribute__((always_inline)) int store_row(uint8_t *dst, const d
     size_t j = 0;
     const double lim = overflow_limit(dtype);
     int ovf = 0;
-    if (dtype == PROFS_DTYPE_BF16 || (dtype == PROFS_DTYPE_F32 && mode == PF_ROUND_ODD)) {
+    if (dtype == PROFS_DTYPE_BF16 || dtype == PROFS_DTYPE_F32) {
         pf_v4l big = {0, 0, 0, 0};
         for (; j + 4 <= wd; j += 4) {
             pf_v4d x;
             memcpy(&x, row + j, sizeof x);
-            /* round to odd in f32: nearest, then step toward zero where that went past x, and set the last bit if inexact */
-            pf_v4f f = __builtin_convertvector(x, pf_v4f);
+            pf_v4f f = __builtin_convertvector(x, pf_v4f);          /* nearest even */
+            big |= (x >= lim) | (x <= -lim);
+            if (dtype == PROFS_DTYPE_F32 && mode == PF_ROUND_NEAREST) {
+                memcpy(dst + 4 * j, &f, sizeof f);
+                continue;
+            }
+            /* round to odd in f32: step toward zero where nearest went past x, last bit 1 if inexact */
             pf_v4d back = __builtin_convertvector(f, pf_v4d);
             pf_v4l past = ((back > x) & (x > 0.0)) | ((back < x) & (x < 0.0));
             pf_v4l inexact = back != x;
-            big |= (x >= lim) | (x <= -lim);
             pf_v4u u;
             memcpy(&u, &f, sizeof u);
             u += (pf_v4u)__builtin_convertvector(past, pf_v4i);   /* -1 where past */
@@ -173,6 +150,22 @@ static inline __attribute__((always_inline)) int store_row(uint8_t *dst, const d
     return ovf;
 }
 
+/* Convert the (r, width) sub-block at (r0, j0) of a (rows, cols) matrix of dtype to double (ld width). */
+static void load_block(double *dst, const uint8_t *w, int dtype, size_t es, size_t cols,
+                       size_t r0, size_t r, size_t j0, size_t width)
+{
+    for (size_t i = 0; i < r; i++) load_row(dst + i * width, w + ((r0 + i) * cols + j0) * es, dtype, width, width);
+}
+
+/* Round the block back; returns 1 if some value rounds to Inf in dtype (the block is then written anyway). */
+static int store_block(uint8_t *w, const double *src, int dtype, int mode, size_t es, size_t cols,
+                       size_t r0, size_t r, size_t j0, size_t width)
+{
+    int ovf = 0;
+    for (size_t i = 0; i < r; i++) ovf |= store_row(w + ((r0 + i) * cols + j0) * es, src + i * width, dtype, mode, width);
+    return ovf;
+}
+
 /* One column block [j0, j0 + wd) of W (d rows, cols columns, dtype es bytes each).
  * vt: (d, k) = V^T in double; buf: (d, wpad) aligned; c: (k, wpad) aligned.
  * Returns 0, -1 when V^T W is not finite (the block is then left unchanged), or 1 when a
@@ -181,15 +174,30 @@ PF_CLONES
 static int dfirst_block(uint8_t *w, int dtype, int mode, size_t es, size_t cols, size_t d, size_t j0, size_t wd,
                         size_t wpad, const double *vt, size_t k, double *buf, double *c, double *ss)
 {
-    size_t nv = wpad / 4;
+    size_t nv = wpad / 4;   /* wpad is a multiple of 8: vectors come in pairs */
     pf_v4d *cv = (pf_v4d *)c;
     memset(c, 0, k * wpad * sizeof *c);
-    /* pass 1: load and convert each row, C += v[:, x] row_x */
-    for (size_t x = 0; x < d; x++) {
+    /* pass 1: load and convert the rows, C += v[:, x] row_x, four rows at a time
+     * (one load and store of C per four FMAs) */
+    size_t x = 0;
+    for (; x < d; x++) {
         double *row = buf + x * wpad;
         load_row(row, w + (x * cols + j0) * es, dtype, wd, wpad);
-        const pf_v4d *rv = (const pf_v4d *)row;
-        const double *a = vt + x * k;
+        if (x % 4 != 3) continue;
+        const pf_v4d *r0 = (const pf_v4d *)(row - 3 * wpad), *r1 = (const pf_v4d *)(row - 2 * wpad),
+                     *r2 = (const pf_v4d *)(row - wpad), *r3 = (const pf_v4d *)row;
+        const double *a = vt + (x - 3) * k;
+        for (size_t r = 0; r < k; r++) {
+            pf_v4d a0 = {a[r], a[r], a[r], a[r]}, a1 = {a[k + r], a[k + r], a[k + r], a[k + r]},
+                   a2 = {a[2 * k + r], a[2 * k + r], a[2 * k + r], a[2 * k + r]},
+                   a3 = {a[3 * k + r], a[3 * k + r], a[3 * k + r], a[3 * k + r]};
+            pf_v4d *cr = cv + r * nv;
+            for (size_t t = 0; t < nv; t++) cr[t] += a0 * r0[t] + a1 * r1[t] + a2 * r2[t] + a3 * r3[t];
+        }
+    }
+    for (size_t y = d / 4 * 4; y < d; y++) {   /* the last d % 4 rows */
+        const pf_v4d *rv = (const pf_v4d *)(buf + y * wpad);
+        const double *a = vt + y * k;
         for (size_t r = 0; r < k; r++) {
             pf_v4d ar = {a[r], a[r], a[r], a[r]};
             pf_v4d *cr = cv + r * nv;
@@ -202,19 +210,21 @@ static int dfirst_block(uint8_t *w, int dtype, int mode, size_t es, size_t cols,
         sum += c[i] * c[i];
     }
     *ss += sum;
-    /* pass 2: row_x -= sum_r v[r][x] C_r, round back once */
+    /* pass 2: row_x -= sum_r v[r][x] C_r, two vectors of a row at a time, round back once */
     int ovf = 0;
-    for (size_t x = 0; x < d; x++) {
+    for (x = 0; x < d; x++) {
         double *row = buf + x * wpad;
         pf_v4d *rv = (pf_v4d *)row;
         const double *a = vt + x * k;
-        for (size_t t = 0; t < nv; t++) {
-            pf_v4d acc = rv[t];
+        for (size_t t = 0; t < nv; t += 2) {
+            pf_v4d acc0 = rv[t], acc1 = rv[t + 1];
             for (size_t r = 0; r < k; r++) {
                 pf_v4d ar = {a[r], a[r], a[r], a[r]};
-                acc -= ar * cv[r * nv + t];
+                acc0 -= ar * cv[r * nv + t];
+                acc1 -= ar * cv[r * nv + t + 1];
             }
-            rv[t] = acc;
+            rv[t] = acc0;
+            rv[t + 1] = acc1;
         }
         ovf |= store_row(w + (x * cols + j0) * es, row, dtype, mode, wd);
     }
@@ -273,8 +283,8 @@ int pf_project_mode(double *delta_norm, void *weight, int dtype, size_t rows, si
         /* column blocks (D, wpad) through the fused vector kernel */
         size_t width = PF_BLOCK_DOUBLES / rows;
         if (width < 16) width = 16;
-        width = (width + 3) / 4 * 4;
-        if (width > (cols + 3) / 4 * 4) width = (cols + 3) / 4 * 4;
+        width = (width + 7) / 8 * 8;
+        if (width > (cols + 7) / 8 * 8) width = (cols + 7) / 8 * 8;
         double *vt = malloc(rows * rank * sizeof *vt);   /* (D, k) */
         double *buf = aligned_alloc(32, rows * width * sizeof *buf);
         double *c = aligned_alloc(32, rank * width * sizeof *c);
@@ -283,7 +293,7 @@ int pf_project_mode(double *delta_norm, void *weight, int dtype, size_t rows, si
             for (size_t x = 0; x < rows; x++) vt[x * rank + r] = vd[r * dim + x];
         for (size_t j0 = 0; j0 < cols; j0 += width) {
             size_t wd = cols - j0 < width ? cols - j0 : width;
-            size_t wpad = (wd + 3) / 4 * 4;
+            size_t wpad = (wd + 7) / 8 * 8;
             int b = dfirst_block(w8, dtype, mode, es, cols, rows, j0, wd, wpad, vt, rank, buf, c, &ss);
             if (b < 0) {
                 rc = pf_error(PROFS_ENUMERIC, "profs_project: the weight has non-finite values near column %zu", j0);
