@@ -1,9 +1,10 @@
 /* Projection cost: removing a rank-10 subspace from a 4096 x 14336 BF16 matrix
- * (a Mistral-7B down_proj, [out=D, in=F]) with profs_project, compared in one run with
+ * (a Mistral-7B down_proj, [out=D, in=F]) with profs_project (float64 arithmetic, each element
+ * rounded once to the nearest BF16: docs/core.md section 4), compared in one run with
  *   (a) only converting the matrix BF16 -> F32 -> BF16 in 1 MiB chunks (cache-resident, so the floor is not inflated)
- *       (the floor for any method that works in f32), goal: ratio <= 3, and
+ *       (the floor for any method that reads and rewrites the matrix), goal: ratio <= 3, and
  *   (b) the authors' method: W <- P W with the dense 4096 x 4096 projector
- *       P = I - V V^T (sgemm), goal: profs >= 20x faster.
+ *       P = I - V V^T (sgemm, in f32: less precise than profs), goal: profs >= 20x faster.
  * The dense product is timed on a 2048-column slice and scaled to 14336 columns
  * (sgemm time is linear in the column count); the slice ratio is printed too.
  * Each timing is the best of 5 interleaved runs (the machine may be shared).

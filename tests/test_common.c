@@ -1,4 +1,5 @@
-/* Error codes, messages, versions, dtype tables and f32 <-> F16/BF16 conversions. */
+/* Error codes, messages, versions, dtype tables, f32 <-> F16/BF16 conversions and the
+ * single-rounding double -> f32 (odd) / BF16 / F16 conversions. */
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -142,6 +143,105 @@ START_TEST(f16_matches_nearest)
 }
 END_TEST
 
+static uint32_t fbits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+START_TEST(f64_to_f32_round_to_odd)
+{
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(1.0)), 0x3f800000u);             /* exact stays */
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(-0.0)), 0x80000000u);
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(1.0 + 0x1p-30)), 0x3f800001u);   /* truncate, last bit 1 */
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(1.0 + 0x1p-22 + 0x1p-30)), 0x3f800003u);
+    /* nearest would be 1 + 2^-23 (above x): truncation 1.0, made odd */
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(1.0 + 0x1p-23 - 0x1p-40)), 0x3f800001u);
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(-(1.0 + 0x1p-22 - 0x1p-40))), 0xbf800001u);
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(1e300)), 0x7f7fffffu);           /* never Inf: FLT_MAX */
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(-1e300)), 0xff7fffffu);
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(1e-50)), 0x00000001u);           /* below the subnormals */
+    ck_assert_uint_eq(fbits(pf_f64_to_f32_odd(0x1p-149 * 2.5)), 0x00000003u);  /* subnormal, inexact */
+    ck_assert(isnan(pf_f64_to_f32_odd(NAN)));
+}
+END_TEST
+
+START_TEST(f64_to_bf16_rounds_once)
+{
+    ck_assert_uint_eq(pf_f64_to_bf16(1.0 + 0x1p-8), 0x3f80);        /* halfway: even */
+    ck_assert_uint_eq(pf_f64_to_bf16(1.0 + 3 * 0x1p-8), 0x3f82);
+    /* just above / below a midpoint by far less than an f32 ulp: through f32 nearest these
+     * would land on the midpoint and tie the wrong way */
+    ck_assert_uint_eq(pf_f32_to_bf16((float)(1.0 + 0x1p-8 + 0x1p-40)), 0x3f80);
+    ck_assert_uint_eq(pf_f64_to_bf16(1.0 + 0x1p-8 + 0x1p-40), 0x3f81);
+    ck_assert_uint_eq(pf_f64_to_bf16(1.0 + 3 * 0x1p-8 - 0x1p-40), 0x3f81);
+    ck_assert_uint_eq(pf_f64_to_bf16(-(1.0 + 0x1p-8 + 0x1p-40)), 0xbf81);
+    /* subnormals (unit 2^-133) */
+    ck_assert_uint_eq(pf_f64_to_bf16(0x1p-134), 0x0000);             /* half a unit: even 0 */
+    ck_assert_uint_eq(pf_f64_to_bf16(0x1p-134 + 0x1p-160), 0x0001);
+    ck_assert_uint_eq(pf_f64_to_bf16(3 * 0x1p-134), 0x0002);
+    ck_assert_uint_eq(pf_f64_to_bf16(3 * 0x1p-134 - 0x1p-170), 0x0001);
+    ck_assert_uint_eq(pf_f64_to_bf16(1e-60), 0x0000);
+    ck_assert_uint_eq(pf_f64_to_bf16(-1e-60), 0x8000);
+    /* overflow: the largest BF16 is 0x1.fep127; from the midpoint 0x1.ffp127 on it is Inf */
+    ck_assert_uint_eq(pf_f64_to_bf16(0x1.ffp127 - 0x1p90), 0x7f7f);
+    ck_assert_uint_eq(pf_f64_to_bf16(0x1.ffp127), 0x7f80);
+    ck_assert_uint_eq(pf_f64_to_bf16(1e300), 0x7f80);
+    ck_assert_uint_eq(pf_f64_to_bf16(-1e300), 0xff80);
+    uint16_t n = pf_f64_to_bf16(NAN);
+    ck_assert((n & 0x7f80) == 0x7f80 && (n & 0x7f));
+}
+END_TEST
+
+START_TEST(f64_to_f16_rounds_once)
+{
+    ck_assert_uint_eq(pf_f64_to_f16(1.0 + 0x1p-11), 0x3c00);         /* halfway: even */
+    ck_assert_uint_eq(pf_f32_to_f16((float)(1.0 + 0x1p-11 + 0x1p-40)), 0x3c00);
+    ck_assert_uint_eq(pf_f64_to_f16(1.0 + 0x1p-11 + 0x1p-40), 0x3c01);
+    ck_assert_uint_eq(pf_f64_to_f16(1.0 + 3 * 0x1p-11 - 0x1p-40), 0x3c01);
+    ck_assert_uint_eq(pf_f64_to_f16(-(1.0 + 3 * 0x1p-11)), 0xbc02);
+    /* subnormals (unit 2^-24) */
+    ck_assert_uint_eq(pf_f64_to_f16(0x1p-25), 0x0000);
+    ck_assert_uint_eq(pf_f64_to_f16(0x1p-25 + 0x1p-60), 0x0001);
+    ck_assert_uint_eq(pf_f64_to_f16(3 * 0x1p-25), 0x0002);
+    ck_assert_uint_eq(pf_f64_to_f16(3 * 0x1p-25 - 0x1p-60), 0x0001);
+    /* overflow: 65504 is the largest; 65520 (the midpoint) and above are Inf; just below 65520
+     * is 65504 although f32 nearest would give 65520 */
+    ck_assert_uint_eq(pf_f32_to_f16((float)(65520.0 - 0x1p-20)), 0x7c00);
+    ck_assert_uint_eq(pf_f64_to_f16(65520.0 - 0x1p-20), 0x7bff);
+    ck_assert_uint_eq(pf_f64_to_f16(65520.0), 0x7c00);
+    ck_assert_uint_eq(pf_f64_to_f16(-1e300), 0xfc00);
+    uint16_t n = pf_f64_to_f16(NAN);
+    ck_assert((n & 0x7c00) == 0x7c00 && (n & 0x3ff));
+}
+END_TEST
+
+/* For many doubles (53-bit mantissas; normal and subnormal results), the BF16 / F16 result is
+ * the nearest value, ties to even; distances in long double. */
+START_TEST(f64_to_16_matches_nearest)
+{
+    uint64_t state = 987654321u;
+    for (int t = 0; t < 2; t++) {
+        int bf = t == 0;
+        size_t bad = 0;
+        double bad_x = 0;
+        for (int i = 0; i < 200000; i++) {
+            state = state * 6364136223846793005u + 1442695040888963407u;
+            double m = (double)(state >> 11) * 0x1p-53;                 /* [0, 1) with 53 bits */
+            int e = bf ? (int)((state >> 3) % 60) - 150 + ((i & 1) ? 140 : 0) : (int)((state >> 3) % 43) - 28;   /* below 2^15: overflow is tested above */
+            double x = ldexp(1.0 + m, e);
+            uint16_t h = bf ? pf_f64_to_bf16(x) : pf_f64_to_f16(x);
+            long double r = bf ? pf_bf16_to_f32(h) : pf_f16_to_f32(h);
+            long double lo = h ? (bf ? pf_bf16_to_f32((uint16_t)(h - 1)) : pf_f16_to_f32((uint16_t)(h - 1))) : -1e30L;
+            long double hi = bf ? pf_bf16_to_f32((uint16_t)(h + 1)) : pf_f16_to_f32((uint16_t)(h + 1));
+            long double d = fabsl(r - x), dl = fabsl(lo - x), dh = fabsl(hi - x);
+            int ok = d <= dl && d <= dh && !((d == dl || d == dh) && (h & 1));
+            if (!ok && !bad) { bad = (size_t)i + 1; bad_x = x; }
+            /* the sign only flips the sign bit */
+            uint16_t hn = bf ? pf_f64_to_bf16(-x) : pf_f64_to_f16(-x);
+            if (hn != (h | 0x8000u) && !bad) { bad = (size_t)i + 1; bad_x = -x; }
+        }
+        ck_assert_msg(bad == 0, "%s: %a is not rounded to the nearest", bf ? "BF16" : "F16", bad_x);
+    }
+}
+END_TEST
+
 START_TEST(convert_buffers)
 {
     float src[5] = {0.5f, -1.25f, 3.0f, 1e-3f, 100.0f}, dst[5];
@@ -169,6 +269,10 @@ int main(void)
     tcase_add_test(tc, bf16_rounding);
     tcase_add_test(tc, f16_exhaustive_round_trip);
     tcase_add_test(tc, f16_matches_nearest);
+    tcase_add_test(tc, f64_to_f32_round_to_odd);
+    tcase_add_test(tc, f64_to_bf16_rounds_once);
+    tcase_add_test(tc, f64_to_f16_rounds_once);
+    tcase_add_test(tc, f64_to_16_matches_nearest);
     tcase_add_test(tc, convert_buffers);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

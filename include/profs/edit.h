@@ -43,12 +43,14 @@ typedef enum profs_layout {
 /**
  * Project a subspace out of a weight buffer in place.
  *
- * F32 is updated directly; BF16 and F16 are converted block by block to f32,
- * projected and rounded back to nearest even. Peak extra memory is one f32 block
- * (about 2 MiB; at least 16 columns or one row of the matrix), independent of
- * the matrix size.
+ * The result is the float64 projection W - V (V^T W) (V: the f32 basis values, widened
+ * exactly), rounded once to @p dtype, to nearest even: the weight is converted block by
+ * block to double, V^T W and the correction are accumulated in double, and each element
+ * is rounded directly from double (BF16/F16 without an intermediate f32 rounding). Peak
+ * extra memory is one block of doubles (512 KiB; at least 16 columns or one row of the
+ * matrix) and the basis in double, independent of the matrix size.
  *
- * @param[out] delta_norm  Frobenius norm of the change V (V^T W) computed in f32
+ * @param[out] delta_norm  Frobenius norm of the change V (V^T W) computed in double
  *                         before rounding to @p dtype (may be NULL)
  * @param weight  (rows, cols) row-major little-endian elements of @p dtype, modified in place
  * @param dtype   #PROFS_DTYPE_F32, #PROFS_DTYPE_BF16 or #PROFS_DTYPE_F16
@@ -59,14 +61,24 @@ typedef enum profs_layout {
  * @param rank    number of basis rows (0: nothing to do, *delta_norm = 0)
  * @param dim     the model dimension D
  * @return PROFS_OK; PROFS_EINVAL (NULL, unknown layout); PROFS_ESHAPE (D axis != dim);
- *         PROFS_EUNSUPPORTED (other dtype); PROFS_ENUMERIC (result not finite, e.g. F16
- *         overflow; the buffer is then partly modified); PROFS_ENOMEM. Thread-safe.
+ *         PROFS_EUNSUPPORTED (other dtype); PROFS_ENUMERIC (a non-finite weight, or a
+ *         result that rounds to Inf in @p dtype, e.g. above 65504 in F16: never written as
+ *         a success; the buffer is then partly modified); PROFS_ENOMEM. Thread-safe.
  */
 PROFS_API PROFS_NODISCARD int profs_project(double *delta_norm, void *weight, int dtype,
                                             size_t rows, size_t cols, profs_layout layout,
                                             const float *basis, size_t rank, size_t dim);
 
-/** profs_project() for an f32 buffer. */
+/**
+ * profs_project() for an f32 buffer that may be a copy of a BF16/F16 weight (as in a
+ * profs_transform_fn): the same float64 projection, but rounded to odd in f32 (exact
+ * values stay; otherwise the f32 neighbour toward zero with its last bit set to 1,
+ * within one f32 ulp). Rounding that f32 result to nearest BF16 or F16 afterwards (as
+ * profs_model_save() does) then gives exactly the nearest BF16/F16 of the float64
+ * projection, which rounding a nearest-f32 result could miss (double rounding).
+ * For an F32 weight kept in F32 it is within one ulp; profs_project() with
+ * #PROFS_DTYPE_F32 gives the nearest.
+ */
 PROFS_API PROFS_NODISCARD int profs_project_f32(double *delta_norm, float *weight, size_t rows,
                                                 size_t cols, profs_layout layout,
                                                 const float *basis, size_t rank, size_t dim);

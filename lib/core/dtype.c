@@ -90,6 +90,19 @@ uint16_t pf_f32_to_f16(float f)
     return (uint16_t)(sign | (r >> 13));
 }
 
+float pf_f64_to_f32_odd(double x)
+{
+    float f = (float)x;                      /* nearest even (may overflow to Inf) */
+    if (x != x || (double)f == x) return f;  /* NaN, or exact */
+    uint32_t u = f32_bits(f);
+    /* |f| beyond |x|: step the magnitude down to the truncation (Inf -> FLT_MAX) */
+    if (x > 0 ? (double)f > x : (double)f < x) u -= 1u;
+    return bits_f32(u | 1u);                 /* inexact: last bit 1 */
+}
+
+uint16_t pf_f64_to_bf16(double x) { return pf_f32_to_bf16(pf_f64_to_f32_odd(x)); }
+uint16_t pf_f64_to_f16(double x) { return pf_f32_to_f16(pf_f64_to_f32_odd(x)); }
+
 static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 int pf_convert_to_f32(float *dst, const void *src, int dtype, size_t n)
