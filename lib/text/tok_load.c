@@ -4,6 +4,8 @@
  *   model          {"type": "BPE", "vocab": {token: id}, "merges": ["a b", ...] or [["a", "b"], ...],
  *                   "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk",
  *                   "byte_fallback", "ignore_merges", "dropout"}
+ *                  or {"type": "WordPiece", "vocab": {token: id}, "unk_token", "continuing_subword_prefix",
+ *                   "max_input_chars_per_word"}
  *   added_tokens   [{"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"}]
  *   normalizer, pre_tokenizer, post_processor, decoder: null or {"type": ..., options}
  *   truncation, padding: must be null (not implemented)
@@ -173,6 +175,27 @@ static int parse_normalizer(loader *L, json_t *obj, const char *where)
         }
         return PROFS_OK;
     }
+    if (!strcmp(type, "BertNormalizer")) {
+        /* as tokenizers' BertNormalizer: clean_text, handle_chinese_chars, strip_accents (null: as lowercase,
+         * NFD then drop Mn), lowercase, in that order */
+        int clean, chinese, lower, strip;
+        if ((rc = get_bool(L, obj, "clean_text", 1, &clean, where))) return rc;
+        if ((rc = get_bool(L, obj, "handle_chinese_chars", 1, &chinese, where))) return rc;
+        if ((rc = get_bool(L, obj, "lowercase", 1, &lower, where))) return rc;
+        if ((rc = get_bool(L, obj, "strip_accents", lower, &strip, where))) return rc;
+        static const int order[] = {PF_NORM_BERT_CLEAN, PF_NORM_BERT_CHINESE, PF_NORM_NFD, PF_NORM_STRIP_MN,
+                                    PF_NORM_LOWERCASE};
+        const int on[] = {clean, chinese, strip, strip, lower};
+        for (int i = 0; i < 5; i++) {
+            if (!on[i]) continue;
+            if ((rc = push_norm(L, &n))) return rc;
+            n->kind = order[i];
+        }
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Precompiled"))
+        return pf_error(PROFS_EUNSUPPORTED, "%s: %s: normalizer type 'Precompiled' (a SentencePiece charsmap) is not "
+                        "supported", L->file, where);
     if (!strcmp(type, "Strip")) {
         int left = 0, right = 0;
         if ((rc = get_bool(L, obj, "strip_left", 1, &left, where))) return rc;
@@ -382,6 +405,20 @@ static int parse_decoder(loader *L, json_t *obj, const char *where)
         d->stop = (size_t)json_integer_value(stop);
         return get_char(L, obj, "content", " ", d->rep, &d->rep_len, &d->strip_cp, where);
     }
+    if (!strcmp(type, "WordPiece")) {
+        const char *s;
+        size_t len;
+        int cleanup;
+        if ((rc = get_str(L, obj, "prefix", 0, &s, &len, where))) return rc;
+        if (!s) { s = "##"; len = 2; }
+        if ((rc = get_bool(L, obj, "cleanup", 1, &cleanup, where))) return rc;
+        if ((rc = push_dec(L, &d))) return rc;
+        d->kind = PF_DEC_WORDPIECE;
+        if (!(d->pat = dup_n(s, len))) return pf_enomem("decoder");
+        d->pat_len = len;
+        d->start = (size_t)cleanup;
+        return PROFS_OK;
+    }
     if (!strcmp(type, "BPEDecoder")) {
         const char *s;
         size_t len;
@@ -574,6 +611,50 @@ static int parse_merges(loader *L, json_t *merges)
     return rc;
 }
 
+/* WordPiece: {"type": "WordPiece", "unk_token", "continuing_subword_prefix" ("##"),
+ * "max_input_chars_per_word" (100), "vocab": {token: id}}. Greedy longest-match-first per word. */
+static int vocab_max_id(loader *L, json_t *vocab, int64_t *max_id)
+{
+    const char *key;
+    json_t *v;
+    *max_id = -1;
+    json_object_foreach(vocab, key, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= INT32_MAX)
+            return pf_error(PROFS_EFORMAT, "%s: model.vocab: token '%s': id must be an integer in [0, 2^31-1)", L->file,
+                            key);
+        if (json_integer_value(v) > *max_id) *max_id = json_integer_value(v);
+    }
+    return PROFS_OK;
+}
+
+static int parse_wordpiece(loader *L, json_t *model)
+{
+    profs_tokenizer *t = L->t;
+    t->model_kind = PF_MODEL_WORDPIECE;
+    json_t *vocab = json_object_get(model, "vocab"), *mx = json_object_get(model, "max_input_chars_per_word");
+    if (!json_is_object(vocab)) return pf_error(PROFS_EFORMAT, "%s: model.vocab: expected an object", L->file);
+    const char *s;
+    size_t len;
+    int rc = get_str(L, model, "unk_token", 1, &s, &len, "model");
+    if (rc) return rc;
+    if (!(t->unk_token = dup_n(s, len))) return pf_enomem("model");
+    if ((rc = get_str(L, model, "continuing_subword_prefix", 0, &s, &len, "model"))) return rc;
+    if (!s) { s = "##"; len = 2; }
+    if (len && !(t->cont_prefix = dup_n(s, len))) return pf_enomem("model");
+    t->cont_prefix_len = len;
+    t->wp_max_chars = 100;
+    if (mx && !json_is_null(mx)) {
+        if (!json_is_integer(mx) || json_integer_value(mx) < 0)
+            return pf_error(PROFS_EFORMAT, "%s: model.max_input_chars_per_word: expected a non-negative integer",
+                            L->file);
+        t->wp_max_chars = (size_t)json_integer_value(mx);
+    }
+    int64_t max_id;
+    if ((rc = vocab_max_id(L, vocab, &max_id))) return rc;
+    t->n_ids = (size_t)(max_id + 1);
+    return PROFS_OK;
+}
+
 static int parse_model(loader *L, json_t *model)
 {
     profs_tokenizer *t = L->t;
@@ -581,8 +662,10 @@ static int parse_model(loader *L, json_t *model)
     const char *type;
     int rc = get_str(L, model, "type", 0, &type, NULL, "model");
     if (rc) return rc;
+    if (type && !strcmp(type, "WordPiece")) return parse_wordpiece(L, model);
     if (type && strcmp(type, "BPE") != 0)
-        return pf_error(PROFS_EUNSUPPORTED, "%s: model: model type '%s' is not supported (only BPE)", L->file, type);
+        return pf_error(PROFS_EUNSUPPORTED, "%s: model: model type '%s' is not supported (BPE and WordPiece are)",
+                        L->file, type);
     json_t *vocab = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
     if (!json_is_object(vocab)) return pf_error(PROFS_EFORMAT, "%s: model.vocab: expected an object", L->file);
     if (!json_is_array(merges)) return pf_error(PROFS_EFORMAT, "%s: model.merges: expected an array", L->file);
@@ -662,6 +745,11 @@ static int fill_vocab(loader *L, json_t *model)
         char ch[4];
         size_t l = pf_utf8_encode(cp, ch);
         t->small_cp_id[cp] = pf_strmap_get(&t->vocab, ch, l);
+    }
+    if (t->model_kind == PF_MODEL_WORDPIECE) {
+        if (t->model_unk < 0)
+            return pf_error(PROFS_EFORMAT, "%s: model.unk_token '%s' is not in the vocabulary", L->file, t->unk_token);
+        return PROFS_OK;
     }
     return parse_merges(L, json_object_get(model, "merges"));
 }
