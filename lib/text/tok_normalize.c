@@ -88,14 +88,14 @@ static int norm_step(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, m
         while (i < n) {
             uint32_t cp = pf_utf8_decode(s + i, &l);
             int rc;
-            if (cp == '\t' || cp == '\n' || cp == '\r' || pf_is_whitespace(cp)) {
-                rc = pf_sbuf_append(out, " ", 1);
-            } else {
-                utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
-                int other = cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CS ||
-                            cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN;
-                rc = cp == 0 || cp == 0xFFFD || other ? 0 : pf_sbuf_append(out, s + i, l);
-            }
+            /* the reference filters controls (Cc, Cf, Cs, Co; not \t \n \r) first, then maps whitespace */
+            utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+            int other = cp != '\t' && cp != '\n' && cp != '\r' &&
+                        (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CS ||
+                         cat == UTF8PROC_CATEGORY_CO); /* not Cn: the reference keeps unassigned code points */
+            if (cp == 0 || cp == 0xFFFD || other) rc = 0;
+            else if (cp == '\t' || cp == '\n' || cp == '\r' || pf_is_whitespace(cp)) rc = pf_sbuf_append(out, " ", 1);
+            else rc = pf_sbuf_append(out, s + i, l);
             if (rc) return rc;
             i += l;
         }

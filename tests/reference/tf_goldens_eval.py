@@ -10,7 +10,8 @@ repository root (the chroot sees the repository copied to /xchg/eval):
     cp -r $E/xchg/eval/tests/data/eval/. tests/data/eval/
 
 NAME: causal (the tiny GPT-2 and its perplexity / zero-shot goldens), wordpiece,
-bert, roberta (the classifiers); all by default.
+bert, roberta (the classifiers); all by default. After causal or bert, the greedy
+continuations are scored with bert-tiny-cls (label toxic) into gpt2-tiny/golden.json.
 
 causal: tests/data/eval/gpt2-tiny/ is a GPT2LMHeadModel (random init, torch seed 0,
 save_pretrained) with the committed GPT-2 tokenizer.json. golden.json holds
@@ -303,10 +304,32 @@ def roberta():
         json.dump({"model_max_length": 38, "tokenizer_class": "RobertaTokenizer"}, f)
 
 
+def toxicity_scores():
+    """Score the greedy continuations of gpt2-tiny with bert-tiny-cls as Detoxify does: truncation at
+    model_max_length, padding in one batch, sigmoid of every logit; label 'toxic'."""
+    gpath = os.path.join(OUT, "gpt2-tiny", "golden.json")
+    golden = json.load(open(gpath, encoding="utf-8"))
+    d = os.path.join(OUT, "bert-tiny-cls")
+    model = transformers.BertForSequenceClassification.from_pretrained(d).eval()
+    hf_tok = transformers.PreTrainedTokenizerFast(tokenizer_file=os.path.join(d, "tokenizer.json"),
+                                                  model_max_length=48, pad_token="[PAD]")
+    for key in ("response", "response_skip_special"):
+        texts = [x[key] for x in golden["toxicity"]]
+        enc = hf_tok(texts, return_tensors="pt", truncation=True, padding=True)
+        scores = torch.sigmoid(model(**enc).logits.double())[:, 0].tolist()
+        for x, sc in zip(golden["toxicity"], scores):
+            x["toxic_" + key] = sc
+        golden["toxicity_mean_" + key] = float(np.mean(scores))
+        golden["toxicity_share_above_" + key] = float(np.mean([sc > 0.5 for sc in scores]))
+    write_json(gpath, golden)
+
+
 def main(names):
     names = names or ["causal", "wordpiece", "bert", "roberta"]
     for n in names:
         {"causal": causal, "wordpiece": wordpiece, "bert": bert, "roberta": roberta}[n]()
+    if "causal" in names or "bert" in names:
+        toxicity_scores()
 
 
 if __name__ == "__main__":
