@@ -316,7 +316,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (st.has_proxy) {
         row(tf, "toxic next-token mass", sm.proxy.toxic_mass, 1, sb.proxy.toxic_mass, b, b);
-        row(tf, "watch-word continuation rate", 100 * sm.proxy.continuation_rate, 1,
+        row(tf, "watch-word continuation rate (%)", 100 * sm.proxy.continuation_rate, 1,
             100 * sb.proxy.continuation_rate, b, b);
     }
     if (st.cls)

@@ -1,4 +1,5 @@
 /* Evaluation as the ProFS paper measures it (see paper_eval.h and docs/profs.md). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +60,9 @@ static int read_records(char ***out, size_t *n, int *jsonl, const char *path, co
             if (!v)
                 snprintf(err, errlen, "%s: record %zu: not JSON: %s", path, i + 1, je.text);
             else
-                snprintf(err, errlen, "%s: record %zu: no string field \"%s\"%s%s (a JSONL file is not read as plain "
-                         "text)", path, i + 1, fields[0], fields[1] ? " or \"" : "", fields[1] ? fields[1] : "");
+                snprintf(err, errlen, "%s: record %zu: no string field \"%s\"%s%s%s (a JSONL file is not read as "
+                         "plain text)", path, i + 1, fields[0], fields[1] ? " or \"" : "", fields[1] ? fields[1] : "",
+                         fields[1] ? "\"" : "");
             json_decref(v);
             tool_free_lines(*out, *n);
             *out = NULL;
@@ -110,7 +112,7 @@ int tool_read_ppl_text(char **text, size_t *len, size_t *n_samples, const char *
         size_t l = 0;
         char *t = tool_read_text(path, &l);
         if (!t) {
-            snprintf(err, errlen, "%s: cannot read", path);
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
             return -1;
         }
         const char *p = t;
@@ -180,7 +182,7 @@ int tool_perplexity_run(struct tool_ppl *out, profs_lm *lm, const profs_tokenize
     }
     if (n < 2) {
         free(ids);
-        fprintf(stderr, "profs: %s: %zu token%s: perplexity needs at least 2\n", name, n, n == 1 ? "" : "s");
+        fprintf(stderr, "profs: %s: perplexity needs at least 2 tokens, got %zu\n", name, n);
         return -1;
     }
     size_t windows = 0;
