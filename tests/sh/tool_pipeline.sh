@@ -216,7 +216,7 @@ if command -v script >/dev/null; then
   grep -q $'\r.*collect  \[' tty.txt && say ok progress-bar || say FAIL "no progress bar on a terminal: $(head -c 300 tty.txt | od -c | head -5)"
 fi
 
-for c in edit collect estimate apply inspect eval demo demo-model pairs report tokenize hidden-states perplexity generate version; do
+for c in edit collect estimate apply inspect eval classify demo demo-model pairs report tokenize hidden-states perplexity generate version; do
   out=$("$bin" "$c" --help) && grep -q "^usage: profs $c" <<<"$out" || say FAIL "$c --help (exit $?)"
   out=$("$bin" help "$c") && grep -q "^usage: profs $c" <<<"$out" || say FAIL "help $c (exit $?)"
 done
