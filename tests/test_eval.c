@@ -1,6 +1,6 @@
 /* Evaluation against transformers itself (goldens: tests/reference/tf_goldens_eval.py, committed under
  * tests/data/eval/): the authors' perplexity protocol, harness continuation log-likelihoods, and the
- * BERT / RoBERTa sequence classifiers with their tokenizers. */
+ * BERT / RoBERTa / XLM-R sequence classifiers with their tokenizers. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -274,6 +274,9 @@ END_TEST
 START_TEST(roberta_classifier_equals_transformers) { check_classifier("roberta-tiny-cls", "roberta", 2, "non-toxic"); }
 END_TEST
 
+START_TEST(xlmr_classifier_equals_transformers) { check_classifier("xlmr-tiny-cls", "xlm-roberta", 2, "toxicity"); }
+END_TEST
+
 START_TEST(classifier_errors_name_what_is_wrong)
 {
     profs_classifier *c = NULL;
@@ -321,7 +324,7 @@ START_TEST(classifier_errors_name_what_is_wrong)
 END_TEST
 
 /* A tokenizer.json with a component we do not implement is refused by name. */
-START_TEST(precompiled_normalizer_is_refused_by_name)
+START_TEST(precompiled_normalizer_is_refused_and_unigram_wordpiece_follow_the_reference)
 {
     char *dir = tu_tmpdir("eval_precompiled"), *p = tu_join(dir, "tokenizer.json");
     const char *j = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[],"
@@ -338,9 +341,47 @@ START_TEST(precompiled_normalizer_is_refused_by_name)
     ck_assert_profs_error(profs_tokenizer_open(&t, p), PROFS_EFORMAT, "model.unk_token '[UNK]' is not in the vocabulary");
     const char *j3 = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[],"
                      "\"normalizer\":null,\"pre_tokenizer\":null,\"post_processor\":null,\"decoder\":null,"
-                     "\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"a\",-1.0]]}}";
+                     "\"model\":{\"type\":\"Unigram\",\"unk_id\":null,\"vocab\":[[\"a\",-1.0],[\"ab\",-1.5],"
+                     "[\"b\",-1.0],[\"abc\",-4.0],[\"c\",-1.0],[\"<unk>\",0.0]]}}";
     ck_assert_int_eq(tu_write_file(p, j3, strlen(j3)), 0);
-    ck_assert_profs_error(profs_tokenizer_open(&t, p), PROFS_EUNSUPPORTED, "model type 'Unigram' is not supported");
+    ck_assert_profs_ok(profs_tokenizer_open(&t, p));
+    {
+        /* Viterbi: "ab" (-1.5) beats "a" + "b" (-2.0); "abc" (-4.0) loses to "ab" + "c" (-2.5) */
+        int32_t u[8];
+        size_t un = 0;
+        ck_assert_profs_ok(profs_tokenizer_encode(t, "abcab", 5, 0, u, 8, &un));
+        ck_assert_uint_eq(un, 3);
+        ck_assert_int_eq(u[0], 1);
+        ck_assert_int_eq(u[1], 4);
+        ck_assert_int_eq(u[2], 1);
+        /* a character no piece covers, with unk_id null: an error naming it */
+        ck_assert_profs_error(profs_tokenizer_encode(t, "axb", 3, 0, u, 8, &un), PROFS_EFORMAT,
+                              "'x' is not in the vocabulary and model.unk_id is null");
+        profs_tokenizer_free(t);
+        t = NULL;
+    }
+    const char *j3b = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[],"
+                      "\"normalizer\":null,\"pre_tokenizer\":null,\"post_processor\":null,\"decoder\":null,"
+                      "\"model\":{\"type\":\"Unigram\",\"unk_id\":2,\"vocab\":[[\"a\",-1.0],[\"b\",-1.0],[\"<unk>\",0.0]]}}";
+    ck_assert_int_eq(tu_write_file(p, j3b, strlen(j3b)), 0);
+    ck_assert_profs_ok(profs_tokenizer_open(&t, p));
+    {
+        /* unknown characters in a row fuse into one unk */
+        int32_t u[8];
+        size_t un = 0;
+        ck_assert_profs_ok(profs_tokenizer_encode(t, "axyzb", 5, 0, u, 8, &un));
+        ck_assert_uint_eq(un, 3);
+        ck_assert_int_eq(u[0], 0);
+        ck_assert_int_eq(u[1], 2);
+        ck_assert_int_eq(u[2], 1);
+        profs_tokenizer_free(t);
+        t = NULL;
+    }
+    const char *j3c = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[],"
+                      "\"normalizer\":null,\"pre_tokenizer\":null,\"post_processor\":null,\"decoder\":null,"
+                      "\"model\":{\"type\":\"Unigram\",\"unk_id\":5,\"vocab\":[[\"a\",-1.0]]}}";
+    ck_assert_int_eq(tu_write_file(p, j3c, strlen(j3c)), 0);
+    ck_assert_profs_error(profs_tokenizer_open(&t, p), PROFS_EFORMAT, "model.unk_id: expected null or an index");
     /* WordPiece: longest match first, '##' continuation, unk for a word with an unknown part, over-long words */
     const char *j4 = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[],"
                      "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"post_processor\":null,"
@@ -383,8 +424,9 @@ int main(void)
     tcase_add_test(tc, loglikelihood_left_truncates_to_the_window);
     tcase_add_test(tc, bert_classifier_equals_transformers);
     tcase_add_test(tc, roberta_classifier_equals_transformers);
+    tcase_add_test(tc, xlmr_classifier_equals_transformers);
     tcase_add_test(tc, classifier_errors_name_what_is_wrong);
-    tcase_add_test(tc, precompiled_normalizer_is_refused_by_name);
+    tcase_add_test(tc, precompiled_normalizer_is_refused_and_unigram_wordpiece_follow_the_reference);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -90,5 +90,7 @@ int pf_tok_pre_step(ctx *c, const pf_pre *pp, piece p);
 int pf_tok_bpe_word(ctx *c, const char *w, size_t n);
 /* WordPiece of one word, appending ids to c->out (tok_wordpiece.c); pf_tok_bpe_word calls it for WordPiece models. */
 int pf_tok_wordpiece_word(ctx *c, const char *w, size_t n);
+/* Unigram (Viterbi) of one word, appending ids to c->out (tok_unigram.c); pf_tok_bpe_word calls it for Unigram models. */
+int pf_tok_unigram_word(ctx *c, const char *w, size_t n);
 
 #endif

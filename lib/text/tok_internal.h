@@ -128,7 +128,7 @@ typedef struct {
     uint32_t first[257];    /* tokens starting with byte b: tok[first[b] .. first[b+1]) */
 } pf_addset;
 
-enum pf_model_kind { PF_MODEL_BPE, PF_MODEL_WORDPIECE };
+enum pf_model_kind { PF_MODEL_BPE, PF_MODEL_WORDPIECE, PF_MODEL_UNIGRAM };
 
 struct profs_tokenizer {
     char *path;                    /* the tokenizer.json file (for messages) */
@@ -139,8 +139,11 @@ struct profs_tokenizer {
     uint8_t *tok_special;          /* (n_ids) 1 = a special added token */
     char **model_tok;              /* (n_ids) the model vocabulary's string of each id, NULL = none */
     /* model */
-    int model_kind;                /* PF_MODEL_BPE or PF_MODEL_WORDPIECE */
+    int model_kind;                /* PF_MODEL_BPE, PF_MODEL_WORDPIECE or PF_MODEL_UNIGRAM */
     size_t wp_max_chars;           /* WordPiece max_input_chars_per_word */
+    double *uni_score;             /* Unigram: (n_ids) piece scores */
+    double uni_min_score;          /* Unigram: the lowest score (the unknown piece scores it - 10) */
+    size_t uni_max_len;            /* Unigram: longest piece in bytes */
     /* model: BPE */
     pf_strmap vocab;               /* model vocabulary: string -> id */
     pf_mergemap merges;

@@ -10,7 +10,9 @@ repository root (the chroot sees the repository copied to /xchg/eval):
     cp -r $E/xchg/eval/tests/data/eval/. tests/data/eval/
 
 NAME: causal (the tiny GPT-2 and its perplexity / zero-shot goldens), wordpiece,
-bert, roberta (the classifiers); all by default. After causal or bert, the greedy
+bert, roberta, unigram, xlmr (the tokenizers and classifiers); all by default.
+The trained tokenizers are not byte-identical from run to run (ties in the trainers);
+the goldens of a run are made with that run's files, so commit them together. After causal or bert, the greedy
 continuations are scored with bert-tiny-cls (label toxic) into gpt2-tiny/golden.json.
 
 causal: tests/data/eval/gpt2-tiny/ is a GPT2LMHeadModel (random init, torch seed 0,
@@ -304,6 +306,55 @@ def roberta():
         json.dump({"model_max_length": 38, "tokenizer_class": "RobertaTokenizer"}, f)
 
 
+def unigram():
+    """A SentencePiece-style Unigram tokenizer as XLM-R's tokenizer.json has it, without the Precompiled
+    normalizer (which the library refuses by name): NFKC + Replace(" {2,}", " "), WhitespaceSplit +
+    Metaspace, <s> $A </s>, Metaspace decoder (tests/data/tokenizers/xlmr-unigram)."""
+    from tokenizers import models, normalizers, pre_tokenizers, processors, decoders, trainers, Regex
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                                 pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")])
+    trainer = trainers.UnigramTrainer(vocab_size=3000, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+                                      unk_token="<unk>", shrinking_factor=0.75, max_piece_length=12)
+    # the special tokens' text is kept out of training, so that no piece duplicates them
+    specials = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]
+    lines = []
+    for x in corpus_lines():
+        for sp in specials:
+            x = x.replace(sp, " ")
+        lines.append(x)
+    tok.train_from_iterator(lines, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>")),
+                                                                       ("</s>", tok.token_to_id("</s>"))])
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    d = os.path.join(ROOT, "tests", "data", "tokenizers", "xlmr-unigram")
+    os.makedirs(d, exist_ok=True)
+    tok.save(os.path.join(d, "tokenizer.json"))
+    write_expected("xlmr-unigram")
+
+
+def xlmr():
+    tokdir = os.path.join(ROOT, "tests", "data", "tokenizers", "xlmr-unigram")
+    vocab = Tokenizer.from_file(os.path.join(tokdir, "tokenizer.json")).get_vocab_size()
+    cfg = transformers.XLMRobertaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                        intermediate_size=64, max_position_embeddings=44, type_vocab_size=1,
+                                        initializer_range=0.2, num_labels=2, pad_token_id=1, bos_token_id=0,
+                                        eos_token_id=2, hidden_act="gelu",
+                                        id2label={0: "toxicity", 1: "severe_toxicity"},
+                                        label2id={"toxicity": 0, "severe_toxicity": 1},
+                                        problem_type="multi_label_classification")
+    d = os.path.join(OUT, "xlmr-tiny-cls")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+        json.dump({"model_max_length": 40, "tokenizer_class": "XLMRobertaTokenizer"}, f)
+    classifier("xlmr-tiny-cls", transformers.XLMRobertaForSequenceClassification, cfg,
+               [(os.path.join(tokdir, "tokenizer.json"), "tokenizer.json")],
+               {"model_max_length": 40, "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
+                "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"})
+
+
 def toxicity_scores():
     """Score the greedy continuations of gpt2-tiny with bert-tiny-cls as Detoxify does: truncation at
     model_max_length, padding in one batch, sigmoid of every logit; label 'toxic'."""
@@ -325,9 +376,10 @@ def toxicity_scores():
 
 
 def main(names):
-    names = names or ["causal", "wordpiece", "bert", "roberta"]
+    names = names or ["causal", "wordpiece", "bert", "roberta", "unigram", "xlmr"]
     for n in names:
-        {"causal": causal, "wordpiece": wordpiece, "bert": bert, "roberta": roberta}[n]()
+        {"causal": causal, "wordpiece": wordpiece, "bert": bert, "roberta": roberta, "unigram": unigram,
+         "xlmr": xlmr}[n]()
     if "causal" in names or "bert" in names:
         toxicity_scores()
 
