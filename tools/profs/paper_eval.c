@@ -353,6 +353,21 @@ int tool_task_reports_acc_norm(const char *name)
     return !(strcmp(name, "boolq") == 0 || strcmp(name, "rte") == 0 || strcmp(name, "winogrande") == 0);
 }
 
+static size_t py_space_at(const unsigned char *s);
+
+/* Length of s[0, n) without its trailing Unicode whitespace (Python's str.rstrip()). */
+static size_t py_rstrip_len(const char *s, size_t n)
+{
+    size_t end = 0, i = 0, k;
+    while (i < n) {
+        if ((k = py_space_at((const unsigned char *)s + i))) { i += k; continue; }
+        i++;
+        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80) i++;
+        end = i;
+    }
+    return end;
+}
+
 int tool_harness_encode(const profs_tokenizer *tok, const char *ctx, const char *cont, int32_t **ids, size_t *n,
                         size_t *n_cont)
 {
@@ -376,11 +391,8 @@ int tool_harness_encode(const profs_tokenizer *tok, const char *ctx, const char 
         *n_cont = nc;
         return 0;
     }
-    /* trailing spaces of the context move into the continuation */
-    size_t lc = strlen(ctx), keep = lc;
-    while (keep > 0 && (ctx[keep - 1] == ' ' || ctx[keep - 1] == '\t' || ctx[keep - 1] == '\n' ||
-                        ctx[keep - 1] == '\r' || ctx[keep - 1] == '\f' || ctx[keep - 1] == '\v'))
-        keep--;
+    /* trailing whitespace of the context (Python's rstrip()) moves into the continuation */
+    size_t lc = strlen(ctx), keep = py_rstrip_len(ctx, lc);
     size_t lt = strlen(cont);
     char *joint = malloc(lc + lt + 1);
     if (!joint) return PROFS_ENOMEM;
