@@ -53,24 +53,18 @@ grep -q 'no non-empty samples' "$tmp/err" || fail "message: $(cat "$tmp/err")"
 args=()
 for t in boolq rte hellaswag winogrande arc_easy arc_challenge openbookqa custom; do args+=(--task "$d/tasks/$t.jsonl"); done
 "$PROFS_BIN" eval --model "$d/gpt2-tiny" "${args[@]}" --json "$tmp/e.json" --quiet >"$tmp/table"
-for t in boolq rte hellaswag winogrande arc_easy arc_challenge openbookqa custom; do
-  for m in acc acc_norm; do
-    close "$(jq ".model.capability.tasks.$t.$m" "$tmp/e.json")" "$(jq ".tasks.$t.$m" "$g")" 1e-9 ||
-      fail "$t $m: $(jq ".model.capability.tasks.$t.$m" "$tmp/e.json") vs harness $(jq ".tasks.$t.$m" "$g")"
-  done
-  n=$(jq ".tasks.$t.docs | length" "$g")
-  for ((i = 0; i < n; i++)); do
-    k=$(jq ".tasks.$t.docs[$i].requests | length" "$g")
-    for ((j = 0; j < k; j++)); do
-      close "$(jq ".model.capability.tasks.$t.docs[$i].choices[$j].ll" "$tmp/e.json")" \
-            "$(jq ".tasks.$t.docs[$i].requests[$j].ll" "$g")" 1e-4 || fail "$t doc $i choice $j ll"
-      [ "$(jq ".model.capability.tasks.$t.docs[$i].choices[$j].tokens" "$tmp/e.json")" = \
-        "$(jq ".tasks.$t.docs[$i].requests[$j].continuation_ids | length" "$g")" ] || fail "$t doc $i choice $j tokens"
-      [ "$(jq ".model.capability.tasks.$t.docs[$i].choices[$j].is_greedy" "$tmp/e.json")" = \
-        "$(jq ".tasks.$t.docs[$i].requests[$j].is_greedy" "$g")" ] || fail "$t doc $i choice $j is_greedy"
-    done
-  done
-done
+# one jq program compares every request of every task: |ll - golden| <= 1e-4, token counts and is_greedy equal,
+# acc / acc_norm per task within 1e-9; it prints what differs
+jq -n -r --slurpfile e "$tmp/e.json" --slurpfile g "$g" '
+  $e[0].model.capability.tasks as $mt | $g[0].tasks | to_entries[] | .key as $t | .value as $gt |
+  ( (["acc", "acc_norm"][] | select((($mt[$t][.] - $gt[.]) | fabs) > 1e-9) | "\($t) \(.): \($mt[$t][.]) vs harness \($gt[.])"),
+    ($gt.docs | to_entries[] | .key as $i | .value.requests | to_entries[] | .key as $j | .value as $r |
+     $mt[$t].docs[$i].choices[$j] as $c |
+     select((($c.ll - $r.ll) | fabs) > 1e-4 or $c.tokens != ($r.continuation_ids | length) or $c.is_greedy != $r.is_greedy) |
+     "\($t) doc \($i) choice \($j): \($c) vs \($r.ll) \($r.continuation_ids | length) \($r.is_greedy)") )' >"$tmp/diff"
+[ ! -s "$tmp/diff" ] || fail "zero-shot scores differ from the harness computation: $(head -5 "$tmp/diff")"
+[ "$(jq '[.model.capability.tasks[].docs[].choices[]] | length' "$tmp/e.json")" = "$(jq '[.tasks[].docs[].requests[]] | length' "$g")" ] ||
+  fail "request count"
 mean=$(jq '[.tasks | to_entries[] | .value.acc] | add / length' "$g")
 close "$(jq .model.capability.mean_acc "$tmp/e.json")" "$mean" 1e-9 || fail "capability mean"
 grep -q '^  boolq acc (%)' "$tmp/table" || fail "boolq row"
