@@ -110,6 +110,8 @@ done
 "$PROFS_BIN" eval --model "$d/gpt2-tiny" --prompts "$d/prompts_challenge.jsonl" --toxicity-model "$d/bert-tiny-cls" \
   --skip-special-tokens --toxicity-label insult --json - --quiet 2>/dev/null >"$tmp/f.json"
 [ "$(jq -r .settings.toxicity_label "$tmp/f.json")" = insult ] || fail "--toxicity-label"
+# (no greedy continuation of the fixture reaches EOS, so this checks the flag against transformers'
+# skip_special_tokens=True decoding, which equals the plain one here; the decoder's flag has its own tests)
 [ "$(jq -r '.model.toxicity.continuations[1].continuation' "$tmp/f.json")" = "$(jq -r '.toxicity[1].response_skip_special' "$g")" ] ||
   fail "--skip-special-tokens"
 # errors
