@@ -8,6 +8,10 @@ repository root (the chroot sees the repository copied to /xchg/eval):
     rm -rf $E/xchg/eval && mkdir -p $E/xchg/eval && cp -r tests scripts $E/xchg/eval/
     chroot $E python3 /xchg/eval/tests/reference/tf_goldens_eval.py /xchg/eval [NAME...]
     cp -r $E/xchg/eval/tests/data/eval/. tests/data/eval/
+    for t in bert-wordpiece xlmr-unigram; do cp $E/xchg/eval/tests/data/tokenizers/$t/* tests/data/tokenizers/$t/; done
+
+then run tests/test_eval, test_tokenizer_corpus and tests/sh/eval_cli.sh (some expectations in
+test_eval.c name ids of the trained tokenizers: the [CLS]/[SEP] ids 2/3 and the vocabulary size).
 
 NAME: causal (the tiny GPT-2 and its perplexity / zero-shot goldens), wordpiece,
 bert, roberta, unigram, xlmr (the tokenizers and classifiers); all by default.
