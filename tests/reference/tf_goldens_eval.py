@@ -28,7 +28,7 @@ save_pretrained) with the committed GPT-2 tokenizer.json. golden.json holds
        its token ids as lm-evaluation-harness v0.4.9.1 (HFLM._encode_pair and
        _loglikelihood_tokens: trailing context spaces move into the continuation,
        the continuation is the tail of the joint encoding, no BOS, empty context ->
-       EOS, left truncation to max_length + 1) builds them, the log-likelihood and
+       prefix_token_id (BOS, else EOS; both <|endoftext|> for GPT-2), left truncation to max_length + 1) builds them, the log-likelihood and
        is_greedy from the model, and acc / acc_norm per document and per task as
        lm_eval/api/task.py process_results computes them (argmax of ll, argmax of
        ll / len(choice) in characters; np.argmax keeps the first maximum);
@@ -143,7 +143,8 @@ def causal():
         golden["ppl"].append({"max_length": max_length, "stride": stride, "ppl": ppl, "mean_nll": nll,
                               "windows": windows})
 
-    h = Harness(model, hf_tok, cfg.n_positions, cfg.eos_token_id)
+    prefix = hf_tok.bos_token_id if hf_tok.bos_token_id is not None else hf_tok.eos_token_id  # HFLM.prefix_token_id
+    h = Harness(model, hf_tok, cfg.n_positions, prefix)
     for task in TASKS:
         docs = []
         with open(os.path.join(OUT, "tasks", task + ".jsonl"), encoding="utf-8") as f:

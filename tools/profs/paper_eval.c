@@ -377,13 +377,15 @@ int tool_harness_encode(const profs_tokenizer *tok, const char *ctx, const char 
     size_t nw = 0, nc = 0;
     int rc;
     if (ctx[0] == '\0') {
-        /* an empty context becomes the prefix token (EOS); the continuation is encoded alone */
-        int32_t eos = profs_tokenizer_eos_id(tok);
-        if (eos < 0) return PROFS_EUNSUPPORTED;
+        /* an empty context becomes the prefix token (HFLM.prefix_token_id: the tokenizer's BOS, else its EOS);
+         * the continuation is encoded alone */
+        int32_t prefix = profs_tokenizer_bos_id(tok);
+        if (prefix < 0) prefix = profs_tokenizer_eos_id(tok);
+        if (prefix < 0) return PROFS_EUNSUPPORTED;
         if ((rc = tool_encode(tok, cont, strlen(cont), 0, &c, &nc))) return rc;
         whole = malloc((nc + 1) * sizeof *whole);
         if (!whole) { free(c); return PROFS_ENOMEM; }
-        whole[0] = eos;
+        whole[0] = prefix;
         if (nc) memcpy(whole + 1, c, nc * sizeof *c);
         free(c);
         *ids = whole;
@@ -429,8 +431,8 @@ int tool_task_score(struct tool_task_result *r, profs_lm *lm, const profs_tokeni
         for (size_t i = 0; i < t->docs[d].n; i++, k++) {
             int e = tool_harness_encode(tok, t->docs[d].ctx[i], t->docs[d].cont[i], &ids[k], &lens[k], &nc[k]);
             if (e == PROFS_EUNSUPPORTED) {
-                fprintf(stderr, "profs: %s: document %zu: empty context, and the tokenizer has no EOS token to "
-                        "stand for it\n", t->name, d + 1);
+                fprintf(stderr, "profs: %s: document %zu: empty context, and the tokenizer has no BOS or EOS token "
+                        "to stand for it\n", t->name, d + 1);
                 goto out;
             }
             if (e) { tool_fail_lib(e, t->name); goto out; }
