@@ -106,21 +106,27 @@ END_TEST
 
 START_TEST(open_rejects_unsupported_components)
 {
-    expect_open_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", PROFS_EUNSUPPORTED,
-                      "model type 'Unigram' is not supported");
+    expect_open_error("{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", PROFS_EUNSUPPORTED,
+                      "model type 'WordLevel' is not supported");
+    expect_open_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", PROFS_EFORMAT,
+                      "model.vocab: expected a non-empty array of [piece, score]");
+    expect_open_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}", PROFS_EFORMAT,
+                      "model.vocab[0]: expected [non-empty piece, score]");
+    expect_open_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", PROFS_EFORMAT,
+                      "model.unk_token: missing");
     expect_open_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": [], \"dropout\": 0.1}}",
                       PROFS_EUNSUPPORTED, "model.dropout");
     expect_open_error("{" MODEL ", \"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"\"}}",
-                      PROFS_EUNSUPPORTED, "normalizer: normalizer type 'Precompiled' is not supported");
+                      PROFS_EUNSUPPORTED, "normalizer: normalizer type 'Precompiled' (a SentencePiece charsmap) is not supported");
     expect_open_error("{" MODEL ", \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}, "
-                      "{\"type\": \"BertNormalizer\"}]}}", PROFS_EUNSUPPORTED,
-                      "normalizer.normalizers[1]: normalizer type 'BertNormalizer'");
+                      "{\"type\": \"Nmt\"}]}}", PROFS_EUNSUPPORTED,
+                      "normalizer.normalizers[1]: normalizer type 'Nmt'");
     expect_open_error("{" MODEL ", \"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}}", PROFS_EUNSUPPORTED,
                       "pre-tokenizer type 'UnicodeScripts' is not supported");
     expect_open_error("{" MODEL ", \"post_processor\": {\"type\": \"Mystery\"}}", PROFS_EUNSUPPORTED,
                       "post-processor type 'Mystery' is not supported");
-    expect_open_error("{" MODEL ", \"decoder\": {\"type\": \"WordPiece\", \"prefix\": \"##\"}}", PROFS_EUNSUPPORTED,
-                      "decoder type 'WordPiece' is not supported");
+    expect_open_error("{" MODEL ", \"decoder\": {\"type\": \"CTC\", \"pad_token\": \"<pad>\"}}", PROFS_EUNSUPPORTED,
+                      "decoder type 'CTC' is not supported");
     expect_open_error("{" MODEL ", \"truncation\": {\"max_length\": 8}}", PROFS_EUNSUPPORTED,
                       "truncation: only null is supported");
     expect_open_error("{" MODEL ", \"padding\": {\"strategy\": \"BatchLongest\"}}", PROFS_EUNSUPPORTED, "padding");

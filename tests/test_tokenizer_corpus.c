@@ -224,6 +224,14 @@ END_TEST
 START_TEST(tiny_c) { run_corpus("tiny-c"); }
 END_TEST
 
+/* WordPiece with BertNormalizer, BertPreTokenizer, [CLS] $A [SEP], WordPiece decoder (tests/reference/tf_goldens_eval.py) */
+START_TEST(bert_wordpiece) { run_corpus("bert-wordpiece"); }
+END_TEST
+
+/* Unigram with XLM-R's pipeline minus its Precompiled normalizer (tests/reference/tf_goldens_eval.py) */
+START_TEST(xlmr_unigram) { run_corpus("xlmr-unigram"); }
+END_TEST
+
 /* One test case per tokenizer: CK_RUN_CASE=gpt2 runs one of them. */
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
@@ -244,6 +252,8 @@ int main(void)
     add_case(s, "tiny-a", tiny_a);
     add_case(s, "tiny-b", tiny_b);
     add_case(s, "tiny-c", tiny_c);
+    add_case(s, "bert-wordpiece", bert_wordpiece);
+    add_case(s, "xlmr-unigram", xlmr_unigram);
     add_case(s, "gpt2-slow-files", gpt2_slow_files);
     add_case(s, "gpt2-slow-files-add-bos", gpt2_slow_files_add_bos);
     return tu_run_suite(s);

@@ -16,5 +16,6 @@
 #include "edit.h"
 #include "tokenizer.h"
 #include "lm.h"
+#include "eval.h"
 
 #endif /* PROFS_PROFS_H */

@@ -134,6 +134,8 @@ static int bpe_segment(ctx *c, const char *w, size_t n);
 int pf_tok_bpe_word(ctx *c, const char *w, size_t n)
 {
     const profs_tokenizer *t = c->t;
+    if (t->model_kind == PF_MODEL_WORDPIECE) return pf_tok_wordpiece_word(c, w, n);
+    if (t->model_kind == PF_MODEL_UNIGRAM) return pf_tok_unigram_word(c, w, n);
     if (t->ignore_merges) {
         int32_t id = pf_strmap_get(&t->vocab, w, n);
         if (id >= 0) return pf_ibuf_push(c->out, id);

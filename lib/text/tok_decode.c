@@ -159,6 +159,42 @@ static int dec_step(const pf_dec *d, toklist *src, toklist *dst, matcher *mt)
             rc = tl_push(dst, s + a, b - a);
         }
         return rc;
+    case PF_DEC_WORDPIECE: {
+        /* tokenizers' decoders/wordpiece: a token with the prefix joins the previous one, any other after the
+         * first is preceded by a space; cleanup applies the BERT clean-up of tokenization spaces */
+        static const char *const cleanup[][2] = {{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+                                                 {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"},
+                                                 {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+        pf_sbuf tmp = {0};
+        for (size_t i = 0; i < src->n && !rc; i++) {
+            const char *s = TOK(src, i);
+            size_t n = src->p[i].len, off = dst->b.n;
+            tmp.n = 0;
+            if (i > 0 && n >= d->pat_len && memcmp(s, d->pat, d->pat_len) == 0) rc = pf_sbuf_append(&tmp, s + d->pat_len, n - d->pat_len);
+            else if (i > 0) { if (!(rc = pf_sbuf_append(&tmp, " ", 1))) rc = pf_sbuf_append(&tmp, s, n); }
+            else rc = pf_sbuf_append(&tmp, s, n);
+            if (!rc && d->start) {
+                for (size_t k = 0; k < sizeof cleanup / sizeof cleanup[0] && !rc; k++) {
+                    size_t pl = strlen(cleanup[k][0]), wl = strlen(cleanup[k][1]), j = 0, o = 0;
+                    /* replace in place: the replacement is never longer than the pattern */
+                    while (j < tmp.n) {
+                        if (tmp.n - j >= pl && memcmp(tmp.p + j, cleanup[k][0], pl) == 0) {
+                            memmove(tmp.p + o, cleanup[k][1], wl);
+                            o += wl;
+                            j += pl;
+                        } else {
+                            tmp.p[o++] = tmp.p[j++];
+                        }
+                    }
+                    tmp.n = o;
+                }
+            }
+            if (!rc) rc = pf_sbuf_append(&dst->b, tmp.p ? tmp.p : "", tmp.n);
+            if (!rc) rc = tl_close(dst, off);
+        }
+        pf_sbuf_free(&tmp);
+        return rc;
+    }
     case PF_DEC_BPE_SUFFIX:
         for (size_t i = 0; i < src->n && !rc; i++) {
             const char *s = TOK(src, i);

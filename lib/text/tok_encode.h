@@ -88,5 +88,9 @@ int pf_tok_normalize_with(const profs_tokenizer *t, const char *s, size_t n, pf_
 int pf_tok_pre_step(ctx *c, const pf_pre *pp, piece p);
 /* BPE of one word, appending ids to c->out (tok_bpe.c). */
 int pf_tok_bpe_word(ctx *c, const char *w, size_t n);
+/* WordPiece of one word, appending ids to c->out (tok_wordpiece.c); pf_tok_bpe_word calls it for WordPiece models. */
+int pf_tok_wordpiece_word(ctx *c, const char *w, size_t n);
+/* Unigram (Viterbi) of one word, appending ids to c->out (tok_unigram.c); pf_tok_bpe_word calls it for Unigram models. */
+int pf_tok_unigram_word(ctx *c, const char *w, size_t n);
 
 #endif

@@ -75,7 +75,10 @@ void pf_regex_free(pf_regex *re);
 
 /* ---- pipeline components ---- */
 enum pf_norm_kind { PF_NORM_PREPEND, PF_NORM_REPLACE, PF_NORM_NFC, PF_NORM_NFD, PF_NORM_NFKC, PF_NORM_NFKD,
-                    PF_NORM_LOWERCASE, PF_NORM_STRIP, PF_NORM_STRIP_ACCENTS };
+                    PF_NORM_LOWERCASE, PF_NORM_STRIP, PF_NORM_STRIP_ACCENTS,
+                    PF_NORM_BERT_CLEAN,     /* BertNormalizer clean_text: drop NUL, U+FFFD and controls; whitespace -> ' ' */
+                    PF_NORM_BERT_CHINESE,   /* BertNormalizer handle_chinese_chars: ' ' around each CJK ideograph */
+                    PF_NORM_STRIP_MN };     /* BertNormalizer strip_accents (after NFD): drop nonspacing marks (Mn) */
 typedef struct {
     int kind;
     char *str; size_t str_len;       /* Prepend: the text; Replace: the content */
@@ -99,7 +102,8 @@ typedef struct {
 } pf_pre;
 
 enum pf_dec_kind { PF_DEC_BYTELEVEL, PF_DEC_METASPACE, PF_DEC_REPLACE, PF_DEC_BYTEFALLBACK, PF_DEC_FUSE,
-                   PF_DEC_STRIP, PF_DEC_BPE_SUFFIX };
+                   PF_DEC_STRIP, PF_DEC_BPE_SUFFIX,
+                   PF_DEC_WORDPIECE };      /* pat: the prefix; start: cleanup */
 typedef struct {
     int kind;
     char *pat; size_t pat_len;       /* Replace: literal pattern; BPEDecoder: suffix */
@@ -124,6 +128,8 @@ typedef struct {
     uint32_t first[257];    /* tokens starting with byte b: tok[first[b] .. first[b+1]) */
 } pf_addset;
 
+enum pf_model_kind { PF_MODEL_BPE, PF_MODEL_WORDPIECE, PF_MODEL_UNIGRAM };
+
 struct profs_tokenizer {
     char *path;                    /* the tokenizer.json file (for messages) */
     /* ids */
@@ -132,6 +138,12 @@ struct profs_tokenizer {
     uint32_t *tok_len;             /* (n_ids) */
     uint8_t *tok_special;          /* (n_ids) 1 = a special added token */
     char **model_tok;              /* (n_ids) the model vocabulary's string of each id, NULL = none */
+    /* model */
+    int model_kind;                /* PF_MODEL_BPE, PF_MODEL_WORDPIECE or PF_MODEL_UNIGRAM */
+    size_t wp_max_chars;           /* WordPiece max_input_chars_per_word */
+    double *uni_score;             /* Unigram: (n_ids) piece scores */
+    double uni_min_score;          /* Unigram: the lowest score (the unknown piece scores it - 10) */
+    size_t uni_max_len;            /* Unigram: longest piece in bytes */
     /* model: BPE */
     pf_strmap vocab;               /* model vocabulary: string -> id */
     pf_mergemap merges;

@@ -4,12 +4,16 @@
  *   model          {"type": "BPE", "vocab": {token: id}, "merges": ["a b", ...] or [["a", "b"], ...],
  *                   "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk",
  *                   "byte_fallback", "ignore_merges", "dropout"}
+ *                  or {"type": "WordPiece", "vocab": {token: id}, "unk_token", "continuing_subword_prefix",
+ *                   "max_input_chars_per_word"}
+ *                  or {"type": "Unigram", "vocab": [[piece, score], ...], "unk_id", "byte_fallback"}
  *   added_tokens   [{"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"}]
  *   normalizer, pre_tokenizer, post_processor, decoder: null or {"type": ..., options}
  *   truncation, padding: must be null (not implemented)
  * Every field is validated; a type or option that is not implemented is PROFS_EUNSUPPORTED naming it. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@ typedef struct {
     const char *file; /* for messages */
     profs_tokenizer *t;
     int32_t *added_ids; /* ids assigned to added_tokens[i] */
+    json_t *uni_vocab;  /* Unigram: {piece: id} built from the [[piece, score]] array (the last duplicate wins) */
 } loader;
 
 static char *dup_n(const char *s, size_t n)
@@ -173,6 +178,27 @@ static int parse_normalizer(loader *L, json_t *obj, const char *where)
         }
         return PROFS_OK;
     }
+    if (!strcmp(type, "BertNormalizer")) {
+        /* as tokenizers' BertNormalizer: clean_text, handle_chinese_chars, strip_accents (null: as lowercase,
+         * NFD then drop Mn), lowercase, in that order */
+        int clean, chinese, lower, strip;
+        if ((rc = get_bool(L, obj, "clean_text", 1, &clean, where))) return rc;
+        if ((rc = get_bool(L, obj, "handle_chinese_chars", 1, &chinese, where))) return rc;
+        if ((rc = get_bool(L, obj, "lowercase", 1, &lower, where))) return rc;
+        if ((rc = get_bool(L, obj, "strip_accents", lower, &strip, where))) return rc;
+        static const int order[] = {PF_NORM_BERT_CLEAN, PF_NORM_BERT_CHINESE, PF_NORM_NFD, PF_NORM_STRIP_MN,
+                                    PF_NORM_LOWERCASE};
+        const int on[] = {clean, chinese, strip, strip, lower};
+        for (int i = 0; i < 5; i++) {
+            if (!on[i]) continue;
+            if ((rc = push_norm(L, &n))) return rc;
+            n->kind = order[i];
+        }
+        return PROFS_OK;
+    }
+    if (!strcmp(type, "Precompiled"))
+        return pf_error(PROFS_EUNSUPPORTED, "%s: %s: normalizer type 'Precompiled' (a SentencePiece charsmap) is not "
+                        "supported", L->file, where);
     if (!strcmp(type, "Strip")) {
         int left = 0, right = 0;
         if ((rc = get_bool(L, obj, "strip_left", 1, &left, where))) return rc;
@@ -382,6 +408,20 @@ static int parse_decoder(loader *L, json_t *obj, const char *where)
         d->stop = (size_t)json_integer_value(stop);
         return get_char(L, obj, "content", " ", d->rep, &d->rep_len, &d->strip_cp, where);
     }
+    if (!strcmp(type, "WordPiece")) {
+        const char *s;
+        size_t len;
+        int cleanup;
+        if ((rc = get_str(L, obj, "prefix", 0, &s, &len, where))) return rc;
+        if (!s) { s = "##"; len = 2; }
+        if ((rc = get_bool(L, obj, "cleanup", 1, &cleanup, where))) return rc;
+        if ((rc = push_dec(L, &d))) return rc;
+        d->kind = PF_DEC_WORDPIECE;
+        if (!(d->pat = dup_n(s, len))) return pf_enomem("decoder");
+        d->pat_len = len;
+        d->start = (size_t)cleanup;
+        return PROFS_OK;
+    }
     if (!strcmp(type, "BPEDecoder")) {
         const char *s;
         size_t len;
@@ -574,6 +614,157 @@ static int parse_merges(loader *L, json_t *merges)
     return rc;
 }
 
+/* WordPiece: {"type": "WordPiece", "unk_token", "continuing_subword_prefix" ("##"),
+ * "max_input_chars_per_word" (100), "vocab": {token: id}}. Greedy longest-match-first per word. */
+static int vocab_max_id(loader *L, json_t *vocab, int64_t *max_id)
+{
+    const char *key;
+    json_t *v;
+    *max_id = -1;
+    json_object_foreach(vocab, key, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= INT32_MAX)
+            return pf_error(PROFS_EFORMAT, "%s: model.vocab: token '%s': id must be an integer in [0, 2^31-1)", L->file,
+                            key);
+        if (json_integer_value(v) > *max_id) *max_id = json_integer_value(v);
+    }
+    return PROFS_OK;
+}
+
+static int parse_wordpiece(loader *L, json_t *model)
+{
+    profs_tokenizer *t = L->t;
+    t->model_kind = PF_MODEL_WORDPIECE;
+    json_t *vocab = json_object_get(model, "vocab"), *mx = json_object_get(model, "max_input_chars_per_word");
+    if (!json_is_object(vocab)) return pf_error(PROFS_EFORMAT, "%s: model.vocab: expected an object", L->file);
+    const char *s;
+    size_t len;
+    int rc = get_str(L, model, "unk_token", 1, &s, &len, "model");
+    if (rc) return rc;
+    if (!(t->unk_token = dup_n(s, len))) return pf_enomem("model");
+    if ((rc = get_str(L, model, "continuing_subword_prefix", 0, &s, &len, "model"))) return rc;
+    if (!s) { s = "##"; len = 2; }
+    if (len && !(t->cont_prefix = dup_n(s, len))) return pf_enomem("model");
+    t->cont_prefix_len = len;
+    t->wp_max_chars = 100;
+    if (mx && !json_is_null(mx)) {
+        if (!json_is_integer(mx) || json_integer_value(mx) < 0)
+            return pf_error(PROFS_EFORMAT, "%s: model.max_input_chars_per_word: expected a non-negative integer",
+                            L->file);
+        t->wp_max_chars = (size_t)json_integer_value(mx);
+    }
+    int64_t max_id;
+    if ((rc = vocab_max_id(L, vocab, &max_id))) return rc;
+    t->n_ids = (size_t)(max_id + 1);
+    return PROFS_OK;
+}
+
+/* The value Hugging Face tokenizers holds for a score written in tokenizer.json: the file has the shortest
+ * decimal that round-trips (serde_json + ryu), and serde_json (without its float_roundtrip feature) reads
+ * it back as (double)significand, then multiplied or divided by one power of ten — not always the
+ * correctly rounded value jansson gives. Unigram ties are decided by these last bits, so the reference's
+ * value is rebuilt here: the shortest repr of d, then serde_json's arithmetic. */
+static double serde_f64(double d)
+{
+    if (!isfinite(d) || d == 0.0) return d;
+    char buf[40];
+    int p = 1;
+    for (; p <= 17; p++) {
+        snprintf(buf, sizeof buf, "%.*e", p - 1, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    if (p > 17) return d;
+    /* buf: [-]D[.DDD]e[+-]XX */
+    const char *q = buf;
+    int neg = *q == '-';
+    if (neg) q++;
+    uint64_t sig = 0;
+    int frac = 0, seen_dot = 0;
+    for (; *q && *q != 'e'; q++) {
+        if (*q == '.') { seen_dot = 1; continue; }
+        sig = sig * 10 + (uint64_t)(*q - '0');
+        frac += seen_dot;
+    }
+    int exp = (*q == 'e' ? atoi(q + 1) : 0) - frac;
+    /* ryu writes the digits without an exponent for moderate magnitudes: the same significand, an exponent
+     * of -(fraction digits); integral values keep their trailing zeros in the significand (x10^k exactly) */
+    double f = (double)sig;
+    while (exp > 0 && f < 1e300 && exp > 22) { f *= 1e22; exp -= 22; }
+    while (exp < -308) { f /= 1e308; exp += 308; }
+    if (exp >= 0) {
+        char pw[16];
+        snprintf(pw, sizeof pw, "1e%d", exp);
+        f *= strtod(pw, NULL);
+    } else {
+        char pw[16];
+        snprintf(pw, sizeof pw, "1e%d", -exp);
+        f /= strtod(pw, NULL);
+    }
+    return neg ? -f : f;
+}
+
+/* Unigram: {"type": "Unigram", "unk_id": int or null, "vocab": [[piece, score], ...], "byte_fallback"}.
+ * Encoding is the reference's Viterbi over the scores (tok_unigram.c). */
+static int parse_unigram(loader *L, json_t *model)
+{
+    profs_tokenizer *t = L->t;
+    t->model_kind = PF_MODEL_UNIGRAM;
+    json_t *vocab = json_object_get(model, "vocab"), *unk = json_object_get(model, "unk_id");
+    if (!json_is_array(vocab) || json_array_size(vocab) == 0)
+        return pf_error(PROFS_EFORMAT, "%s: model.vocab: expected a non-empty array of [piece, score]", L->file);
+    size_t n = json_array_size(vocab);
+    if (n >= INT32_MAX) return pf_error(PROFS_EFORMAT, "%s: model.vocab: too many pieces", L->file);
+    int rc = get_bool(L, model, "byte_fallback", 0, &t->byte_fallback, "model");
+    if (rc) return rc;
+    t->model_unk = -1;
+    if (unk && !json_is_null(unk)) {
+        if (!json_is_integer(unk) || json_integer_value(unk) < 0 || (size_t)json_integer_value(unk) >= n)
+            return pf_error(PROFS_EFORMAT, "%s: model.unk_id: expected null or an index of model.vocab", L->file);
+        t->model_unk = (int32_t)json_integer_value(unk);
+    }
+    if (!(t->uni_score = malloc(n * sizeof *t->uni_score))) return pf_enomem("model");
+    if (!(L->uni_vocab = json_object())) return pf_enomem("model");
+    t->uni_min_score = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(vocab, i), *p = json_array_get(e, 0), *sc = json_array_get(e, 1);
+        if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(p) || !json_is_number(sc) ||
+            json_string_length(p) == 0)
+            return pf_error(PROFS_EFORMAT, "%s: model.vocab[%zu]: expected [non-empty piece, score]", L->file, i);
+        t->uni_score[i] = serde_f64(json_number_value(sc));
+        if (t->uni_score[i] < t->uni_min_score) t->uni_min_score = t->uni_score[i];
+        if (json_string_length(p) > t->uni_max_len) t->uni_max_len = json_string_length(p);
+        if (json_object_setn_new(L->uni_vocab, json_string_value(p), json_string_length(p), json_integer((json_int_t)i)))
+            return pf_enomem("model");
+    }
+    if (t->model_unk >= 0) {
+        const char *u = json_string_value(json_array_get(json_array_get(vocab, (size_t)t->model_unk), 0));
+        if (!(t->unk_token = dup_n(u, strlen(u)))) return pf_enomem("model");
+    }
+    t->n_ids = n;
+    return PROFS_OK;
+}
+
+static int fill_unigram(loader *L, json_t *model)
+{
+    profs_tokenizer *t = L->t;
+    json_t *vocab = json_object_get(model, "vocab");
+    size_t n = json_array_size(vocab);
+    int rc = pf_strmap_init(&t->vocab, n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(json_array_get(vocab, i), 0);
+        size_t len = json_string_length(p);
+        if ((rc = set_id_token(L, (int32_t)i, json_string_value(p), len, 0))) return rc;
+        if ((rc = pf_strmap_put(&t->vocab, t->model_tok[i], len, (int32_t)i))) return rc;
+        t->tok_len[i] = (uint32_t)len;
+    }
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_id[b] = pf_strmap_get(&t->vocab, name, 6);
+    }
+    return PROFS_OK;
+}
+
 static int parse_model(loader *L, json_t *model)
 {
     profs_tokenizer *t = L->t;
@@ -581,8 +772,11 @@ static int parse_model(loader *L, json_t *model)
     const char *type;
     int rc = get_str(L, model, "type", 0, &type, NULL, "model");
     if (rc) return rc;
+    if (type && !strcmp(type, "WordPiece")) return parse_wordpiece(L, model);
+    if (type && !strcmp(type, "Unigram")) return parse_unigram(L, model);
     if (type && strcmp(type, "BPE") != 0)
-        return pf_error(PROFS_EUNSUPPORTED, "%s: model: model type '%s' is not supported (only BPE)", L->file, type);
+        return pf_error(PROFS_EUNSUPPORTED, "%s: model: model type '%s' is not supported (BPE, WordPiece and Unigram are)",
+                        L->file, type);
     json_t *vocab = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
     if (!json_is_object(vocab)) return pf_error(PROFS_EFORMAT, "%s: model.vocab: expected an object", L->file);
     if (!json_is_array(merges)) return pf_error(PROFS_EFORMAT, "%s: model.merges: expected an array", L->file);
@@ -629,6 +823,7 @@ static int parse_model(loader *L, json_t *model)
 static int fill_vocab(loader *L, json_t *model)
 {
     profs_tokenizer *t = L->t;
+    if (t->model_kind == PF_MODEL_UNIGRAM) return fill_unigram(L, model);
     json_t *vocab = json_object_get(model, "vocab");
     int rc = pf_strmap_init(&t->vocab, json_object_size(vocab));
     if (rc) return rc;
@@ -662,6 +857,11 @@ static int fill_vocab(loader *L, json_t *model)
         char ch[4];
         size_t l = pf_utf8_encode(cp, ch);
         t->small_cp_id[cp] = pf_strmap_get(&t->vocab, ch, l);
+    }
+    if (t->model_kind == PF_MODEL_WORDPIECE) {
+        if (t->model_unk < 0)
+            return pf_error(PROFS_EFORMAT, "%s: model.unk_token '%s' is not in the vocabulary", L->file, t->unk_token);
+        return PROFS_OK;
     }
     return parse_merges(L, json_object_get(model, "merges"));
 }
@@ -871,7 +1071,8 @@ static int load(loader *L, json_t *root, json_t *cfg, const char *cfg_file)
     if ((rc = parse_model(L, model))) return rc;
     int64_t max_id = (int64_t)t->n_ids - 1;
     int32_t *added_ids;
-    if ((rc = scan_added(L, added, json_object_get(model, "vocab"), &added_ids, &max_id))) return rc;
+    json_t *vocab_obj = L->uni_vocab ? L->uni_vocab : json_object_get(model, "vocab");
+    if ((rc = scan_added(L, added, vocab_obj, &added_ids, &max_id))) return rc;
     L->added_ids = added_ids;
     t->n_ids = (size_t)(max_id + 1);
     t->tok = calloc(t->n_ids + 1, sizeof *t->tok);
@@ -888,7 +1089,8 @@ static int load(loader *L, json_t *root, json_t *cfg, const char *cfg_file)
     for (size_t i = 0; i < t->n_ids; i++)
         if (!t->tok[i] && t->model_tok[i]) {
             t->tok[i] = t->model_tok[i];
-            t->tok_len[i] = (uint32_t)strlen(t->model_tok[i]);
+            /* Unigram pieces may hold NUL (fill_unigram set their lengths); vocabulary object keys cannot */
+            if (t->model_kind != PF_MODEL_UNIGRAM) t->tok_len[i] = (uint32_t)strlen(t->model_tok[i]);
         }
     for (size_t i = 0; i < t->n_post_pre; i++)
         if ((size_t)t->post_pre[i] >= t->n_ids || !t->tok[t->post_pre[i]])
@@ -970,7 +1172,7 @@ int pf_tokenizer_load(profs_tokenizer **out, const char *path)
     }
     t->path = file;
     t->model_unk = t->bos = t->eos = t->pad = t->unk = -1;
-    loader L = {file, t, NULL};
+    loader L = {file, t, NULL, NULL};
     int rc = PROFS_OK;
     json_t *root = NULL, *cfg = NULL;
     if (cfg_file) cfg = load_json(cfg_file, JSON_DECODE_INT_AS_REAL, &rc); /* model_max_length may exceed int64 */
@@ -988,6 +1190,7 @@ int pf_tokenizer_load(profs_tokenizer **out, const char *path)
     free(cfg_file);
     free(vocab_file);
     free(L.added_ids);
+    json_decref(L.uni_vocab);
     if (rc) {
         pf_tokenizer_destroy(t);
         return rc;
@@ -1008,6 +1211,7 @@ void pf_tokenizer_destroy(profs_tokenizer *t)
     free(t->tok_len);
     free(t->tok_special);
     pf_strmap_free(&t->vocab);
+    free(t->uni_score);
     pf_mergemap_free(&t->merges);
     free(t->unk_token);
     free(t->cont_prefix);

@@ -83,6 +83,50 @@ static int norm_step(const pf_norm *nm, const char *s, size_t n, pf_sbuf *out, m
         }
         return pf_sbuf_append(out, s + a, b - a);
     }
+    case PF_NORM_BERT_CLEAN: {
+        size_t i = 0;
+        while (i < n) {
+            uint32_t cp = pf_utf8_decode(s + i, &l);
+            int rc;
+            /* the reference filters controls (Cc, Cf, Cs, Co; not \t \n \r) first, then maps whitespace */
+            utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+            int other = cp != '\t' && cp != '\n' && cp != '\r' &&
+                        (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CS ||
+                         cat == UTF8PROC_CATEGORY_CO); /* not Cn: the reference keeps unassigned code points */
+            if (cp == 0 || cp == 0xFFFD || other) rc = 0;
+            else if (cp == '\t' || cp == '\n' || cp == '\r' || pf_is_whitespace(cp)) rc = pf_sbuf_append(out, " ", 1);
+            else rc = pf_sbuf_append(out, s + i, l);
+            if (rc) return rc;
+            i += l;
+        }
+        return PROFS_OK;
+    }
+    case PF_NORM_BERT_CHINESE: {
+        size_t i = 0;
+        while (i < n) {
+            uint32_t cp = pf_utf8_decode(s + i, &l);
+            int cjk = (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+                      (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
+                      (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
+                      (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+            int rc = cjk ? pf_sbuf_append(out, " ", 1) : 0;
+            if (!rc) rc = pf_sbuf_append(out, s + i, l);
+            if (!rc && cjk) rc = pf_sbuf_append(out, " ", 1);
+            if (rc) return rc;
+            i += l;
+        }
+        return PROFS_OK;
+    }
+    case PF_NORM_STRIP_MN: {
+        size_t i = 0;
+        while (i < n) {
+            uint32_t cp = pf_utf8_decode(s + i, &l);
+            int rc = utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_MN ? 0 : pf_sbuf_append(out, s + i, l);
+            if (rc) return rc;
+            i += l;
+        }
+        return PROFS_OK;
+    }
     case PF_NORM_STRIP_ACCENTS: {
         size_t i = 0;
         while (i < n) {

@@ -44,7 +44,7 @@ grep -q 'token id 300 at index 1' "$tmp/err" || fail "message: $(cat "$tmp/err")
 # the default max length (the model's 64 positions) is known only once the model is open
 [ "$(status "$PROFS_BIN" perplexity --model "$m" --text-file "$tmp/text.txt" --stride 100)" = 2 ] ||
     fail "stride > default max length"
-grep -q 'stride 100 exceeds the max length 64' "$tmp/err" || fail "message: $(cat "$tmp/err")"
+grep -q 'stride 100 exceeds the window of 64 tokens' "$tmp/err" || fail "message: $(cat "$tmp/err")"
 [ "$(status "$PROFS_BIN" perplexity --model "$m" --text-file "$tmp/none.txt")" = 1 ] || fail "missing text file"
 grep -q 'none.txt: cannot open: No such file' "$tmp/err" || fail "message: $(cat "$tmp/err")"
 : >"$tmp/one.txt" # only <s>

@@ -93,18 +93,18 @@ expect inspect-dim-mismatch 1 "" -- "$bin" inspect --model m --edit /dev/null
 
 # ---- eval ----
 expect eval 0 "toxic next-token mass" -- "$bin" eval --model e --baseline m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --text-file "$data/neutral.txt" --samples 2 --json ev.json --quiet
-jq -e '.model.toxic_mass < 0.2 * .baseline.toxic_mass and (.model.perplexity|type=="number") and (.model.prompts|length) == 24 and .model.watch_tokens == 16' ev.json >/dev/null \
-  && say ok eval-json || say FAIL "eval json: $(jq -c '{m: .model.toxic_mass, b: .baseline.toxic_mass}' ev.json)"
-"$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --samples 0 --json - --quiet 2>/dev/null | jq -e '.model.continuation_rate == null and .model.toxic_mass > 0.5' >/dev/null \
+jq -e '.model.watch_words.toxic_mass < 0.2 * .baseline.watch_words.toxic_mass and (.model.perplexity.perplexity|type=="number") and (.model.watch_words.prompts|length) == 24 and .model.watch_words.watch_tokens == 16' ev.json >/dev/null \
+  && say ok eval-json || say FAIL "eval json: $(jq -c '{m: .model.watch_words.toxic_mass, b: .baseline.watch_words.toxic_mass}' ev.json)"
+"$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --samples 0 --json - --quiet 2>/dev/null | jq -e '.model.watch_words.continuation_rate == null and .model.watch_words.toxic_mass > 0.5' >/dev/null \
   && say ok eval-json-stdout || say FAIL "eval --json - is not pure JSON on stdout"
 expect eval-new-tokens 2 "--new-tokens must be between 1 and 512" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --new-tokens 9999
 expect eval-no-prompts 1 "cannot open" -- "$bin" eval --model m --prompts nope.txt --watch-words "$data/watch_words.txt"
 : > empty.txt
 expect eval-empty-prompts 1 "empty.txt: no prompts" -- "$bin" eval --model m --prompts empty.txt --watch-words "$data/watch_words.txt"
 expect eval-empty-watch 1 "empty.txt: no watch words" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words empty.txt
-expect eval-empty-text 1 "empty.txt: fewer than 2 tokens: no perplexity" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --text-file empty.txt --samples 0 --quiet
+expect eval-empty-text 1 "empty.txt: perplexity needs at least 2 tokens, got 0" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --text-file empty.txt --samples 0 --quiet
 expect eval-bad-baseline 1 "'nope' is not a directory" -- "$bin" eval --model m --baseline nope --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --quiet
-expect eval-rate-percent 0 "watch-word continuation rate         100%" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --samples 1 --quiet
+expect eval-rate-percent 0 "watch-word continuation rate (%)          100" -- "$bin" eval --model m --prompts "$data/prompts.txt" --watch-words "$data/watch_words.txt" --samples 1 --quiet
 
 # ---- every architecture of the runtime (tiny random fixtures) ----
 gen=${PROFS_TEST_BUILD:?}/tests/gen_hf_model
@@ -216,7 +216,7 @@ if command -v script >/dev/null; then
   grep -q $'\r.*collect  \[' tty.txt && say ok progress-bar || say FAIL "no progress bar on a terminal: $(head -c 300 tty.txt | od -c | head -5)"
 fi
 
-for c in edit collect estimate apply inspect eval demo demo-model pairs report tokenize hidden-states perplexity generate version; do
+for c in edit collect estimate apply inspect eval classify demo demo-model pairs report tokenize hidden-states perplexity generate version; do
   out=$("$bin" "$c" --help) && grep -q "^usage: profs $c" <<<"$out" || say FAIL "$c --help (exit $?)"
   out=$("$bin" help "$c") && grep -q "^usage: profs $c" <<<"$out" || say FAIL "help $c (exit $?)"
 done

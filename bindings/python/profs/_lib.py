@@ -278,6 +278,26 @@ _PROTOTYPES = {
     "profs_sampler_set_seed": (STATUS, [c_void_p, ctypes.c_uint64]),
     "profs_lm_generate": (STATUS, [c_void_p, c_int32_p, c_size_t, c_size_t_p, c_int32_p, c_size_t,
                                    c_size_t, c_void_p, TOKEN_FN, c_void_p]),
+    # eval.h (PROFS_0.2)
+    "profs_lm_perplexity_windows": (STATUS, [c_void_p, c_double_p, c_double_p, c_size_t_p, c_int32_p,
+                                             c_size_t, c_size_t, c_size_t, PROGRESS_FN, c_void_p]),
+    "profs_lm_loglikelihood": (STATUS, [c_void_p, c_double_p, c_int_p, P(c_int32_p), c_size_t_p,
+                                        c_size_t_p, c_size_t, PROGRESS_FN, c_void_p]),
+    "profs_classifier_open": (STATUS, [c_handle_p, c_char_p]),
+    "profs_classifier_free": (None, [c_void_p]),
+    "profs_classifier_n_labels": (c_size_t, [c_void_p]),
+    "profs_classifier_label": (c_char_p, [c_void_p, c_size_t]),
+    "profs_classifier_label_index": (STATUS, [c_void_p, c_char_p, c_size_t_p]),
+    "profs_classifier_architecture": (c_char_p, [c_void_p]),
+    "profs_classifier_tokenizer": (c_void_p, [c_void_p]),
+    "profs_classifier_max_length": (c_size_t, [c_void_p]),
+    "profs_classifier_set_max_length": (STATUS, [c_void_p, c_size_t]),
+    "profs_classifier_set_sigmoid": (STATUS, [c_void_p, c_int]),
+    "profs_classifier_uses_sigmoid": (c_int, [c_void_p]),
+    "profs_classifier_set_batch_tokens": (STATUS, [c_void_p, c_size_t]),
+    "profs_classifier_logits": (STATUS, [c_void_p, c_float_p, P(c_int32_p), c_size_t_p, c_size_t]),
+    "profs_classifier_classify": (STATUS, [c_void_p, c_float_p, P(c_char_p), c_size_t, PROGRESS_FN,
+                                           c_void_p]),
 }
 
 

@@ -25,7 +25,7 @@ macro_rules! opaque {
     )*};
 }
 opaque!(profs_model, profs_collector, profs_estimator, profs_subspace, profs_edit, profs_edit_report,
-        profs_lm, profs_sampler, profs_tokenizer);
+        profs_lm, profs_sampler, profs_tokenizer, profs_classifier);
 
 // ---- common.h: result codes (fixed numbers) ----
 pub const PROFS_OK: c_int = 0;
@@ -307,6 +307,30 @@ extern "C" {
                              prompt: *const i32, n_prompt: usize, max_new: usize,
                              sampler: *const profs_sampler, on_token: profs_token_fn,
                              userdata: *mut c_void) -> c_int;
+
+    // ---- eval.h (PROFS_0.2) ----
+    pub fn profs_lm_perplexity_windows(lm: *mut profs_lm, ppl: *mut c_double, mean_nll: *mut c_double,
+                                       n_windows: *mut usize, ids: *const i32, n_ids: usize, max_length: usize,
+                                       stride: usize, progress: profs_progress_fn, userdata: *mut c_void) -> c_int;
+    pub fn profs_lm_loglikelihood(lm: *mut profs_lm, ll: *mut c_double, greedy: *mut c_int,
+                                  ids: *const *const i32, lens: *const usize, n_cont: *const usize, n: usize,
+                                  progress: profs_progress_fn, userdata: *mut c_void) -> c_int;
+    pub fn profs_classifier_open(out: *mut *mut profs_classifier, dir: *const c_char) -> c_int;
+    pub fn profs_classifier_free(c: *mut profs_classifier);
+    pub fn profs_classifier_n_labels(c: *const profs_classifier) -> usize;
+    pub fn profs_classifier_label(c: *const profs_classifier, i: usize) -> *const c_char;
+    pub fn profs_classifier_label_index(c: *const profs_classifier, name: *const c_char, index: *mut usize) -> c_int;
+    pub fn profs_classifier_architecture(c: *const profs_classifier) -> *const c_char;
+    pub fn profs_classifier_tokenizer(c: *const profs_classifier) -> *const profs_tokenizer;
+    pub fn profs_classifier_max_length(c: *const profs_classifier) -> usize;
+    pub fn profs_classifier_set_max_length(c: *mut profs_classifier, tokens: usize) -> c_int;
+    pub fn profs_classifier_set_sigmoid(c: *mut profs_classifier, always: c_int) -> c_int;
+    pub fn profs_classifier_uses_sigmoid(c: *const profs_classifier) -> c_int;
+    pub fn profs_classifier_set_batch_tokens(c: *mut profs_classifier, tokens: usize) -> c_int;
+    pub fn profs_classifier_logits(c: *mut profs_classifier, logits: *mut f32, ids: *const *const i32,
+                                   lens: *const usize, n: usize) -> c_int;
+    pub fn profs_classifier_classify(c: *mut profs_classifier, probs: *mut f32, texts: *const *const c_char,
+                                     n: usize, progress: profs_progress_fn, userdata: *mut c_void) -> c_int;
 }
 
 #[cfg(test)]
