@@ -70,6 +70,17 @@ close "$(jq .model.capability.mean_acc "$tmp/e.json")" "$mean" 1e-9 || fail "cap
 grep -q '^  boolq acc (%)' "$tmp/table" || fail "boolq row"
 grep -q 'boolq acc_norm' "$tmp/table" && fail "boolq reports no acc_norm in the harness"
 grep -q '^  hellaswag acc_norm (%)' "$tmp/table" || fail "hellaswag acc_norm row"
+# the model card of an edit shows these numbers (profs edit --eval), x100 as in the paper's table
+head -40 "$PROFS_TEST_DATA/../../data/pairs.jsonl" >"$tmp/pairs.jsonl"
+"$PROFS_BIN" edit --model "$d/gpt2-tiny" --pairs "$tmp/pairs.jsonl" --out "$tmp/edited" --rank 1 --layers 0-1 \
+  --eval "$tmp/e.json" --quiet >/dev/null 2>"$tmp/err" || fail "edit --eval: $(cat "$tmp/err")"
+cap=$(printf '%.4g' "$(jq '.model.capability.mean_acc * 100' "$tmp/e.json")")
+grep -q "^| Capability: mean zero-shot accuracy x100 over the tasks (higher is better) | $cap |$" "$tmp/edited/README.md" ||
+  fail "card capability row: $(sed -n '/## Evaluation/,/## Citation/p' "$tmp/edited/README.md")"
+boolq=$(printf '%.4g' "$(jq '.model.capability.tasks.boolq.acc * 100' "$tmp/e.json")")
+grep -q "^| boolq acc | $boolq |$" "$tmp/edited/README.md" || fail "card boolq row"
+grep -q '^| hellaswag acc_norm |' "$tmp/edited/README.md" || fail "card hellaswag acc_norm row"
+grep -q '^| boolq acc_norm |' "$tmp/edited/README.md" && fail "card: boolq reports no acc_norm"
 # task errors name file and document
 printf '{"context": "a", "choices": ["b", "c"], "gold": 2}\n' >"$tmp/t1.jsonl"
 [ "$(status "$PROFS_BIN" eval --model "$d/gpt2-tiny" --task "$tmp/t1.jsonl")" = 1 ] || fail "gold out of range"

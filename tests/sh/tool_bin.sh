@@ -112,12 +112,12 @@ expect eval-json 0 "" -- "$bin" eval --model e_gpt2_f32 --baseline "$fx/gpt2_f32
   --samples 1 --new-tokens 2 --json ev.json --quiet
 jq '.model.future_metric = 0.25 | .baseline.future_metric = 0.5 | .extra = {"a": [1]}' ev.json > ev2.json
 expect edit-eval 0 "" -- "$bin" edit --model "$fx/gpt2_f32" --pairs "$pairs" --out v1 --layers 0-1 --eval ev2.json --quiet
-tm_b=$(jq -r '.baseline.toxic_mass' ev.json); tm_a=$(jq -r '.model.toxic_mass' ev.json)
+tm_b=$(jq -r '.baseline.watch_words.toxic_mass' ev.json); tm_a=$(jq -r '.model.watch_words.toxic_mass' ev.json)
 grep -q '^| metric | base model (before) | edited model (after) |$' v1/README.md &&
   grep -q "^| next-token probability mass on watch-word tokens .* | $(printf '%.4g' "$tm_b") | $(printf '%.4g' "$tm_a") |$" v1/README.md &&
   grep -q '^| future_metric | 0.5 | 0.25 |$' v1/README.md && grep -q "(\`ev2.json\`, sha256 \`$(sha256sum ev2.json | cut -d' ' -f1)\`)" v1/README.md &&
   ! grep -q 'No evaluation was run' v1/README.md && say ok card-evaluation || say FAIL "evaluation table: $(sed -n '/## Evaluation/,/## Files/p' v1/README.md)"
-jq -e '.evaluation.after.toxic_mass == '"$tm_a" v1/profs_edit.json >/dev/null && say ok provenance-evaluation || say FAIL "profs_edit.json evaluation"
+jq -e '.evaluation.after["watch_words.toxic_mass"] == '"$tm_a" v1/profs_edit.json >/dev/null && say ok provenance-evaluation || say FAIL "profs_edit.json evaluation"
 echo '{"model": "x"}' > bad_eval.json
 out=$("$bin" edit --model "$fx/gpt2_f32" --pairs "$pairs" --out v2 --eval bad_eval.json 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "bad_eval.json: not what 'profs eval --json' writes" <<<"$out" && ! grep -q collect <<<"$out" && [ ! -e v2 ] &&

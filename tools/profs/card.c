@@ -98,18 +98,57 @@ static long long ji(const json_t *o, const char *k) { return (long long)json_int
 
 /* ---- evaluation results ---- */
 
+/* The numbers of one side of 'profs eval --json', flattened to metric keys in the order of the
+ * paper's table: toxicity.mean_x100 -> "toxicity", perplexity.perplexity -> "perplexity",
+ * capability.mean_acc -> "capability" (x100), capability.tasks.T.acc[_norm] -> "T acc[_norm]" (x100),
+ * watch_words.K -> "watch_words.K"; any other number at the side's top level keeps its key
+ * (a future metric), so the reading is tolerant of added keys. */
 static const struct { const char *key, *label; } METRICS[] = {
-    {"toxic_mass", "next-token probability mass on watch-word tokens (mean over prompts; lower is better)"},
-    {"continuation_rate", "share of sampled continuations containing a watch word (lower is better)"},
-    {"perplexity", "perplexity on the neutral text (lower is better)"},
-    {"watch_tokens", "watch-word tokens"},
+    {"toxicity", "Toxicity: mean classifier score x100 of greedy continuations (lower is better)"},
+    {"toxicity_share_above_0_5", "share of continuations scored above 0.5 (lower is better)"},
+    {"perplexity", "Perplexity on the text file, the authors' protocol (lower is better)"},
+    {"capability", "Capability: mean zero-shot accuracy x100 over the tasks (higher is better)"},
+    {"watch_words.toxic_mass", "next-token probability mass on watch-word tokens (mean over prompts; lower is better)"},
+    {"watch_words.continuation_rate", "share of sampled continuations containing a watch word (lower is better)"},
+    {"watch_words.perplexity", "perplexity of the watch-word evaluation's neutral text (lower is better)"},
 };
+
+static void set_num(json_t *r, const char *k, const json_t *v, double scale)
+{
+    if (json_is_number(v)) json_object_set_new(r, k, json_real(json_number_value(v) * scale));
+    else if (json_is_null(v)) json_object_set_new(r, k, json_null());
+}
 
 static json_t *numbers_of(const json_t *o)
 {
     json_t *r = json_object();
     const char *k;
     json_t *v;
+    const json_t *tox = json_object_get(o, "toxicity"), *ppl = json_object_get(o, "perplexity");
+    const json_t *cap = json_object_get(o, "capability"), *ww = json_object_get(o, "watch_words");
+    if (json_is_object(tox)) {
+        set_num(r, "toxicity", json_object_get(tox, "mean_x100"), 1);
+        set_num(r, "toxicity_share_above_0_5", json_object_get(tox, "share_above_0_5"), 1);
+    }
+    if (json_is_object(ppl)) set_num(r, "perplexity", json_object_get(ppl, "perplexity"), 1);
+    if (json_is_object(cap)) {
+        set_num(r, "capability", json_object_get(cap, "mean_acc"), 100);
+        json_object_foreach(json_object_get(cap, "tasks"), k, v) {
+            char key[160];
+            snprintf(key, sizeof key, "%s acc", k);
+            set_num(r, key, json_object_get(v, "acc"), 100);
+            if (json_is_true(json_object_get(v, "reports_acc_norm"))) {
+                snprintf(key, sizeof key, "%s acc_norm", k);
+                set_num(r, key, json_object_get(v, "acc_norm"), 100);
+            }
+        }
+    }
+    if (json_is_object(ww))
+        json_object_foreach((json_t *)ww, k, v) {
+            char key[160];
+            snprintf(key, sizeof key, "watch_words.%s", k);
+            if (json_is_number(v) || json_is_null(v)) json_object_set(r, key, v);
+        }
     json_object_foreach((json_t *)o, k, v)
         if (json_is_number(v) || json_is_null(v)) json_object_set(r, k, v);
     return r;
@@ -124,10 +163,11 @@ json_t *tool_card_eval_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     json_t *model = json_object_get(j, "model"), *base = json_object_get(j, "baseline");
-    size_t numeric = 0;
     const char *k;
     json_t *v;
-    if (json_is_object(model)) json_object_foreach(model, k, v) numeric += json_is_number(v);
+    json_t *model_numbers = json_is_object(model) ? numbers_of(model) : NULL;
+    size_t numeric = model_numbers ? json_object_size(model_numbers) : 0;
+    json_decref(model_numbers);
     if (!json_is_object(j) || !json_is_object(model) || !numeric || (base && !json_is_object(base))) {
         snprintf(err, errlen, "--eval %s: not what 'profs eval --json' writes (an object whose \"model\" holds the "
                  "edited model's numbers, and optionally \"baseline\" the base model's)", path);
@@ -164,7 +204,8 @@ static void evaluation_section(FILE *f, const json_t *ev)
     fprintf(f, "## Evaluation\n\n");
     if (!ev) {
         fprintf(f, "No evaluation was run for this card. `profs eval --model EDITED --baseline BASE --json FILE.json`\n"
-                   "measures toxicity proxies and perplexity; `profs edit --eval FILE.json` puts them here.\n\n");
+                   "measures the paper's toxicity, perplexity and zero-shot capability; `profs edit --eval FILE.json`\n"
+                   "puts them here.\n\n");
         return;
     }
     const json_t *after = json_object_get(ev, "after"), *before = json_object_get(ev, "before");
