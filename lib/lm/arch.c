@@ -98,6 +98,9 @@ static int identify(profs_lm *lm)
         {"llama", "LlamaForCausalLM", PF_ARCH_LLAMA},
         {"opt", "OPTForCausalLM", PF_ARCH_OPT},
         {"gptj", "GPTJForCausalLM", PF_ARCH_GPTJ},
+        {"mixtral", "MixtralForCausalLM", PF_ARCH_LLAMA},
+        {"qwen2_moe", "Qwen2MoeForCausalLM", PF_ARCH_LLAMA},
+        {"qwen3_moe", "Qwen3MoeForCausalLM", PF_ARCH_LLAMA},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         if ((mt && !strcmp(mt, known[i].mt)) || (!mt && ar && !strcmp(ar, known[i].arch))) {
@@ -110,7 +113,8 @@ static int identify(profs_lm *lm)
         return pf_error(PROFS_EFORMAT, "%s: config.json: neither 'model_type' nor 'architectures' is set",
                         path_of(lm));
     return pf_error(PROFS_EUNSUPPORTED,
-                    "%s: config.json: architecture '%s' is not supported (gpt2, mistral, llama, opt, gptj)",
+                    "%s: config.json: architecture '%s' is not supported (gpt2, mistral, llama, opt, gptj, "
+                    "mixtral, qwen2_moe, qwen3_moe)",
                     path_of(lm), mt ? mt : ar);
 }
 
@@ -329,7 +333,7 @@ int pf_lm_config_read(profs_lm *lm)
         c->rotary_dim = rd;
         if ((rc = rope_freqs(lm, theta, rd))) return rc;
     }
-    return 0;
+    return pf_moe_config_read(lm);
 }
 
 /* ---- tensor names ---- */
@@ -400,23 +404,34 @@ static int names_llama(profs_lm *lm)
         {PF_GATE_B, "%slayers.%zu.mlp.gate_proj.bias"}, {PF_UP_B, "%slayers.%zu.mlp.up_proj.bias"},
         {PF_DOWN_B, "%slayers.%zu.mlp.down_proj.bias"},
     };
-    int ab = 0, mb = 0;
-    if (!strcmp(lm->cfg.model_type, "llama")) { /* Mistral's projections never have a bias */
+    int ab = 0, mb = 0, qkvb = 0, qkn = 0;
+    const char *mt = lm->cfg.model_type;
+    if (!strcmp(mt, "llama") || !strcmp(mt, "qwen3_moe")) { /* Mistral's and Mixtral's never have a bias */
         (void)cfg_bool(lm, "attention_bias", &ab);
-        (void)cfg_bool(lm, "mlp_bias", &mb);
+        if (!strcmp(mt, "llama")) (void)cfg_bool(lm, "mlp_bias", &mb);
     }
+    if (!strcmp(mt, "qwen2_moe")) { /* q, k and v biases (qkv_bias, default true), never on o_proj */
+        qkvb = 1;
+        if (cfg_bool(lm, "qkv_bias", &qkvb)) return PROFS_EFORMAT;
+    }
+    if (!strcmp(mt, "qwen3_moe")) qkn = 1;
     for (size_t l = 0; l < lm->cfg.n_layers; l++) {
         for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++)
             if (set_l(lm, l, ls[i].slot, ls[i].fmt, p)) return PROFS_ENOMEM;
         for (size_t i = 0; ab && i < sizeof attn_b / sizeof attn_b[0]; i++)
             if (set_l(lm, l, attn_b[i].slot, attn_b[i].fmt, p)) return PROFS_ENOMEM;
+        for (size_t i = 0; !ab && qkvb && i < 3; i++)
+            if (set_l(lm, l, attn_b[i].slot, attn_b[i].fmt, p)) return PROFS_ENOMEM;
+        if (qkn && (set_l(lm, l, PF_QN_W, "%slayers.%zu.self_attn.q_norm.weight", p) ||
+                    set_l(lm, l, PF_KN_W, "%slayers.%zu.self_attn.k_norm.weight", p)))
+            return PROFS_ENOMEM;
         for (size_t i = 0; mb && i < sizeof mlp_b / sizeof mlp_b[0]; i++)
             if (set_l(lm, l, mlp_b[i].slot, mlp_b[i].fmt, p)) return PROFS_ENOMEM;
     }
     if (set_g(lm, PF_G_EMBED, "%sembed_tokens.weight", p) || set_g(lm, PF_G_NORM_W, "%snorm.weight", p))
         return PROFS_ENOMEM;
     if (!lm->cfg.tied && set_g(lm, PF_G_HEAD_W, "%slm_head.weight", "")) return PROFS_ENOMEM;
-    return 0;
+    return lm->cfg.moe_layer ? pf_moe_names(lm, p) : 0;
 }
 
 static int names_opt(profs_lm *lm)
@@ -493,6 +508,11 @@ static void slot_shape(const pf_lm_config *c, int arch, int slot, size_t *r, siz
     case PF_GATE_W: case PF_UP_W: if (arch == PF_ARCH_GPT2) { *r = D; *k = F; } else { *r = F; *k = D; } break;
     case PF_GATE_B: case PF_UP_B: *r = F; break;
     case PF_DOWN_W: if (arch == PF_ARCH_GPT2) { *r = F; *k = D; } else { *r = D; *k = F; } break;
+    case PF_QN_W: case PF_KN_W: *r = c->head_dim; break;
+    case PF_ROUTER_W: *r = c->n_experts; *k = D; break;
+    case PF_SH_GATE_W: case PF_SH_UP_W: *r = c->shared_ffn; *k = D; break;
+    case PF_SH_DOWN_W: *r = D; *k = c->shared_ffn; break;
+    case PF_SH_GATE: *r = 1; *k = D; break;
     default: *r = 0; break;
     }
 }
@@ -555,5 +575,5 @@ int pf_lm_check_tensors(profs_lm *lm)
     if (lm->gname[PF_G_NORM_B] && (rc = check_one(lm, lm->gname[PF_G_NORM_B], c->dim, 0))) return rc;
     if (lm->gname[PF_G_HEAD_W] && (rc = check_one(lm, lm->gname[PF_G_HEAD_W], c->vocab, E))) return rc;
     if (lm->gname[PF_G_HEAD_B] && (rc = check_one(lm, lm->gname[PF_G_HEAD_B], c->vocab, 0))) return rc;
-    return 0;
+    return c->moe_layer ? pf_moe_check(lm) : 0;
 }

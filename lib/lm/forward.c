@@ -63,8 +63,8 @@ PF_VECTORIZE static void add_into(float *restrict a, const float *restrict b, si
 
 /* y (n, out) [ld ldy] = beta * y + x (n, in) [ld ldx] W + b, W stored [out, in]
  * (nn.Linear) or [in, out] (Conv1D, trans = 1). */
-static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
-                   size_t in, size_t out, const float *b, float beta)
+void pf_linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
+               size_t in, size_t out, const float *b, float beta)
 {
     if (n == 0) return;
     if (conv1d)
@@ -76,7 +76,7 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, c
     if (b)
         for (size_t r = 0; r < n; r++) add_into(y + r * ldy, b, out);
 }
-
+#define linear pf_linear
 
 /* e^x for x in [-87, 88] (clamped outside) with a relative error below 2e-7:
  * 2^(x log2 e) split into an integer power (exponent bits) and 2^f for
@@ -128,6 +128,12 @@ PF_VECTORIZE static void mul_into(float *a, const float *b, size_t n)
     for (size_t i = 0; i < n; i++) a[i] *= b[i];
 }
 
+void pf_silu_mul(float *gate, const float *up, size_t n)
+{
+    activate(PF_ACT_SILU, gate, n);
+    mul_into(gate, up, n);
+}
+
 /* s[j] = e^(s[j] - mx) for j in [lo, hi); returns the sum. */
 PF_VECTORIZE static float exp_shift(float *s, size_t lo, size_t hi, float mx)
 {
@@ -167,9 +173,9 @@ static void rope_row(const pf_lm_config *c, float *row, size_t n_heads, size_t p
  * stride ldkv; out (n, q_dim) at stride ldo. Query rows go in blocks of `rows`, each
  * over only the keys some row of the block sees. scores: (min(n, rows) * n_keys) scratch. */
 static void attend(const pf_lm_config *c, size_t rows, float *out, size_t ldo, const float *q, size_t ldq, const float *k,
-                   const float *v, size_t ldkv, size_t n, size_t past, float *scores, float scale)
+                   const float *v, size_t ldkv, size_t n, size_t past, float *scores, float scale, size_t W)
 {
-    size_t hd = c->head_dim, group = c->n_heads / c->n_kv_heads, W = c->sliding_window;
+    size_t hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
     for (size_t h = 0; h < c->n_heads; h++) {
         size_t kh = h / group;
         for (size_t q0 = 0; q0 < n; q0 += rows) {
@@ -257,8 +263,8 @@ typedef struct scratch {
     float *scores;  /* (max_n * max_keys) */
 } scratch;
 
-static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, size_t T, const pf_batch *b,
-                  pf_kv *kv, scratch *sc)
+static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, size_t T, const pf_batch *b,
+                 pf_kv *kv, scratch *sc)
 {
     const pf_lm_config *c = &lm->cfg;
     const pf_wt *w = lw->w;
@@ -278,8 +284,15 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
         linear(sc->qkv + Q, ld, ain, D, T, w[PF_K_W].p, 0, D, KV, w[PF_K_B].p, 0.0f);
         linear(sc->qkv + Q + KV, ld, ain, D, T, w[PF_V_W].p, 0, D, KV, w[PF_V_B].p, 0.0f);
     }
+    if (w[PF_QN_W].p) /* per-head RMSNorm of q and k before RoPE (qwen3_moe) */
+        for (size_t t = 0; t < T; t++) {
+            float *row = sc->qkv + t * ld;
+            rms_norm(row, row, c->n_heads, c->head_dim, w[PF_QN_W].p, c->norm_eps);
+            rms_norm(row + Q, row + Q, c->n_kv_heads, c->head_dim, w[PF_KN_W].p, c->norm_eps);
+        }
     float scale = c->attn_scale;
     if (c->scale_by_layer) scale /= (float)(layer + 1);
+    size_t window = c->layer_window ? c->layer_window[layer] : c->sliding_window;
     for (size_t s = 0; s < b->n_seqs; s++) {
         size_t t0 = b->start[s], n = b->start[s + 1] - t0, past = b->past ? b->past[s] : 0;
         if (c->rope != PF_ROPE_NONE)
@@ -302,7 +315,8 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
         } else if (past) {
             past = 0; /* no cache: positions only shift RoPE/learned positions */
         }
-        attend(c, lm->att_rows, sc->att + t0 * Q, Q, sc->qkv + t0 * ld, ld, k, v, ldkv, n, past, sc->scores, scale);
+        attend(c, lm->att_rows, sc->att + t0 * Q, Q, sc->qkv + t0 * ld, ld, k, v, ldkv, n, past, sc->scores, scale,
+               window);
     }
 
     /* output projection into the residual stream */
@@ -321,6 +335,7 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
     } else if (c->parallel) {
         min = sc->h;
     }
+    if (c->moe_layer && c->moe_layer[layer]) return pf_moe_block(lm, lw, layer, x, min, T);
     for (size_t r0 = 0; r0 < T; r0 += MLP_ROWS) {
         size_t n = T - r0 < MLP_ROWS ? T - r0 : MLP_ROWS;
         linear(sc->up, F, min + r0 * D, D, n, w[PF_UP_W].p, tr[PF_UP_W], D, F, w[PF_UP_B].p, 0.0f);
@@ -334,6 +349,7 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
         linear(x + r0 * D, D, sc->up, F, n, w[PF_DOWN_W].p, tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 1.0f);
         if (!c->ln_before) norm_rows(c, x + r0 * D, x + r0 * D, n, w[PF_LN2_W].p, w[PF_LN2_B].p);
     }
+    return 0;
 }
 
 int pf_kv_init(pf_kv *kv, const profs_lm *lm, size_t capacity)
@@ -395,8 +411,9 @@ int pf_lm_forward(const profs_lm *lm, float *x, const int32_t *ids, const pf_bat
         pf_layer_w local = {0};
         const pf_layer_w *lw = lm->cache ? &lm->cache[l] : &local;
         if (!lm->cache && (rc = pf_layer_load(lm, &local, l, lm->arena))) goto done;
-        block(lm, lw, l, x, T, b, kv, &sc);
+        rc = block(lm, lw, l, x, T, b, kv, &sc);
         if (!lm->cache) pf_layer_drop(lm, &local, l);
+        if (rc) goto done;
         if (cb && (rc = cb(ud, l + 1, x, T, D))) goto done;
     }
     if (kv) kv->len += T;

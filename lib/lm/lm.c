@@ -30,7 +30,8 @@ int pf_lm_open_common(profs_lm **out, profs_model *model, int own)
     lm->resident_bytes = DEFAULT_RESIDENT_BYTES;
     lm->att_rows = 128;
     lm->arena = calloc(1, sizeof *lm->arena);
-    if (!lm->arena) {
+    lm->earena = calloc(1, sizeof *lm->earena);
+    if (!lm->arena || !lm->earena) {
         profs_lm_free(lm);
         return pf_enomem("profs_lm");
     }
@@ -64,6 +65,11 @@ static void lm_release(profs_lm *lm)
         lm->arena->buf = NULL;
         lm->arena->cap = 0;
     }
+    if (lm->earena) {
+        free(lm->earena->buf);
+        lm->earena->buf = NULL;
+        lm->earena->cap = 0;
+    }
 }
 
 void pf_lm_free_tokenizer(profs_lm *lm);
@@ -79,6 +85,7 @@ void profs_lm_free(profs_lm *lm)
     free(lm->ltrans);
     for (int i = 0; i < PF_GSLOT_COUNT; i++) free(lm->gname[i]);
     free(lm->cfg.inv_freq);
+    pf_moe_free(lm);
     free(lm->arena);
     if (lm->own_model) profs_model_free(lm->model);
     free(lm);

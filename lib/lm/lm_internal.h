@@ -21,6 +21,10 @@ enum pf_slot {
     PF_GATE_W, PF_GATE_B,          /* llama gate_proj */
     PF_UP_W, PF_UP_B,              /* llama up_proj, gpt2 c_fc, opt fc1, gptj fc_in */
     PF_DOWN_W, PF_DOWN_B,          /* llama down_proj, gpt2 c_proj, opt fc2, gptj fc_out */
+    PF_QN_W, PF_KN_W,              /* qwen3_moe per-head RMSNorm of q and k [head_dim] */
+    PF_ROUTER_W,                   /* MoE router [n_experts, D] */
+    PF_SH_GATE_W, PF_SH_UP_W, PF_SH_DOWN_W, /* qwen2_moe shared expert [S, D], [S, D], [D, S] */
+    PF_SH_GATE,                    /* qwen2_moe shared_expert_gate [1, D] (sigmoid) */
     PF_SLOT_COUNT
 };
 
@@ -51,6 +55,11 @@ typedef struct pf_lm_config {
     int opt_bias;                  /* OPT enable_bias (1 elsewhere, unused) */
     float attn_scale;              /* multiplies q.k */
     int scale_by_layer;            /* gpt2 scale_attn_by_inverse_layer_idx */
+    size_t *layer_window;          /* (n_layers) sliding window per layer (0: none), or NULL: sliding_window */
+    /* mixture of experts (moe.c); n_experts 0: dense */
+    size_t n_experts, top_k, moe_ffn, shared_ffn; /* shared_ffn 0: no shared expert */
+    int norm_topk;                 /* renormalise the top-k probabilities */
+    unsigned char *moe_layer;      /* (n_layers) 1 where the block is sparse, or NULL */
 } pf_lm_config;
 
 /* One weight tensor as f32: borrowed from the mapping (F32, aligned) or converted. */
@@ -90,6 +99,14 @@ struct profs_lm {
     pf_layer_w *cache;             /* (n_layers) or NULL */
     pf_arena *arena;               /* streaming conversion buffer (mutable through const lm) */
     pf_wt head;                    /* converted head when resident */
+    /* expert tensors (moe.c): per-expert layout (n_layers * n_experts * 3: gate, up, down) or fused
+     * (n_layers * 2: gate_up_proj [E, 2I, D], down_proj [E, D, I]); NULL for dense layers */
+    char **ename;
+    int moe_fused;
+    pf_arena *earena;              /* one expert matrix in f32 at a time */
+    /* tests: called with each sparse block's routing, sel and wt (T, top_k) in rank order */
+    void (*route_cb)(void *ud, size_t layer, size_t n_tokens, const size_t *sel, const float *wt);
+    void *route_ud;
 };
 
 /* A batch of sequences laid out back to back: sequence s has tokens
@@ -130,11 +147,27 @@ void pf_kv_free(pf_kv *kv, size_t n_layers);
 int pf_lm_config_read(profs_lm *lm);
 int pf_lm_check_tensors(profs_lm *lm);
 
+/* Mixture of experts (moe.c). */
+int pf_moe_config_read(profs_lm *lm);
+int pf_moe_names(profs_lm *lm, const char *prefix);   /* router, shared expert and expert tensors */
+int pf_moe_check(profs_lm *lm);                        /* every expert tensor present with its shape */
+void pf_moe_free(profs_lm *lm);
+/* The sparse MLP of block `layer`: x (T, D) += MoE(h) with h (T, D) the normalised input. */
+int pf_moe_block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, const float *h, size_t T);
+
+/* Shared kernels (forward.c). */
+void pf_linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
+               size_t in, size_t out, const float *b, float beta);
+void pf_silu_mul(float *gate, const float *up, size_t n);  /* gate = silu(gate) * up */
+
 /* Weights (weights.c). */
 int pf_wt_load(const profs_lm *lm, pf_wt *w, const char *name);
 void pf_wt_drop(const profs_lm *lm, pf_wt *w, const char *name);
 /* Load block `layer`; with an arena, converted tensors share its buffer (valid until the next load). */
 int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *arena);
 void pf_layer_drop(const profs_lm *lm, pf_layer_w *lw, size_t layer);
+/* The f32 view of numel elements at element offset off of tensor `name` (a slice of a fused tensor):
+ * in place for aligned F32, else converted into arena. Release the pages with profs_model_release. */
+int pf_wt_slice(const profs_lm *lm, const float **out, const char *name, size_t off, size_t numel, pf_arena *arena);
 
 #endif

@@ -245,8 +245,10 @@ def make(fx, out_root, tok_src):
         tensors[f"route_margin.{i}"] = torch.stack(margins).float().contiguous()
     # greedy continuation of sequence GREEDY_SEQ; every step checked for ties (logits and routing)
     prompt = tensors[f"ids.{GREEDY_SEQ}"].tolist()
-    gen = ref.generate(input_ids=torch.tensor([prompt]), max_new_tokens=GREEDY_NEW, do_sample=False,
-                       num_beams=1, pad_token_id=0, eos_token_id=None)[0].tolist()
+    # attention_mask given: generate() would otherwise mask every prompt token equal to pad_token_id
+    gen = ref.generate(input_ids=torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                       max_new_tokens=GREEDY_NEW, do_sample=False, num_beams=1, pad_token_id=0,
+                       eos_token_id=None)[0].tolist()
     for t in range(len(prompt), len(gen)):
         _, lg, _, _, margins = run(ref, gen[:t])
         top = torch.sort(lg[-1], descending=True).values
