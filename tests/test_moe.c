@@ -1,7 +1,8 @@
 /* Mixture-of-experts runtime against transformers itself: the checkpoints and goldens of
- * tests/data/tf/{mixtral,qwen2_moe,qwen3_moe}_* (tests/reference/tf_fixtures_moe.py): hidden states
- * per layer, logits, routing decisions (with the goldens' margins asserted, so near-ties fail
- * loudly), greedy continuations, perplexity; and the errors of incomplete or unknown expert layouts. */
+ * tests/data/tf/{mixtral,qwen2_moe,qwen3_moe}_* (tests/reference/tf_fixtures_moe.py through
+ * tf_goldens.py): hidden states per layer, logits, routing decisions (route.safetensors, with the
+ * goldens' margins asserted so that near-ties fail loudly), greedy continuations, perplexity; and the
+ * errors of incomplete or unknown expert layouts. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,16 +29,18 @@ static char *fixture_dir(const char *name)
     return tu_data_path(rel);
 }
 
-static profs_model *golden(const char *name)
+static profs_model *golden_file(const char *name, const char *file)
 {
     char rel[160];
-    snprintf(rel, sizeof rel, "tf/%s/golden.safetensors", name);
+    snprintf(rel, sizeof rel, "tf/%s/%s", name, file);
     char *p = tu_data_path(rel);
     profs_model *g = NULL;
     ck_assert_profs_ok(profs_model_open(&g, p));
     free(p);
     return g;
 }
+
+static profs_model *golden(const char *name) { return golden_file(name, "golden.safetensors"); }
 
 static float *gread(const profs_model *g, const char *name, size_t *count)
 {
@@ -107,10 +110,10 @@ static void check_fixture(const char *name, size_t att_rows)
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     lm->att_rows = att_rows;
-    profs_model *g = golden(name);
+    profs_model *g = golden(name), *gr = golden_file(name, "route.safetensors");
     size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm), V = profs_lm_vocab_size(lm);
     size_t K = lm->cfg.top_k;
-    ck_assert_uint_eq(D, 64);
+    ck_assert_uint_eq(D, 32);
     ck_assert_uint_eq(V, 260);
     ck_assert_uint_eq(K, 2);
     ck_assert_uint_ge(lm->cfg.n_experts, 4);
@@ -134,11 +137,12 @@ static void check_fixture(const char *name, size_t att_rows)
         /* routing: the same experts per token as transformers, weights to 1e-5, and no near-tie */
         size_t nr, nw, nm;
         snprintf(key, sizeof key, "route.%d", i);
-        int32_t *rs = gids(g, key, &nr);
+        int32_t *rs = gids(gr, key, &nr);
         snprintf(key, sizeof key, "route_w.%d", i);
-        float *rw = gread(g, key, &nw);
+        float *rw = gread(gr, key, &nw);
         snprintf(key, sizeof key, "route_margin.%d", i);
-        float *rm = gread(g, key, &nm);
+        float *rm = gread(gr, key, &nm);
+        ck_assert_uint_eq(nw, nr);
         ck_assert_uint_eq(nr, r.n * T * K);
         ck_assert_uint_eq(nm, r.n * T);
         for (size_t m = 0; m < r.n; m++) {
@@ -175,6 +179,7 @@ static void check_fixture(const char *name, size_t att_rows)
         free(rm);
     }
     lm->route_cb = NULL;
+    profs_model_free(gr);
     profs_model_free(g);
     profs_lm_free(lm);
     free(p);
@@ -187,25 +192,32 @@ START_TEST(matches_transformers)
 }
 END_TEST
 
+/* Greedy continuations (KV cache) are transformers' generate(do_sample=False), token for token. */
 START_TEST(greedy_matches_transformers)
 {
     const char *name = fixtures[_i];
     char *p = fixture_dir(name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
+    ck_assert_ptr_nonnull(profs_lm_tokenizer(lm)); /* its EOS stops generation, as generation_config's does */
     profs_model *g = golden(name);
-    size_t np, ng;
-    int32_t *prompt = gids(g, "ids.2", &np), *want = gids(g, "greedy.0", &ng);
-    ck_assert_uint_eq(ng, np + 8);
-    ck_assert_mem_eq(want, prompt, np * sizeof(int32_t));
-    int32_t got[8];
-    size_t n;
-    ck_assert_profs_ok(profs_lm_generate(lm, got, 8, &n, prompt, np, 8, NULL, NULL, NULL));
-    ck_assert_uint_eq(n, 8);
-    for (size_t i = 0; i < 8; i++)
-        ck_assert_msg(got[i] == want[np + i], "%s: greedy token %zu: %d, transformers %d", name, i, got[i], want[np + i]);
-    free(prompt);
-    free(want);
+    for (int i = 0; i < 4; i++) {
+        char key[64];
+        size_t T, n_want, n_got;
+        snprintf(key, sizeof key, "ids.%d", i);
+        int32_t *ids = gids(g, key, &T);
+        snprintf(key, sizeof key, "greedy.%d", i);
+        int32_t *want = gids(g, key, &n_want);
+        ck_assert_uint_ge(n_want, 1);
+        int32_t got[64];
+        ck_assert_profs_ok(profs_lm_generate(lm, got, 64, &n_got, ids, T, 12, NULL, NULL, NULL));
+        ck_assert_msg(n_got == n_want, "%s sequence %d: %zu new tokens, transformers %zu", name, i, n_got, n_want);
+        for (size_t k = 0; k < n_want; k++)
+            ck_assert_msg(got[k] == want[k], "%s sequence %d: new token %zu is %d, transformers %d", name, i, k,
+                          got[k], want[k]);
+        free(ids);
+        free(want);
+    }
     profs_model_free(g);
     profs_lm_free(lm);
     free(p);
@@ -224,8 +236,8 @@ START_TEST(perplexity_matches_transformers)
     } else {
         size_t n;
         int32_t *ids = gids(g, "ppl_ids", &n);
-        static const size_t settings[][2] = {{16, 16}, {16, 5}, {40, 40}};
-        for (size_t k = 0; k < 3; k++) {
+        static const size_t settings[][2] = {{16, 16}, {16, 5}, {40, 40}, {64, 64}};
+        for (size_t k = 0; k < 4; k++) {
             char key[64];
             snprintf(key, sizeof key, "ppl.%zu.%zu", settings[k][0], settings[k][1]);
             const void *data;
@@ -252,8 +264,8 @@ START_TEST(config_facts)
     struct { const char *name; size_t E, shared; int norm, fused; const char *sparse, *window; } want[] = {
         {"mixtral_f32", 8, 0, 1, 0, "111", "888"},
         {"mixtral_bf16_fused", 8, 0, 1, 1, "111", "000"},
-        {"qwen2_moe_f32", 6, 40, 0, 0, "0101", "8080"},     /* decoder_sparse_step 2; even layers below 3 slide */
-        {"qwen2_moe_bf16_fused", 8, 40, 1, 1, "101", "000"}, /* mlp_only_layers [1] */
+        {"qwen2_moe_f32", 6, 28, 0, 0, "0101", "8080"},     /* decoder_sparse_step 2; even layers below 3 slide */
+        {"qwen2_moe_bf16_fused", 8, 28, 1, 1, "101", "000"}, /* mlp_only_layers [1] */
         {"qwen3_moe_f32", 4, 0, 1, 0, "101", "000"},
         {"qwen3_moe_bf16_fused", 6, 0, 0, 1, "111", "000"},
     };
@@ -312,11 +324,11 @@ START_TEST(more_experts_declared_is_refused)
     char *dir = tu_tmpdir("moe");
     char *p = copy_fixture(dir, "mixtral_f32", "\"num_local_experts\": 8", "\"num_local_experts\": 10");
     profs_lm *lm = NULL;
-    /* the router's shape is checked first: [8, 64] where config.json implies [10, 64] */
-    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ESHAPE, "block_sparse_moe.gate.weight' has shape [8, 64]");
+    /* the router's shape is checked first: [8, 32] where config.json implies [10, 32] */
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ESHAPE, "block_sparse_moe.gate.weight' has shape [8, 32]");
     free(p);
     p = copy_fixture(dir, "qwen3_moe_bf16_fused", "\"num_local_experts\": 6", "\"num_local_experts\": 7");
-    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ESHAPE, "mlp.gate.weight' has shape [6, 64]");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ESHAPE, "mlp.gate.weight' has shape [6, 32]");
     free(p);
     /* num_experts and num_local_experts must agree when both are present */
     p = copy_fixture(dir, "qwen2_moe_f32", "\"num_experts\": 6", "\"num_experts\": 6, \"num_local_experts\": 5");
