@@ -22,21 +22,24 @@ static const char *const fixtures[] = {
 };
 #define N_FIX (sizeof fixtures / sizeof fixtures[0])
 
+/* The committed transformers-made checkpoint directory (PROFS_TF_DATA overrides tests/data/tf, as in
+ * test_lm: tests/reference/tf_live.sh points it at freshly regenerated goldens); caller frees. */
 static char *fixture_dir(const char *name)
 {
-    char rel[128];
-    snprintf(rel, sizeof rel, "tf/%s", name);
-    return tu_data_path(rel);
+    const char *base = getenv("PROFS_TF_DATA");
+    char *root = base && *base ? strdup(base) : tu_data_path("tf");
+    char *p = tu_join(root, name);
+    free(root);
+    return p;
 }
 
 static profs_model *golden_file(const char *name, const char *file)
 {
-    char rel[160];
-    snprintf(rel, sizeof rel, "tf/%s/%s", name, file);
-    char *p = tu_data_path(rel);
+    char *d = fixture_dir(name), *p = tu_join(d, file);
     profs_model *g = NULL;
     ck_assert_profs_ok(profs_model_open(&g, p));
     free(p);
+    free(d);
     return g;
 }
 

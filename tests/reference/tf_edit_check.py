@@ -91,6 +91,10 @@ def main():
     src, out, prompt, max_new, text_file = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     name = os.path.basename(os.path.normpath(src))
     bad = []
+    if json.load(open(os.path.join(src, "config.json")))["model_type"] in ("mixtral", "qwen2_moe", "qwen3_moe"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import tf_edit_check_moe  # every expert's output matrix is edited (issue 17)
+        return tf_edit_check_moe.main()
 
     # 1. loads in transformers with nothing missing, unexpected or mismatched
     model, info = AutoModelForCausalLM.from_pretrained(out, output_loading_info=True, dtype=torch.float32,
