@@ -401,6 +401,217 @@ START_TEST(bad_layer_types_is_refused)
 }
 END_TEST
 
+/* ---- the edit: every expert's output matrix ---- */
+
+/* An edit of layers 0 and 1 with the same rank-2 orthonormal basis (dim 32). */
+static profs_edit *make_edit(float *basis)
+{
+    for (size_t r = 0; r < 2; r++) {
+        float *v = basis + r * 32;
+        for (size_t d = 0; d < 32; d++) v[d] = sinf((float)(d * (r + 3) + 1));
+        for (size_t q = 0; q < r; q++) {
+            double dot = 0;
+            for (size_t d = 0; d < 32; d++) dot += (double)v[d] * basis[q * 32 + d];
+            for (size_t d = 0; d < 32; d++) v[d] -= (float)dot * basis[q * 32 + d];
+        }
+        double nn = 0;
+        for (size_t d = 0; d < 32; d++) nn += (double)v[d] * v[d];
+        for (size_t d = 0; d < 32; d++) v[d] /= (float)sqrt(nn);
+    }
+    profs_edit *e = NULL;
+    profs_subspace *s = NULL;
+    ck_assert_profs_ok(profs_edit_new(&e, 32));
+    ck_assert_profs_ok(profs_subspace_from_basis(&s, basis, 2, 32));
+    ck_assert_profs_ok(profs_edit_add(e, 0, s));
+    ck_assert_profs_ok(profs_edit_add(e, 1, s));
+    profs_subspace_free(s);
+    return e;
+}
+
+/* W' (D, X) against (I - V^T V) W in double: relative Frobenius error. */
+static double proj_err(const float *w, const float *got, size_t D, size_t X, const float *V, size_t rank)
+{
+    double num = 0, den = 0;
+    for (size_t x = 0; x < X; x++) {
+        double c[2] = {0, 0};
+        for (size_t r = 0; r < rank; r++)
+            for (size_t d = 0; d < D; d++) c[r] += (double)V[r * D + d] * w[d * X + x];
+        for (size_t d = 0; d < D; d++) {
+            double want = w[d * X + x];
+            for (size_t r = 0; r < rank; r++) want -= V[r * D + d] * c[r];
+            num += (got[d * X + x] - want) * (got[d * X + x] - want);
+            den += want * want;
+        }
+    }
+    return sqrt(num / den);
+}
+
+static float *read_all(const profs_model *m, const char *name, size_t *n)
+{
+    uint64_t numel;
+    ck_assert_profs_ok(profs_model_tensor_size(m, name, &numel, NULL));
+    float *v = malloc((size_t)numel * sizeof(float));
+    ck_assert_profs_ok(profs_model_read_f32(m, name, v, (size_t)numel));
+    *n = (size_t)numel;
+    return v;
+}
+
+static const struct edit_case {
+    const char *name;
+    int targets;
+    size_t entries, staged;   /* report entries; tensors staged */
+    const char *first, *last; /* first and last report names */
+    double tol;               /* projection error allowed (BF16 rounding) */
+} edit_cases[] = {
+    {"mixtral_f32", PROFS_TARGET_VALUE, 16, 16, "model.layers.0.block_sparse_moe.experts.0.w2.weight",
+     "model.layers.1.block_sparse_moe.experts.7.w2.weight", 1e-6},
+    {"mixtral_f32", PROFS_TARGET_BOTH, 48, 48, "model.layers.0.block_sparse_moe.experts.0.w2.weight",
+     "model.layers.1.block_sparse_moe.experts.7.w3.weight", 1e-6},
+    {"mixtral_bf16_fused", PROFS_TARGET_VALUE, 16, 2, "model.layers.0.mlp.experts.down_proj[0]",
+     "model.layers.1.mlp.experts.down_proj[7]", 4e-3},
+    {"mixtral_bf16_fused", PROFS_TARGET_KEY, 16, 2, "model.layers.0.mlp.experts.gate_up_proj[0]",
+     "model.layers.1.mlp.experts.gate_up_proj[7]", 4e-3},
+    /* layer 0 dense (mlp.down_proj), layer 1 sparse: 6 experts and the shared expert */
+    {"qwen2_moe_f32", PROFS_TARGET_VALUE, 8, 8, "model.layers.0.mlp.down_proj.weight",
+     "model.layers.1.mlp.shared_expert.down_proj.weight", 1e-6},
+    {"qwen2_moe_f32", PROFS_TARGET_BOTH, 3 + 18 + 3, 24, "model.layers.0.mlp.down_proj.weight",
+     "model.layers.1.mlp.shared_expert.gate_proj.weight", 1e-6},
+    {"qwen3_moe_bf16_fused", PROFS_TARGET_BOTH, 24, 4, "model.layers.0.mlp.experts.down_proj[0]",
+     "model.layers.1.mlp.experts.gate_up_proj[5]", 4e-3},
+};
+#define N_EDIT (sizeof edit_cases / sizeof edit_cases[0])
+
+START_TEST(edit_projects_every_expert)
+{
+    const struct edit_case *c = &edit_cases[_i];
+    float V[64];
+    profs_edit *e = make_edit(V);
+    char *src = fixture_dir(c->name), *dir = tu_tmpdir("moe_edit"), *out = tu_join(dir, "edited");
+    profs_model *m = NULL, *o = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    profs_edit_report *rep = NULL;
+    ck_assert_profs_ok(profs_edit_apply(&rep, e, m, c->targets));
+    size_t n = profs_edit_report_count(rep);
+    ck_assert_uint_eq(n, c->entries);
+    ck_assert_uint_eq(profs_model_staged_count(m), c->staged);
+    ck_assert_str_eq(profs_edit_report_name(rep, 0), c->first);
+    ck_assert_str_eq(profs_edit_report_name(rep, n - 1), c->last);
+    ck_assert_profs_ok(profs_model_save(m, out, NULL, NULL));
+    ck_assert_profs_ok(profs_model_open(&o, out));
+    ck_assert_uint_eq(profs_model_tensor_count(o), profs_model_tensor_count(m));
+    size_t checked = 0;
+    for (size_t t = 0; t < profs_model_tensor_count(m); t++) {
+        const char *name = profs_model_tensor_name(m, t);
+        size_t nlen = strlen(name);
+        size_t ndim;
+        const int64_t *sh;
+        int dt;
+        ck_assert_profs_ok(profs_model_tensor_info(m, name, &dt, &ndim, &sh));
+        int hit = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *rn = profs_edit_report_name(rep, i);
+            if (strncmp(rn, name, nlen) || (rn[nlen] && rn[nlen] != '[')) continue;
+            hit = 1;
+            ck_assert(profs_edit_report_applied(rep, i));
+            ck_assert_double_gt(profs_edit_report_delta_norm(rep, i), 0.0);
+        }
+        if (!hit) { /* untouched: bit-identical (routers included) */
+            const void *a, *b;
+            uint64_t na, nb;
+            ck_assert_profs_ok(profs_model_tensor_data(m, name, &a, &na));
+            ck_assert_profs_ok(profs_model_tensor_data(o, name, &b, &nb));
+            ck_assert_msg(na == nb && memcmp(a, b, na) == 0, "%s: untargeted tensor '%s' changed", c->name, name);
+            continue;
+        }
+        ck_assert_msg(strstr(name, ".gate.weight") == NULL, "router '%s' targeted", name);
+        size_t nw, ng;
+        float *w = read_all(m, name, &nw), *g = read_all(o, name, &ng);
+        size_t slices = ndim == 3 ? (size_t)sh[0] : 1, R = (size_t)sh[ndim - 2], C = (size_t)sh[ndim - 1];
+        for (size_t s = 0; s < slices; s++) {
+            const float *ws = w + s * R * C, *gs = g + s * R * C;
+            double err;
+            int key = strstr(name, "gate_up") || strstr(name, "gate_proj") || strstr(name, "up_proj") ||
+                      strstr(name, ".w1.") || strstr(name, ".w3.");
+            if (!key) {
+                ck_assert_uint_eq(R, 32);
+                err = proj_err(ws, gs, R, C, V, 2); /* value: D first */
+            } else { /* key: D last; project the transpose */
+                ck_assert_uint_eq(C, 32);
+                float *wt = malloc(R * C * sizeof(float)), *gt = malloc(R * C * sizeof(float));
+                for (size_t i = 0; i < R; i++)
+                    for (size_t j = 0; j < C; j++) {
+                        wt[j * R + i] = ws[i * C + j];
+                        gt[j * R + i] = gs[i * C + j];
+                    }
+                err = proj_err(wt, gt, C, R, V, 2);
+                free(wt);
+                free(gt);
+            }
+            ck_assert_msg(err <= c->tol, "%s: '%s' slice %zu: %g from the projection", c->name, name, s, err);
+            checked++;
+        }
+        free(w);
+        free(g);
+    }
+    ck_assert_uint_eq(checked, c->entries);
+    profs_model_free(o);
+    profs_model_free(m);
+    profs_edit_report_free(rep);
+    profs_edit_free(e);
+    tu_rmtree(dir);
+    free(dir);
+    free(out);
+    free(src);
+}
+END_TEST
+
+START_TEST(edit_refuses_missing_experts)
+{
+    float V[64];
+    profs_edit *e = make_edit(V);
+    char *dir = tu_tmpdir("moe");
+    profs_model *m = NULL;
+    profs_edit_report *rep = NULL;
+    /* one expert tensor removed: refused, naming it; nothing staged */
+    char *p = copy_fixture(dir, "qwen2_moe_f32", NULL, NULL);
+    drop_tensor(p, "model.layers.1.mlp.experts.4.down_proj.weight");
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    ck_assert_profs_error(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE), PROFS_ENOTFOUND,
+                          "layer 1: qwen2_moe declares 6 experts but 1 expert tensor is missing: "
+                          "'model.layers.1.mlp.experts.4.down_proj.weight'");
+    ck_assert_uint_eq(profs_model_staged_count(m), 0);
+    profs_model_free(m);
+    free(p);
+    /* the fused tensor holds fewer experts than config.json declares */
+    p = copy_fixture(dir, "qwen3_moe_bf16_fused", "\"num_local_experts\": 6", "\"num_local_experts\": 7");
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    ck_assert_profs_error(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE), PROFS_ENOTFOUND,
+                          "fused tensor 'model.layers.0.mlp.experts.down_proj' holds 6 experts but config.json "
+                          "declares 7");
+    profs_model_free(m);
+    free(p);
+    /* a tensor past the declared experts */
+    p = copy_fixture(dir, "mixtral_f32", "\"num_local_experts\": 8", "\"num_local_experts\": 7");
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    ck_assert_profs_error(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE), PROFS_EFORMAT,
+                          "tensor 'model.layers.0.block_sparse_moe.experts.7.w2.weight' is past the 7 experts");
+    profs_model_free(m);
+    free(p);
+    /* neither layout */
+    p = copy_fixture(dir, "mixtral_bf16_fused", NULL, NULL);
+    drop_tensor(p, "model.layers.0.mlp.experts.down_proj");
+    ck_assert_profs_ok(profs_model_open(&m, p));
+    ck_assert_profs_error(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE), PROFS_ENOTFOUND,
+                          "mixtral layer 0: unknown expert layout: neither "
+                          "'model.layers.0.block_sparse_moe.experts.0.w2.weight'");
+    profs_model_free(m);
+    free(p);
+    profs_edit_free(e);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("moe");
@@ -413,6 +624,8 @@ static Suite *suite(void)
     tcase_add_test(t, more_experts_declared_is_refused);
     tcase_add_test(t, missing_expert_is_refused);
     tcase_add_test(t, bad_layer_types_is_refused);
+    tcase_add_loop_test(t, edit_projects_every_expert, 0, (int)N_EDIT);
+    tcase_add_test(t, edit_refuses_missing_experts);
     suite_add_tcase(s, t);
     return s;
 }

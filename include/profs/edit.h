@@ -186,7 +186,9 @@ PROFS_API void profs_edit_report_free(profs_edit_report *r);
 PROFS_API const char *profs_edit_report_architecture(const profs_edit_report *r);
 /** Number of entries (targeted tensors, staged or of rank 0). */
 PROFS_API size_t profs_edit_report_count(const profs_edit_report *r);
-/** Tensor name of entry @p i (NULL when out of range), valid until the report is freed. */
+/** Tensor name of entry @p i (NULL when out of range), valid until the report is freed. A slice of a
+ *  fused 3-D expert tensor (mixture-of-experts checkpoints saved with the experts fused) is named
+ *  "TENSOR[e]", e being the expert: every expert's matrix has its own entry. */
 PROFS_API const char *profs_edit_report_name(const profs_edit_report *r, size_t i);
 /** Layer of entry @p i (SIZE_MAX when out of range). */
 PROFS_API size_t profs_edit_report_layer(const profs_edit_report *r, size_t i);
