@@ -10,6 +10,26 @@
 #include "report.h"
 #include "tool.h"
 
+void tool_changed_summary(char *buf, size_t n, const profs_edit_report *rep)
+{
+    size_t plain = 0, fused = 0, slices = 0;
+    const char *last = NULL;
+    size_t last_len = 0;
+    for (size_t i = 0; i < profs_edit_report_count(rep); i++) {
+        if (profs_edit_report_rank(rep, i) == 0) continue;
+        const char *nm = profs_edit_report_name(rep, i), *br = strrchr(nm, '[');
+        if (!br) { plain++; continue; }
+        slices++; /* a slice of a fused expert tensor, named TENSOR[e]; a tensor's slices are adjacent */
+        if (!last || last_len != (size_t)(br - nm) || strncmp(last, nm, last_len)) fused++;
+        last = nm;
+        last_len = (size_t)(br - nm);
+    }
+    if (slices)
+        snprintf(buf, n, "%zu tensors changed (%zu expert matrices in %zu fused tensors)", plain + fused, slices, fused);
+    else
+        snprintf(buf, n, "%zu tensors changed", plain);
+}
+
 json_t *tool_tensors_json(const profs_edit_report *rep)
 {
     json_t *arr = json_array();
