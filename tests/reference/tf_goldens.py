@@ -2,15 +2,19 @@
 """Fixture checkpoints and goldens for the runtime tests, made by Hugging Face
 transformers itself (not by a re-implementation of it).
 
-Runs inside the transformers environment (tests/reference/transformers-env);
-from the repository root:
+Regenerate the committed files with one command, from the repository root (as root):
 
-    chroot "${PROFS_TRANSFORMERS_ENV:-/var/tmp/profs-transformers}" \\
-        python3 /REPO/tests/reference/tf_goldens.py /REPO/tests/data/tf [NAME...]
+    tests/reference/tf-regenerate [NAME...]
 
-where /REPO is where the repository is visible inside the environment
-(`scripts/test --transformers` bind-mounts it and runs this for you). The
-repository root is taken from this file's own path (--repo ROOT overrides it).
+which builds the environment if needed (tests/reference/transformers-env), copies
+tests/reference and tests/data/tokenizers into it and runs, inside it,
+
+    python3 REPO/tests/reference/tf_goldens.py OUT_DIR [NAME...]
+
+then replaces tests/data/tf/<name>/ with OUT_DIR/<name>/. The repository root REPO
+is taken from this file's own path (--repo ROOT overrides it); the script reads
+only tests/reference and tests/data/tokenizers from it. `scripts/test --transformers`
+(tests/reference/tf_live.sh) regenerates into a temporary directory and compares.
 Other modes:
 
     tf_goldens.py --list                      the fixture names, one a line
@@ -34,7 +38,9 @@ Output, one directory per fixture, OUT_DIR/<name>/:
                                 entry has the final norm applied; ours does not)
     logits.i  F32 [T, V]
     greedy.i  I32 [n]           model.generate(do_sample=False) continuation
-                                (new ids only; stops at EOS like transformers)
+                                (new ids only; stops at generation_config's EOS,
+                                or never when the fixture has no tokenizer, as
+                                the runtime takes its EOS from tokenizer.json)
   ppl_ids (I32) and ppl.{max_length}.{stride} (F64 [2]: mean NLL, perplexity),
   the loop of transformers' guide "Perplexity of fixed-length models";
   __metadata__: transformers_version, torch_version, fixture, seed, dtype,
@@ -109,7 +115,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import transformers  # noqa: E402
 from safetensors.numpy import load_file as np_load_file  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
 transformers.logging.set_verbosity_error()
@@ -255,8 +261,14 @@ def run_hidden(model, ids):
 
 
 def greedy(model, ids, n, eos):
+    """Greedy continuation; eos None: never stop early (fixtures without a tokenizer, since the runtime
+    takes its EOS from tokenizer.json)."""
+    gc = copy.deepcopy(model.generation_config)
+    gc.eos_token_id = eos
+    gc.pad_token_id = eos if eos is not None else 0
+    gc.do_sample, gc.max_new_tokens, gc.min_new_tokens = False, n, None
     out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                         max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=eos)
+                         generation_config=gc)
     return out[0, len(ids):].tolist()
 
 
@@ -500,7 +512,7 @@ def make_fixture(fx, out_root):
         check_same_weights(model, ref, name)
         want = set(fx.get("goldens", ("hidden", "logits", "greedy", "ppl")))
         seqs = (fx.get("sequences") or default_sequences)(fx, tok)
-        eos = ref.generation_config.eos_token_id
+        eos = ref.generation_config.eos_token_id if tok is not None else None
         g = {}
         for i, ids in enumerate(seqs):
             g[f"ids.{i}"] = torch.tensor(ids, dtype=torch.int32)
@@ -538,7 +550,7 @@ def make_fixture(fx, out_root):
             if d <= FEATURE_MIN:
                 raise SystemExit(f"tf_goldens: fixture {name}: feature {feat} moves transformers' outputs by only "
                                  f"{d:.3g} (need > {FEATURE_MIN}); the golden would not test it")
-        save_file(g, os.path.join(tmp, "golden.safetensors"), metadata=meta)
+        write_golden(os.path.join(tmp, "golden.safetensors"), g, meta)
         if os.path.exists(out):
             shutil.rmtree(out)
         os.chmod(tmp, 0o755)
@@ -550,6 +562,26 @@ def make_fixture(fx, out_root):
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_golden(path, tensors, meta):
+    """safetensors with tensors and metadata in sorted order, so that the bytes are reproducible
+    (safetensors' own writer orders the metadata by a hash map)."""
+    st = {torch.float32: "F32", torch.float64: "F64", torch.int32: "I32"}
+    hdr, blobs, off = {"__metadata__": dict(sorted(meta.items()))}, [], 0
+    for k in sorted(tensors):
+        t = tensors[k].contiguous()
+        b = t.numpy().tobytes()
+        hdr[k] = {"dtype": st[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
 
 
 def check_same_weights(model, ref, name):

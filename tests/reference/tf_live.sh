@@ -38,11 +38,11 @@ tests/reference/transformers-env "$env_dir"
 rel=tmp/profs-live.$$
 work=$env_dir/$rel
 rm -rf "$work"
-mkdir -p "$work/repo/tests/data/tokenizers" "$work/out" "$work/edits"
+mkdir -p "$work/repo/tests/data" "$work/out" "$work/edits"
 trap 'rm -rf "$work"' EXIT
 cp -r tests/reference "$work/repo/tests/"
 cp -r tests/data/tf "$work/repo/tests/data/"
-cp -r tests/data/tokenizers/gpt2 tests/data/tokenizers/mistral "$work/repo/tests/data/tokenizers/"
+cp -r tests/data/tokenizers "$work/repo/tests/data/"
 in_env() { chroot "$env_dir" env HOME=/tmp PYTHONDONTWRITEBYTECODE=1 python3 "$@"; }
 
 stage "regenerating the goldens with transformers"
