@@ -17,15 +17,25 @@ typedef struct pf_report_entry {
     size_t layer, rank, dim;
     int role;            /* PROFS_TARGET_VALUE or PROFS_TARGET_KEY */
     int layout;          /* profs_layout */
+    long expert;         /* slice index in a fused 3-D tensor, -1 otherwise */
     float *basis;        /* (rank, dim), owned copy */
     int applied;
     double delta, wnorm;
 } pf_report_entry;
 
+/* One staged tensor: its entries (one, or one per expert slice of a fused tensor). */
+typedef struct pf_stage_group {
+    char *tensor;
+    pf_report_entry *e;
+    size_t n;
+} pf_stage_group;
+
 struct profs_edit_report {
     char *arch;
     size_t n;
     pf_report_entry *e;
+    size_t ng;
+    pf_stage_group *g;
 };
 
 void profs_edit_report_free(profs_edit_report *r)
@@ -35,6 +45,8 @@ void profs_edit_report_free(profs_edit_report *r)
         free(r->e[i].name);
         free(r->e[i].basis);
     }
+    for (size_t i = 0; i < r->ng; i++) free(r->g[i].tensor);
+    free(r->g);
     free(r->e);
     free(r->arch);
     free(r);
@@ -50,42 +62,26 @@ int profs_edit_report_applied(const profs_edit_report *r, size_t i) { return r &
 double profs_edit_report_delta_norm(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].delta : NAN; }
 double profs_edit_report_weight_norm(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].wnorm : NAN; }
 
-/* profs_transform_fn: project one tensor while the model is saved. */
+/* profs_transform_fn: project one tensor (every slice of it that an entry names) while the model is saved. */
 static int project_tensor(void *userdata, const char *name, float *data, size_t ndim, const int64_t *shape)
 {
-    pf_report_entry *en = userdata;
-    if (ndim != 2)
-        return pf_error(PROFS_ESHAPE, "tensor '%s': expected 2 dimensions, got %zu", name, ndim);
-    size_t rows = (size_t)shape[0], cols = (size_t)shape[1];
-    double ss = 0.0;
-    for (size_t i = 0; i < rows * cols; i++) ss += (double)data[i] * data[i];
-    double delta;
-    int rc = profs_project_f32(&delta, data, rows, cols, (profs_layout)en->layout, en->basis, en->rank, en->dim);
-    if (rc) return pf_error_prefix(rc, "tensor '%s': ", name);
-    en->wnorm = sqrt(ss);
-    en->delta = delta;
-    en->applied = 1;
-    return PROFS_OK;
-}
-
-/* Check that tensor `name` exists, is a 2-D float matrix whose D axis equals dim. */
-static int check_tensor(const profs_model *m, const char *name, int layout, size_t dim, const char *arch, size_t layer)
-{
-    int dtype;
-    size_t ndim;
-    const int64_t *shape;
-    if (profs_model_tensor_info(m, name, &dtype, &ndim, &shape) != PROFS_OK)
-        return pf_error(PROFS_ENOTFOUND, "%s: layer %zu: %s tensor '%s' is missing", profs_model_path(m), layer, arch, name);
-    if (!pf_dtype_is_float(dtype))
-        return pf_error(PROFS_EUNSUPPORTED, "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 can be edited",
-                        profs_model_path(m), name, profs_dtype_name(dtype) ? profs_dtype_name(dtype) : "?");
-    if (ndim != 2)
-        return pf_error(PROFS_ESHAPE, "%s: tensor '%s' has %zu dimensions, expected a matrix", profs_model_path(m), name, ndim);
-    int64_t d = layout == PROFS_LAYOUT_D_FIRST ? shape[0] : shape[1];
-    if ((uint64_t)d != dim)
-        return pf_error(PROFS_ESHAPE, "%s: tensor '%s' has shape [%lld, %lld]; its %s axis should be the edit's dim %zu",
-                        profs_model_path(m), name, (long long)shape[0], (long long)shape[1],
-                        layout == PROFS_LAYOUT_D_FIRST ? "first" : "last", dim);
+    pf_stage_group *g = userdata;
+    int fused = g->e[0].expert >= 0;
+    if (ndim != (fused ? 3u : 2u))
+        return pf_error(PROFS_ESHAPE, "tensor '%s': expected %d dimensions, got %zu", name, fused ? 3 : 2, ndim);
+    size_t rows = (size_t)shape[ndim - 2], cols = (size_t)shape[ndim - 1];
+    for (size_t i = 0; i < g->n; i++) {
+        pf_report_entry *en = &g->e[i];
+        float *w = data + (fused ? (size_t)en->expert * rows * cols : 0);
+        double ss = 0.0;
+        for (size_t k = 0; k < rows * cols; k++) ss += (double)w[k] * w[k];
+        double delta;
+        int rc = profs_project_f32(&delta, w, rows, cols, (profs_layout)en->layout, en->basis, en->rank, en->dim);
+        if (rc) return pf_error_prefix(rc, "tensor '%s': ", en->name);
+        en->wnorm = sqrt(ss);
+        en->delta = delta;
+        en->applied = 1;
+    }
     return PROFS_OK;
 }
 
@@ -98,60 +94,84 @@ int profs_edit_apply(profs_edit_report **report, const profs_edit *e, profs_mode
     int rc = pf_arch_resolve(&am, m, e->architecture);
     if (rc) return rc;
     const pf_arch *a = am.arch;
-    if (am.hidden && am.hidden != e->dim)
-        return pf_error(PROFS_ESHAPE, "%s: the model's %s is %zu but the edit's dim is %zu", profs_model_path(m),
-                        a->hidden_key, am.hidden, e->dim);
-    size_t n_keys = 0;
-    while (a->keys[n_keys]) n_keys++;
-    size_t per_layer = ((targets & PROFS_TARGET_VALUE) ? 1 : 0) + ((targets & PROFS_TARGET_KEY) ? n_keys : 0);
-    for (size_t i = 0; i < e->n; i++)
-        if (e->entries[i].layer >= am.n_layers)
-            return pf_error(PROFS_ENOTFOUND, "%s: the edit has layer %zu but the model has %zu layers", profs_model_path(m),
-                            e->entries[i].layer, am.n_layers);
-
-    profs_edit_report *r = calloc(1, sizeof *r);
-    if (!r) return pf_enomem("edit report");
-    size_t total = e->n * per_layer;
-    if (!(r->arch = strdup(a->name)) || (total && !(r->e = calloc(total, sizeof *r->e)))) {
-        profs_edit_report_free(r);
-        return pf_enomem("edit report");
+    profs_edit_report *r = NULL;
+    pf_arch_target **lt = NULL;
+    size_t *ln = NULL, total = 0;
+    if (am.hidden && am.hidden != e->dim) {
+        rc = pf_error(PROFS_ESHAPE, "%s: the model's %s is %zu but the edit's dim is %zu", profs_model_path(m),
+                      a->hidden_key, am.hidden, e->dim);
+        goto fail;
     }
+    for (size_t i = 0; i < e->n; i++)
+        if (e->entries[i].layer >= am.n_layers) {
+            rc = pf_error(PROFS_ENOTFOUND, "%s: the edit has layer %zu but the model has %zu layers", profs_model_path(m),
+                          e->entries[i].layer, am.n_layers);
+            goto fail;
+        }
     /* resolve and validate everything before staging anything */
+    lt = calloc(e->n ? e->n : 1, sizeof *lt);
+    ln = calloc(e->n ? e->n : 1, sizeof *ln);
+    if (!lt || !ln) { rc = pf_enomem("edit targets"); goto fail; }
+    for (size_t i = 0; i < e->n; i++) {
+        if ((rc = pf_arch_layer_targets(&lt[i], &ln[i], &am, m, e->entries[i].layer, targets, e->dim))) goto fail;
+        total += ln[i];
+    }
+    r = calloc(1, sizeof *r);
+    if (!r || !(r->arch = strdup(a->name)) || (total && !(r->e = calloc(total, sizeof *r->e))) ||
+        (total && !(r->g = calloc(total, sizeof *r->g)))) {
+        rc = pf_enomem("edit report");
+        goto fail;
+    }
     for (size_t i = 0; i < e->n; i++) {
         const profs_subspace *s = e->entries[i].s;
-        for (int t = (targets & PROFS_TARGET_VALUE) ? -1 : 0; t < (int)((targets & PROFS_TARGET_KEY) ? n_keys : 0); t++) {
+        for (size_t j = 0; j < ln[i]; j++) {
+            const pf_arch_target *t = &lt[i][j];
             pf_report_entry *en = &r->e[r->n];
-            char name[256];
-            pf_arch_tensor_name(name, sizeof name, &am, t, e->entries[i].layer);
             en->layer = e->entries[i].layer;
             en->rank = s->rank;
             en->dim = e->dim;
-            en->role = t < 0 ? PROFS_TARGET_VALUE : PROFS_TARGET_KEY;
-            en->layout = t < 0 ? a->value_layout : a->key_layout;
+            en->role = t->role;
+            en->layout = t->layout;
+            en->expert = t->fused ? t->expert : -1;
             en->delta = s->rank ? NAN : 0.0;
             en->wnorm = NAN;
-            if (!(en->name = strdup(name))) { rc = pf_enomem("edit report"); goto fail; }
+            if (!(en->name = strdup(t->name))) { rc = pf_enomem("edit report"); goto fail; }
             r->n++;
-            if ((rc = check_tensor(m, name, en->layout, e->dim, a->name, en->layer))) goto fail;
             if (s->rank) {
                 if (!(en->basis = malloc(s->rank * s->dim * sizeof *en->basis))) { rc = pf_enomem("edit report"); goto fail; }
                 memcpy(en->basis, s->basis, s->rank * s->dim * sizeof *en->basis);
+                /* slices of one fused tensor (adjacent) share one staged transform */
+                pf_stage_group *last = r->ng ? &r->g[r->ng - 1] : NULL;
+                if (t->fused && last && last->e + last->n == en && !strcmp(last->tensor, t->tensor)) {
+                    last->n++;
+                } else {
+                    pf_stage_group *g = &r->g[r->ng];
+                    if (!(g->tensor = strdup(t->tensor))) { rc = pf_enomem("edit report"); goto fail; }
+                    g->e = en;
+                    g->n = 1;
+                    r->ng++;
+                }
             }
         }
     }
     size_t staged = 0;
-    for (; staged < r->n; staged++) {
-        pf_report_entry *en = &r->e[staged];
-        if (!en->rank) continue;
-        if ((rc = profs_model_stage_transform(m, en->name, project_tensor, en))) {
-            for (size_t j = 0; j < staged; j++)
-                if (r->e[j].rank) (void)profs_model_unstage(m, r->e[j].name);
+    for (; staged < r->ng; staged++)
+        if ((rc = profs_model_stage_transform(m, r->g[staged].tensor, project_tensor, &r->g[staged]))) {
+            for (size_t j = 0; j < staged; j++) (void)profs_model_unstage(m, r->g[j].tensor);
             goto fail;
         }
-    }
+    for (size_t i = 0; i < e->n; i++) free(lt[i]);
+    free(lt);
+    free(ln);
+    pf_arch_model_free(&am);
     *report = r;
     return PROFS_OK;
 fail:
+    if (lt)
+        for (size_t i = 0; i < e->n; i++) free(lt[i]);
+    free(lt);
+    free(ln);
+    pf_arch_model_free(&am);
     profs_edit_report_free(r);
     return rc;
 }

@@ -21,7 +21,20 @@ typedef struct pf_arch {
     int value_layout;                                   /* profs_layout of the value matrix */
     const char *keys[PF_ARCH_MAX_KEYS + 1];             /* key matrices (NULL-terminated) */
     int key_layout;                                     /* profs_layout of the key matrices */
+    /* Mixture of experts (moe != PF_MOE_NONE): an expert is a tensor row with an index. In a sparse
+     * layer the value matrices are every expert's output matrix (and the shared expert's); the
+     * router is never edited. Dense layers (Qwen's decoder_sparse_step, mlp_only_layers) use value/keys. */
+    int moe;                                            /* PF_MOE_* */
+    const char *probe;                                  /* a tensor of every layer, to find the prefix */
+    const char *expert_value;                           /* per-expert layout: %zu layer, %zu expert */
+    const char *expert_keys[PF_ARCH_MAX_KEYS + 1];
+    const char *fused_value;                            /* fused layout: [E, D, I], %zu layer */
+    const char *fused_key;                              /* fused layout: [E, 2I, D] (gate and up) */
+    const char *shared_value;                           /* shared expert (qwen2_moe) or NULL */
+    const char *shared_keys[PF_ARCH_MAX_KEYS + 1];
 } pf_arch;
+
+enum { PF_MOE_NONE, PF_MOE_ALL, PF_MOE_STEP }; /* ALL: every layer sparse (Mixtral); STEP: Qwen's rule */
 
 /* Find an architecture by name ("gpt2", ...); NULL when unknown. */
 const pf_arch *pf_arch_by_name(const char *name);
@@ -35,7 +48,27 @@ typedef struct pf_arch_model {
     const char *prefix;      /* the prefix its tensors use */
     size_t n_layers;
     size_t hidden;           /* residual width (0 when not known from config.json) */
+    size_t n_experts;        /* MoE: experts per sparse layer (config.json), else 0 */
+    unsigned char *sparse;   /* MoE: (n_layers) 1 where the layer is sparse, else NULL (owned) */
+    int fused;               /* MoE: experts stored as fused 3-D tensors */
 } pf_arch_model;
+
+void pf_arch_model_free(pf_arch_model *am);
+
+/* One tensor the edit reaches: a matrix, or slice `expert` of a fused 3-D tensor. */
+typedef struct pf_arch_target {
+    char tensor[256];        /* the stored tensor */
+    char name[272];          /* what the report calls it: tensor, or tensor[expert] for a fused slice */
+    int role;                /* PROFS_TARGET_VALUE or PROFS_TARGET_KEY */
+    int layout;              /* profs_layout of the matrix (of each slice) */
+    long expert;             /* expert index, -1 when not an expert */
+    int fused;               /* 1: a slice of a 3-D tensor */
+} pf_arch_target;
+
+/* The matrices of `layer` that `targets` reach, validated against m (present, float, the D axis
+ * equal to dim, every declared expert present: the missing ones named). *out is malloc'd (free it). */
+int pf_arch_layer_targets(pf_arch_target **out, size_t *n, const pf_arch_model *am, const profs_model *m,
+                          size_t layer, int targets, size_t dim);
 
 /* Detect the architecture of m: config.json model_type, then architectures[0], then
  * tensor names; then the name prefix, layer count and hidden size.
