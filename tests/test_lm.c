@@ -622,8 +622,9 @@ START_TEST(unsupported_architecture)
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED, "architecture 'bert' is not supported");
     free(p);
     p = fixture("llama");
-    rewrite_config(p, "\"rope_type\": \"llama3\"", "\"rope_type\": \"yarn\"");
-    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED, "rope_scaling type 'yarn'");
+    rewrite_config(p, "\"rope_type\": \"llama3\"", "\"rope_type\": \"ntk\"");
+    ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED,
+                          "rope_scaling type 'ntk' is not supported (default, linear, llama3, yarn, dynamic, longrope)");
     free(p);
 }
 END_TEST

@@ -17,7 +17,8 @@ typedef struct pf_report_entry {
     size_t layer, rank, dim;
     int role;            /* PROFS_TARGET_VALUE or PROFS_TARGET_KEY */
     int layout;          /* profs_layout */
-    float *basis;        /* (rank, dim), owned copy */
+    float *basis;        /* (rank, dim), owned copy (post-norm aware: an orthonormal basis of span(diag(g) V)) */
+    int post_norm;       /* 1: projected post-norm aware (see docs/core.md) */
     int applied;
     double delta, wnorm;
 } pf_report_entry;
@@ -49,6 +50,53 @@ int profs_edit_report_role(const profs_edit_report *r, size_t i) { return r && i
 int profs_edit_report_applied(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].applied : 0; }
 double profs_edit_report_delta_norm(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].delta : NAN; }
 double profs_edit_report_weight_norm(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].wnorm : NAN; }
+int profs_edit_report_post_norm(const profs_edit_report *r, size_t i) { return r && i < r->n ? r->e[i].post_norm : 0; }
+
+/* Post-norm aware value basis. Where the MLP output y = W h passes through a norm
+ * g * y / rms(y) before it joins the residual stream (gemma's post_feedforward_layernorm,
+ * g = 1 + w), what is written has no component in span(V) iff V^T (g * y) = 0, i.e.
+ * y orthogonal to span(diag(g) V). So W <- (I - Q Q^T) W with Q an orthonormal basis of
+ * span(diag(g) V). The basis (rank, dim) is replaced by Q (rank rows; fewer when
+ * diag(g) V loses rank), by twice-iterated modified Gram-Schmidt in double. */
+static int post_norm_basis(pf_report_entry *en, const profs_model *m, const char *gname, int plus_one)
+{
+    size_t D = en->dim, R = en->rank;
+    float *g = malloc(D * sizeof(float));
+    double *q = malloc(R * D * sizeof(double));
+    if (!g || !q) { free(g); free(q); return pf_enomem("post-norm basis"); }
+    int rc = profs_model_read_f32(m, gname, g, D);
+    if (rc) {
+        free(g);
+        free(q);
+        return pf_error_prefix(rc, "%s: the norm after the MLP: ", profs_model_path(m));
+    }
+    size_t k = 0;
+    for (size_t r = 0; r < R; r++) {
+        double *v = q + k * D, n0 = 0;
+        for (size_t i = 0; i < D; i++) {
+            v[i] = (double)en->basis[r * D + i] * ((plus_one ? 1.0 : 0.0) + (double)g[i]);
+            n0 += v[i] * v[i];
+        }
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t j = 0; j < k; j++) {
+                double d = 0;
+                for (size_t i = 0; i < D; i++) d += q[j * D + i] * v[i];
+                for (size_t i = 0; i < D; i++) v[i] -= d * q[j * D + i];
+            }
+        double nn = 0;
+        for (size_t i = 0; i < D; i++) nn += v[i] * v[i];
+        if (!(nn > 1e-12 * n0) || nn == 0) continue; /* dependent after scaling */
+        double inv = 1.0 / sqrt(nn);
+        for (size_t i = 0; i < D; i++) v[i] *= inv;
+        k++;
+    }
+    for (size_t i = 0; i < k * D; i++) en->basis[i] = (float)q[i];
+    en->rank = k;
+    en->post_norm = 1;
+    free(g);
+    free(q);
+    return PROFS_OK;
+}
 
 /* profs_transform_fn: project one tensor while the model is saved. */
 static int project_tensor(void *userdata, const char *name, float *data, size_t ndim, const int64_t *shape)
@@ -89,6 +137,19 @@ static int check_tensor(const profs_model *m, const char *name, int layout, size
     return PROFS_OK;
 }
 
+/* Check that the vector `name` exists with dim elements. */
+static int check_tensor_vec(const profs_model *m, const char *name, size_t dim, const char *arch, size_t layer)
+{
+    size_t ndim;
+    const int64_t *shape;
+    if (profs_model_tensor_info(m, name, NULL, &ndim, &shape) != PROFS_OK)
+        return pf_error(PROFS_ENOTFOUND, "%s: layer %zu: %s tensor '%s' is missing", profs_model_path(m), layer, arch, name);
+    if (ndim != 1 || (uint64_t)shape[0] != dim)
+        return pf_error(PROFS_ESHAPE, "%s: tensor '%s' should be a vector of the edit's dim %zu", profs_model_path(m),
+                        name, dim);
+    return PROFS_OK;
+}
+
 int profs_edit_apply(profs_edit_report **report, const profs_edit *e, profs_model *m, int targets)
 {
     if (!report || !e || !m) return pf_error(PROFS_EINVAL, "profs_edit_apply: NULL argument");
@@ -97,12 +158,11 @@ int profs_edit_apply(profs_edit_report **report, const profs_edit *e, profs_mode
     pf_arch_model am;
     int rc = pf_arch_resolve(&am, m, e->architecture);
     if (rc) return rc;
-    const pf_arch *a = am.arch;
+    const pf_family *a = am.fam;
     if (am.hidden && am.hidden != e->dim)
-        return pf_error(PROFS_ESHAPE, "%s: the model's %s is %zu but the edit's dim is %zu", profs_model_path(m),
-                        a->hidden_key, am.hidden, e->dim);
-    size_t n_keys = 0;
-    while (a->keys[n_keys]) n_keys++;
+        return pf_error(PROFS_ESHAPE, "%s: the model's %s%s is %zu but the edit's dim is %zu", profs_model_path(m),
+                        a->config_prefix, a->keys[PF_C_HIDDEN].key, am.hidden, e->dim);
+    size_t n_keys = am.n_keys;
     size_t per_layer = ((targets & PROFS_TARGET_VALUE) ? 1 : 0) + ((targets & PROFS_TARGET_KEY) ? n_keys : 0);
     for (size_t i = 0; i < e->n; i++)
         if (e->entries[i].layer >= am.n_layers)
@@ -127,7 +187,7 @@ int profs_edit_apply(profs_edit_report **report, const profs_edit *e, profs_mode
             en->rank = s->rank;
             en->dim = e->dim;
             en->role = t < 0 ? PROFS_TARGET_VALUE : PROFS_TARGET_KEY;
-            en->layout = t < 0 ? a->value_layout : a->key_layout;
+            en->layout = pf_arch_edit_layout(t < 0 ? am.value : am.keys[t]);
             en->delta = s->rank ? NAN : 0.0;
             en->wnorm = NAN;
             if (!(en->name = strdup(name))) { rc = pf_enomem("edit report"); goto fail; }
@@ -136,6 +196,13 @@ int profs_edit_apply(profs_edit_report **report, const profs_edit *e, profs_mode
             if (s->rank) {
                 if (!(en->basis = malloc(s->rank * s->dim * sizeof *en->basis))) { rc = pf_enomem("edit report"); goto fail; }
                 memcpy(en->basis, s->basis, s->rank * s->dim * sizeof *en->basis);
+                if (t < 0 && am.post_norm) {
+                    char gname[320];
+                    pf_arch_name(gname, sizeof gname, a, am.prefix, am.post_norm, en->layer, 0);
+                    if ((rc = check_tensor_vec(m, gname, e->dim, a->name, en->layer)) ||
+                        (rc = post_norm_basis(en, m, gname, a->f.norm_plus_one)))
+                        goto fail;
+                }
             }
         }
     }

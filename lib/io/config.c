@@ -77,6 +77,13 @@ int pf_model_config_is_null(const profs_model *m, const char *key)
     return v != NULL && json_is_null(v);
 }
 
+int pf_model_config_has(const profs_model *m, const char *key)
+{
+    if (!m || !key || !m->config) return 0;
+    json_t *v = find_key(m->config, key);
+    return v != NULL && !json_is_null(v);
+}
+
 /* The value at key, non-null. */
 static int get(const profs_model *m, const char *key, json_t **v)
 {

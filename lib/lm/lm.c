@@ -33,6 +33,7 @@ int pf_lm_open_common(profs_lm **out, profs_model *model, int own)
     }
     int rc = pf_lm_config_read(lm);
     if (!rc) rc = pf_lm_check_tensors(lm);
+    if (!rc) rc = pf_lm_rope_init(lm);
     if (rc) {
         profs_lm_free(lm);
         return rc;
@@ -71,9 +72,8 @@ void profs_lm_free(profs_lm *lm)
     if (lm->lname)
         for (size_t i = 0; i < lm->cfg.n_layers * PF_SLOT_COUNT; i++) free(lm->lname[i]);
     free(lm->lname);
-    free(lm->ltrans);
     for (int i = 0; i < PF_GSLOT_COUNT; i++) free(lm->gname[i]);
-    free(lm->cfg.inv_freq);
+    pf_lm_config_free(&lm->cfg);
     free(lm->arena);
     if (lm->own_model) profs_model_free(lm->model);
     free(lm);
