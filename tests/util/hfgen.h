@@ -486,7 +486,9 @@ static HFGEN_UNUSED int hfgen_write(const char *dir, const hfgen_spec *s)
     return rc;
 }
 
-/* The fixtures the tests and goldens use (seeded; tests/reference/lm_reference.py reads them). */
+/* Seeded fixtures for the tests that rewrite a checkpoint (errors of opening), the bindings and the CLI
+ * tests (tests/gen/gen_lm_fixtures). The goldens are made on transformers-made checkpoints instead:
+ * tests/data/tf/, tests/reference/tf_goldens.py. */
 static HFGEN_UNUSED const hfgen_spec *hfgen_fixture(const char *name)
 {
     static const struct { const char *name; hfgen_spec s; } fx[] = {

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Checks, with transformers itself, a model directory that `profs edit` wrote.
+Runs inside the transformers environment (tests/reference/transformers-env);
+tests/reference/tf_live.sh calls it for every fixture of tests/data/tf:
+
+    tf_edit_check.py SRC_DIR OUT_DIR PROMPT MAX_NEW PROFS_TEXT_FILE
+
+It exits 1 unless
+  1. AutoModelForCausalLM.from_pretrained(OUT_DIR, output_loading_info=True)
+     reports no missing, unexpected or mismatched keys (and no error messages);
+  2. every edited matrix (the MLP value matrix of each layer in OUT_DIR's
+     profs_edit.safetensors) is the float64 projection of the source matrix,
+     W - V (V^T W) or W - (W V) V^T on the D axis, with V the edit's basis:
+     F32 within 1e-6 of it relative to the matrix's largest entry; BF16/F16
+     exactly its nearest value (round to nearest even), except where the float64
+     value lies within that float32 error (1e-6 of the largest entry) of a
+     rounding midpoint, where either neighbour is accepted (and counted);
+  3. every other tensor is bit-identical to the source (same names, dtypes,
+     shapes and bytes);
+  4. transformers' greedy text (tokenizers' ids of PROMPT, generate with
+     do_sample=False and MAX_NEW new tokens, decoded skipping special tokens)
+     equals `profs generate`'s output in PROFS_TEXT_FILE.
+"""
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+torch.set_grad_enabled(False)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import transformers  # noqa: E402
+from safetensors import safe_open  # noqa: E402
+from transformers import AutoModelForCausalLM  # noqa: E402
+
+transformers.logging.set_verbosity_error()
+transformers.logging.disable_progress_bar()
+
+# model_type -> (value matrix name suffix, which axis is D): as lib/edit/arch.c (docs/core.md section 5)
+F32_MARGIN = 1e-6  # float32 projection error allowed, relative to the matrix's largest entry
+
+VALUE = {
+    "gpt2": ("h.{l}.mlp.c_proj.weight", "last"),
+    "llama": ("layers.{l}.mlp.down_proj.weight", "first"),
+    "mistral": ("layers.{l}.mlp.down_proj.weight", "first"),
+    "qwen2": ("layers.{l}.mlp.down_proj.weight", "first"),
+    "opt": ("layers.{l}.fc2.weight", "first"),
+    "gptj": ("h.{l}.mlp.fc_out.weight", "first"),
+}
+
+
+def raw_tensors(d):
+    """name -> (dtype string, shape, numpy array of the raw values in their own dtype)."""
+    out = {}
+    for p in sorted(glob.glob(os.path.join(d, "model*.safetensors"))):
+        with safe_open(p, framework="pt") as f:
+            for k in f.keys():
+                out[k] = f.get_tensor(k)
+    return out
+
+
+def to_f64(t):
+    return t.to(torch.float64).numpy()
+
+
+def nearest(x64, dtype):
+    """Round float64 to dtype (nearest even; torch rounds float64 -> bf16/f16 directly)."""
+    return torch.from_numpy(x64).to(dtype)
+
+
+def midpoint_ambiguous(x64, dtype, margin):
+    """Elements whose float64 value lies within `margin` of a rounding midpoint of dtype: profs computes
+    the projection in float32, whose error (bounded by F32_MARGIN of the matrix's largest entry) may
+    round those to the other neighbour."""
+    up = nearest(x64 + margin, dtype).to(torch.float64)
+    dn = nearest(x64 - margin, dtype).to(torch.float64)
+    return (up != dn).numpy()
+
+
+def raw_bytes(t):
+    return t.contiguous().reshape(-1).view(torch.uint8)
+
+
+def main():
+    if len(sys.argv) != 6:
+        raise SystemExit(__doc__)
+    src, out, prompt, max_new, text_file = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    name = os.path.basename(os.path.normpath(src))
+    bad = []
+
+    # 1. loads in transformers with nothing missing, unexpected or mismatched
+    model, info = AutoModelForCausalLM.from_pretrained(out, output_loading_info=True, dtype=torch.float32,
+                                                       attn_implementation="eager")
+    model.eval()
+    for k in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs"):
+        if info.get(k):
+            bad.append(f"from_pretrained reports {k}: {sorted(map(str, info[k]))}")
+
+    # 2./3. edited matrices are the float64 projection, everything else bit-identical
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    suffix, axis = VALUE[cfg["model_type"]]
+    a, b = raw_tensors(src), raw_tensors(out)
+    if set(a) != set(b):
+        bad.append(f"tensor names differ: {sorted(set(a) ^ set(b))}")
+    with safe_open(os.path.join(out, "profs_edit.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+        layers = [int(x) for x in meta["layers"].split(",") if x != ""]
+        basis = {l: f.get_tensor(f"layers.{l}.basis").to(torch.float64).numpy() for l in layers}
+    edited = {}
+    for l in layers:
+        want = suffix.format(l=l)
+        names = [k for k in a if k == want or k.endswith("." + want)]
+        if len(names) != 1:
+            bad.append(f"layer {l}: {len(names)} tensors named like '{want}'")
+            continue
+        edited[names[0]] = l
+    worst_f32, n_amb, n_low = 0.0, 0, 0
+    for k in sorted(set(a) & set(b)):
+        x, y = a[k], b[k]
+        if x.dtype != y.dtype or x.shape != y.shape:
+            bad.append(f"{k}: {x.dtype} {list(x.shape)} became {y.dtype} {list(y.shape)}")
+            continue
+        if k not in edited:
+            if not torch.equal(raw_bytes(x), raw_bytes(y)):
+                bad.append(f"{k}: not bit-identical to the source (and not an edited matrix)")
+            continue
+        V = basis[edited[k]]  # (rank, D)
+        W = to_f64(x)
+        if V.shape[0] == 0:
+            P = W
+        elif axis == "first":  # W [D, X]: (I - V^T V) W with V rows the directions
+            P = W - V.T @ (V @ W)
+        else:  # W [X, D]
+            P = W - (W @ V.T) @ V
+        if x.dtype == torch.float32:
+            e = float(np.max(np.abs(to_f64(y) - P)) / max(np.max(np.abs(P)), 1e-30))
+            worst_f32 = max(worst_f32, e)
+            if e > 1e-6:
+                bad.append(f"{k}: differs from the float64 projection by {e:.3g} (relative to its largest entry)")
+        else:
+            want = nearest(P, x.dtype)
+            diff = (want.view(torch.int16) != y.contiguous().view(torch.int16)).numpy()
+            amb = midpoint_ambiguous(P, x.dtype, F32_MARGIN * float(np.max(np.abs(P))))
+            n_amb += int(np.sum(diff & amb))
+            n_low += int(diff.size)
+            if np.any(diff & ~amb):
+                i = np.argwhere(diff & ~amb)[0]
+                bad.append(f"{k}: element {tuple(i)} is {float(y[tuple(i)])}, the nearest {x.dtype} of the float64 "
+                           f"projection is {float(want[tuple(i)])} ({int(np.sum(diff & ~amb))} such elements)")
+        if np.array_equal(to_f64(y), W) and V.shape[0] > 0:
+            bad.append(f"{k}: unchanged although layer {edited[k]} has rank {V.shape[0]}")
+
+    # 4. transformers' greedy text equals profs generate
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
+    ids = tok.encode(prompt).ids
+    eos = model.generation_config.eos_token_id
+    gen = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                         max_new_tokens=max_new, do_sample=False, eos_token_id=eos, pad_token_id=eos)
+    text = tok.decode(gen[0].tolist(), skip_special_tokens=True)
+    profs_text = open(text_file, encoding="utf-8").read()
+    if profs_text.endswith("\n"):
+        profs_text = profs_text[:-1]
+    if text != profs_text:
+        bad.append(f"greedy text differs:\n  transformers: {text!r}\n  profs:        {profs_text!r}")
+
+    ranks = ",".join(f"{l}:{basis[l].shape[0]}" for l in layers)
+    for m in bad:
+        print(f"{name}: {m}")
+    print(f"{name}: {'ok' if not bad else 'FAILED'}: loads with no missing/unexpected/mismatched keys, "
+          f"{len(edited)} edited matrices (ranks {ranks}; F32 worst {worst_f32:.2g}, {n_amb} of {n_low} "
+          f"BF16/F16 elements on the other side of a rounding midpoint), "
+          f"{len(a) - len(edited)} tensors bit-identical, greedy text {text!r}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
