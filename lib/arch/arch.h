@@ -118,6 +118,7 @@ typedef struct pf_features {
     unsigned char sliding;         /* enum pf_sliding */
     unsigned char tied_default;    /* tie_word_embeddings when config.json does not say */
     unsigned char router;          /* MoE router per layer (issue 17; no family sets it yet) */
+    unsigned char rope_recompute;  /* generation recomputes the cache when it crosses the longrope switch (phi3) */
 } pf_features;
 
 typedef struct pf_family {

@@ -190,6 +190,18 @@ int profs_model_config_array_int(const profs_model *m, const char *key, size_t i
     return PROFS_OK;
 }
 
+int pf_model_config_array_float(const profs_model *m, const char *key, size_t index, double *out)
+{
+    json_t *e = NULL;
+    int rc = element(m, key, index, &e);
+    if (rc) return rc;
+    if (!json_is_number(e))
+        return pf_error(PROFS_EFORMAT, "%s/config.json: key '%s': element %zu is %s, expected a number",
+                        m->dir, key, index, type_name(e));
+    if (out) *out = json_number_value(e);
+    return PROFS_OK;
+}
+
 int profs_model_config_array_string(const profs_model *m, const char *key, size_t index, const char **out)
 {
     json_t *e = NULL;

@@ -221,11 +221,10 @@ static int read_factors(profs_lm *lm, const char *sec, const char *which, double
     char ak[200];
     snprintf(ak, sizeof ak, "%s%s.%s", lm->cfg.fam->config_prefix, sec, which);
     for (size_t i = 0; i < n; i++) {
-        int64_t iv;
-        if (profs_model_config_array_int(lm->model, ak, i, &iv) == PROFS_OK) { out[i] = (double)iv; continue; }
-        char ek[220];
-        snprintf(ek, sizeof ek, "%s.%zu", ak, i);
-        return pf_error(PROFS_EFORMAT, "%s: config.json: %s[%zu] is not a number", path_of(lm), ak, i);
+        if (pf_model_config_array_float(lm->model, ak, i, &out[i]) != PROFS_OK) return PROFS_EFORMAT;
+        if (!(out[i] > 0) || !isfinite(out[i]))
+            return pf_error(PROFS_EFORMAT, "%s: config.json: %s[%zu] = %g must be positive", path_of(lm), ak, i,
+                            out[i]);
     }
     return 0;
 }
