@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include "hfgen.h"
 #include "lm/lm_internal.h"
@@ -910,6 +912,122 @@ START_TEST(config_follows_transformers)
 }
 END_TEST
 
+/* ---- config values validated before any allocation, each naming its key ---- */
+
+/* Copy the committed checkpoint directory tf/<name> (flat) to dir/<as>; caller frees. */
+static char *tf_copy(const char *name, const char *as)
+{
+    char *src = tf_dir(name), *dst = tu_join(dir, as);
+    ck_assert_int_eq(mkdir(dst, 0755), 0);
+    DIR *d = opendir(src);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *a = tu_join(src, e->d_name), *b = tu_join(dst, e->d_name);
+        size_t n;
+        void *buf = tu_read_file(a, &n);
+        ck_assert_ptr_nonnull(buf);
+        ck_assert_int_eq(tu_write_file(b, buf, n), 0);
+        free(buf);
+        free(a);
+        free(b);
+    }
+    closedir(d);
+    free(src);
+    return dst;
+}
+
+static void open_fails(const char *fx, const char *from, const char *to, int code, const char *msg)
+{
+    char *p = fixture(fx);
+    rewrite_config(p, from, to);
+    profs_lm *lm = NULL;
+    ck_assert_profs_error(profs_lm_open(&lm, p), code, msg);
+    ck_assert_ptr_null(lm);
+    free(p);
+}
+
+START_TEST(huge_head_dim_is_refused)
+{
+    /* before the rope tables (head_dim / 2 floats) are allocated */
+    open_fails("mistral", "\"head_dim\": null", "\"head_dim\": 1000000000", PROFS_EFORMAT,
+               "field 'head_dim' = 1000000000 is out of range (1 to 4096)");
+}
+END_TEST
+
+START_TEST(zero_head_dim_is_refused)
+{
+    open_fails("mistral", "\"head_dim\": null", "\"head_dim\": 0", PROFS_EFORMAT, "field 'head_dim' = 0 is out of range");
+}
+END_TEST
+
+START_TEST(huge_layer_count_fails_fast)
+{
+    open_fails("mistral", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1000000", PROFS_EFORMAT,
+               "field 'num_hidden_layers' = 1000000 is out of range (1 to 1024)");
+    /* within the limit but beyond the checkpoint: the last layer's tensor is named before the table exists */
+    open_fails("mistral", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1000", PROFS_ENOTFOUND,
+               "lacks tensor 'model.layers.999.input_layernorm.weight'");
+}
+END_TEST
+
+START_TEST(zero_heads_is_a_config_error)
+{
+    open_fails("gpt2", "\"n_head\": 4", "\"n_head\": 0", PROFS_EFORMAT, "field 'n_head' = 0 is out of range");
+    open_fails("mistral", "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 0", PROFS_EFORMAT,
+               "field 'num_key_value_heads' = 0 is out of range");
+}
+END_TEST
+
+START_TEST(non_positive_sliding_window_is_refused)
+{
+    open_fails("mistral", "\"sliding_window\": 5", "\"sliding_window\": 0", PROFS_EFORMAT,
+               "field 'sliding_window' = 0 must be positive (null for none)");
+    open_fails("mistral", "\"sliding_window\": 5", "\"sliding_window\": -4", PROFS_EFORMAT,
+               "field 'sliding_window' = -4 must be positive");
+}
+END_TEST
+
+START_TEST(negative_norm_epsilon_is_refused)
+{
+    open_fails("mistral", "\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": -1e-06", PROFS_EFORMAT,
+               "field 'rms_norm_eps' = -1e-06 must be a finite number >= 0");
+    open_fails("gpt2", "\"layer_norm_epsilon\": 1e-05", "\"layer_norm_epsilon\": -1e-05", PROFS_EFORMAT,
+               "field 'layer_norm_epsilon' = -1e-05 must be a finite number >= 0");
+}
+END_TEST
+
+START_TEST(special_ids_outside_the_vocabulary_are_refused)
+{
+    open_fails("mistral", "\"bos_token_id\": ", "\"bos_token_id\": 300, \"x_bos\": ", PROFS_EFORMAT,
+               "field 'bos_token_id' = 300 is outside the vocabulary [0, 300)");
+    open_fails("gpt2", "\"eos_token_id\": ", "\"eos_token_id\": -1, \"x_eos\": ", PROFS_EFORMAT,
+               "field 'eos_token_id' = -1 is outside the vocabulary [0, 300)");
+    open_fails("mistral", "\"eos_token_id\": ", "\"eos_token_id\": [2, 301], \"x_eos\": ", PROFS_EFORMAT,
+               "field 'eos_token_id[1]' = 301 is outside the vocabulary");
+}
+END_TEST
+
+/* A feature value the runtime does not implement is refused, naming file, key and the supported values. */
+START_TEST(unsupported_feature_values_are_refused)
+{
+    open_fails("gpt2", "\"activation_function\": \"gelu_new\"", "\"activation_function\": \"mish\"",
+               PROFS_EUNSUPPORTED, "config.json: activation_function 'mish' is not supported (gelu_new, ");
+    char *q = tf_copy("gemma2", "gemma2_bidir");
+    rewrite_config(q, "\"use_bidirectional_attention\": null", "\"use_bidirectional_attention\": true");
+    profs_lm *lm = NULL;
+    ck_assert_profs_error(profs_lm_open(&lm, q), PROFS_EUNSUPPORTED,
+                          "config.json: use_bidirectional_attention true is not supported (false)");
+    free(q);
+    q = tf_copy("gemma3_text", "gemma3_types");
+    rewrite_config(q, "\"full_attention\"\n", "\"chunked_attention\"\n");
+    ck_assert_profs_error(profs_lm_open(&lm, q), PROFS_EUNSUPPORTED,
+                          "layer_types[1] 'chunked_attention' is not supported (sliding_attention, full_attention)");
+    free(q);
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
@@ -937,6 +1055,14 @@ static Suite *lm_suite(void)
     tcase_add_test(te, wrong_shape_is_named);
     tcase_add_test(te, unsupported_architecture);
     tcase_add_test(te, bad_config);
+    tcase_add_test(te, huge_head_dim_is_refused);
+    tcase_add_test(te, zero_head_dim_is_refused);
+    tcase_add_test(te, huge_layer_count_fails_fast);
+    tcase_add_test(te, zero_heads_is_a_config_error);
+    tcase_add_test(te, non_positive_sliding_window_is_refused);
+    tcase_add_test(te, negative_norm_epsilon_is_refused);
+    tcase_add_test(te, special_ids_outside_the_vocabulary_are_refused);
+    tcase_add_test(te, unsupported_feature_values_are_refused);
     tcase_add_test(te, config_follows_transformers);
     tcase_add_test(te, unreadable_tokenizer_only_stops_text);
     suite_add_tcase(s, te);
