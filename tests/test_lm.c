@@ -1028,6 +1028,142 @@ START_TEST(unsupported_feature_values_are_refused)
 }
 END_TEST
 
+/* ---- ProFS where the MLP output passes through a norm (Gemma-2/3, docs/core.md) ---- */
+
+static int zero_tensor(void *ud, const char *name, float *data, size_t ndim, const int64_t *shape)
+{
+    (void)ud; (void)name;
+    size_t n = 1;
+    for (size_t i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    memset(data, 0, n * sizeof(float));
+    return 0;
+}
+
+struct naive_ctx { const float *basis; size_t rank, dim; };
+
+static int naive_project(void *ud, const char *name, float *data, size_t ndim, const int64_t *shape)
+{
+    (void)name; (void)ndim;
+    const struct naive_ctx *c = ud;
+    double d;
+    return profs_project_f32(&d, data, (size_t)shape[0], (size_t)shape[1], PROFS_LAYOUT_D_FIRST, c->basis, c->rank,
+                             c->dim);
+}
+
+/* hidden state after block `layer` of the model in directory p for ids (T) into out (T, D) */
+static void block_output(const char *p, const int32_t *ids, size_t T, size_t layer, float *out)
+{
+    profs_lm *lm = NULL;
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm);
+    float *hs = malloc((L + 1) * T * D * sizeof(float));
+    ck_assert_profs_ok(profs_lm_hidden_states(lm, hs, ids, T));
+    memcpy(out, hs + (layer + 1) * T * D, T * D * sizeof(float));
+    free(hs);
+    profs_lm_free(lm);
+}
+
+/* ||V^T M^T|| / ||M|| for M (T, D) rows and V (R, D) */
+static double span_share(const float *M, size_t T, const float *V, size_t R, size_t D)
+{
+    double num = 0, den = 0;
+    for (size_t t = 0; t < T; t++)
+        for (size_t r = 0; r < R; r++) {
+            double d = 0;
+            for (size_t i = 0; i < D; i++) d += (double)V[r * D + i] * M[t * D + i];
+            num += d * d;
+        }
+    for (size_t i = 0; i < T * D; i++) den += (double)M[i] * M[i];
+    return sqrt(num / den);
+}
+
+/* What the edited MLP writes into the residual stream, g * y / rms(y), has no component in
+ * span(V) (to 1e-5 relative) through the runtime; the plain projection of W would leave one. */
+static void check_post_norm_edit(const char *fx)
+{
+    const size_t D = 32, R = 3, layer = 1, T = 12;
+    float V[3 * 32];
+    uint64_t st = 12345;
+    for (size_t r = 0; r < R; r++) {
+        for (size_t i = 0; i < D; i++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            V[r * D + i] = (float)((double)(st >> 11) / 9007199254740992.0 - 0.5);
+        }
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t q = 0; q < r; q++) {
+                double d = 0;
+                for (size_t i = 0; i < D; i++) d += (double)V[q * D + i] * V[r * D + i];
+                for (size_t i = 0; i < D; i++) V[r * D + i] -= (float)(d * V[q * D + i]);
+            }
+        double n = 0;
+        for (size_t i = 0; i < D; i++) n += (double)V[r * D + i] * V[r * D + i];
+        for (size_t i = 0; i < D; i++) V[r * D + i] = (float)(V[r * D + i] / sqrt(n));
+    }
+    char *src = tf_dir(fx), name[128], sub[64];
+    const char *prefix = !strcmp(fx, "gemma3_cg") ? "language_model.model." : "model.";
+    snprintf(name, sizeof name, "%slayers.%zu.mlp.down_proj.weight", prefix, layer);
+    /* the edit through profs_edit_apply: post-norm aware */
+    profs_edit *e = NULL;
+    profs_subspace *s = NULL;
+    ck_assert_profs_ok(profs_edit_new(&e, D));
+    ck_assert_profs_ok(profs_subspace_from_basis(&s, V, R, D));
+    ck_assert_profs_ok(profs_edit_add(e, layer, s));
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    profs_edit_report *rep = NULL;
+    ck_assert_profs_ok(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE));
+    ck_assert_uint_eq(profs_edit_report_count(rep), 1);
+    ck_assert_str_eq(profs_edit_report_name(rep, 0), name);
+    ck_assert_int_eq(profs_edit_report_post_norm(rep, 0), 1);
+    snprintf(sub, sizeof sub, "%s_edit", fx);
+    char *pe = tu_join(dir, sub);
+    ck_assert_profs_ok(profs_model_save(m, pe, NULL, NULL));
+    profs_edit_report_free(rep);
+    profs_model_free(m);
+    /* the same layer with its MLP silenced (down_proj = 0: the normed output is 0) and plainly projected */
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    ck_assert_profs_ok(profs_model_stage_transform(m, name, zero_tensor, NULL));
+    snprintf(sub, sizeof sub, "%s_zero", fx);
+    char *pz = tu_join(dir, sub);
+    ck_assert_profs_ok(profs_model_save(m, pz, NULL, NULL));
+    profs_model_free(m);
+    struct naive_ctx nc = {V, R, D};
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    ck_assert_profs_ok(profs_model_stage_transform(m, name, naive_project, &nc));
+    snprintf(sub, sizeof sub, "%s_naive", fx);
+    char *pn = tu_join(dir, sub);
+    ck_assert_profs_ok(profs_model_save(m, pn, NULL, NULL));
+    profs_model_free(m);
+    int32_t ids[12];
+    for (size_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 53 + 7) % 300);
+    float *he = malloc(T * D * sizeof(float)), *hz = malloc(T * D * sizeof(float)), *hn = malloc(T * D * sizeof(float));
+    block_output(pe, ids, T, layer, he);
+    block_output(pz, ids, T, layer, hz);
+    block_output(pn, ids, T, layer, hn);
+    for (size_t i = 0; i < T * D; i++) { he[i] -= hz[i]; hn[i] -= hz[i]; } /* the MLP's contribution */
+    double edited = span_share(he, T, V, R, D), naive = span_share(hn, T, V, R, D);
+    printf("%s post-norm aware edit: span(V) share of the MLP output %.3g (plain projection %.3g)\n", fx, edited,
+           naive);
+    ck_assert_msg(edited <= 1e-5, "%s: the edited MLP still writes %g of its output into span(V)", fx, edited);
+    ck_assert_msg(naive > 1e-2, "%s: the plain projection leaves only %g (the test would not tell)", fx, naive);
+    free(he);
+    free(hz);
+    free(hn);
+    free(pe);
+    free(pz);
+    free(pn);
+    free(src);
+    profs_subspace_free(s);
+    profs_edit_free(e);
+}
+
+START_TEST(post_norm_aware_edit_removes_span_from_the_output)
+{
+    static const char *const fx[] = {"gemma2", "gemma3_text", "gemma3_cg"};
+    check_post_norm_edit(fx[_i]);
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
@@ -1063,6 +1199,7 @@ static Suite *lm_suite(void)
     tcase_add_test(te, negative_norm_epsilon_is_refused);
     tcase_add_test(te, special_ids_outside_the_vocabulary_are_refused);
     tcase_add_test(te, unsupported_feature_values_are_refused);
+    tcase_add_loop_test(te, post_norm_aware_edit_removes_span_from_the_output, 0, 3);
     tcase_add_test(te, config_follows_transformers);
     tcase_add_test(te, unreadable_tokenizer_only_stops_text);
     suite_add_tcase(s, te);
