@@ -234,9 +234,7 @@ START_TEST(perplexity_matches_transformers)
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     profs_model *g = golden(name);
-    if (!profs_model_has_tensor(g, "ppl_ids")) { /* not every fixture carries perplexity goldens */
-        ck_assert_str_eq(name, "qwen3_moe_bf16");
-    } else {
+    {
         size_t n;
         int32_t *ids = gids(g, "ppl_ids", &n);
         static const size_t settings[][2] = {{16, 16}, {16, 5}, {40, 40}, {64, 64}};
@@ -282,7 +280,7 @@ START_TEST(config_facts)
         ck_assert_int_eq(lm->moe_fused, want[i].fused);
         for (size_t l = 0; l < lm->cfg.n_layers; l++) {
             ck_assert_int_eq(lm->cfg.moe_layer[l], want[i].sparse[l] - '0');
-            size_t w = lm->cfg.layer_window ? lm->cfg.layer_window[l] : lm->cfg.sliding_window;
+            size_t w = lm->cfg.slides[l] ? lm->cfg.sliding_window : 0;
             ck_assert_uint_eq(w, (size_t)(want[i].window[l] - '0'));
         }
         profs_lm_free(lm);
@@ -391,7 +389,7 @@ START_TEST(bad_layer_types_is_refused)
     char *p = copy_fixture(dir, "qwen2_moe_f32", "\"sliding_attention\"", "\"chunked_attention\"");
     profs_lm *lm = NULL;
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED,
-                          "layer_types[0] 'chunked_attention' is not supported (full_attention, sliding_attention)");
+                          "layer_types[0] 'chunked_attention' is not supported (sliding_attention, full_attention)");
     free(p);
     p = copy_fixture(dir, "qwen2_moe_f32", "\"mlp_only_layers\": []", "\"mlp_only_layers\": [4]");
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "mlp_only_layers[0] is not a layer index below 4");
@@ -475,7 +473,7 @@ static const struct edit_case {
     {"qwen2_moe_f32", PROFS_TARGET_VALUE, 8, 8, "model.layers.0.mlp.down_proj.weight",
      "model.layers.1.mlp.shared_expert.down_proj.weight", 1e-6},
     {"qwen2_moe_f32", PROFS_TARGET_BOTH, 3 + 18 + 3, 24, "model.layers.0.mlp.down_proj.weight",
-     "model.layers.1.mlp.shared_expert.gate_proj.weight", 1e-6},
+     "model.layers.1.mlp.shared_expert.up_proj.weight", 1e-6},
     {"qwen3_moe_bf16_fused", PROFS_TARGET_BOTH, 24, 4, "model.layers.0.mlp.experts.down_proj[0]",
      "model.layers.1.mlp.experts.gate_up_proj[5]", 4e-3},
 };

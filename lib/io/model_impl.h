@@ -43,5 +43,9 @@ struct profs_model {
 long pf_model_find(const profs_model *m, const char *name);
 /* 1 when config.json has `key` (dotted like the getters) set to JSON null, else 0. */
 int pf_model_config_is_null(const profs_model *m, const char *key);
+/* 1 when config.json has `key` set to anything but null (an object too), else 0. */
+int pf_model_config_has(const profs_model *m, const char *key);
+/* Element `index` of the number array at `key` (integers too). */
+int pf_model_config_array_float(const profs_model *m, const char *key, size_t index, double *out);
 
 #endif

@@ -17,7 +17,6 @@
 #include "lm/lm_internal.h"
 
 enum { M_GATE, M_UP, M_DOWN };          /* per-expert names, 3 per expert */
-enum { F_GATE_UP, F_DOWN };             /* fused names, 2 per layer */
 
 static const char *path_of(const profs_lm *lm) { return profs_model_path(lm->model); }
 
@@ -49,159 +48,18 @@ static int size_field(const profs_lm *lm, const char *key, int64_t def, int64_t 
     return 0;
 }
 
-/* Qwen2-MoE: sliding layers from layer_types, else even layers below max_window_layers (transformers'
- * Qwen2MoeConfig); the window is sliding_window when use_sliding_window, else none. */
-static int qwen2_windows(profs_lm *lm, size_t W, int use)
-{
-    pf_lm_config *c = &lm->cfg;
-    size_t L = c->n_layers, nt = 0, mwl = 28;
-    int rc = size_field(lm, "max_window_layers", 28, 0, &mwl);
-    if (rc) return rc;
-    c->layer_window = calloc(L, sizeof(size_t));
-    if (!c->layer_window) return pf_enomem("layer windows");
-    c->sliding_window = 0;
-    if (profs_model_config_array_size(lm->model, "layer_types", &nt) == PROFS_OK) {
-        if (nt != L)
-            return pf_error(PROFS_EFORMAT, "%s: config.json: layer_types has %zu entries for %zu layers",
-                            path_of(lm), nt, L);
-        for (size_t i = 0; i < L; i++) {
-            const char *t = NULL;
-            char key[48];
-            snprintf(key, sizeof key, "layer_types[%zu]", i);
-            if (profs_model_config_array_string(lm->model, "layer_types", i, &t) != PROFS_OK ||
-                (strcmp(t, "full_attention") && strcmp(t, "sliding_attention")))
-                return pf_error(PROFS_EUNSUPPORTED, "%s: config.json: %s '%s' is not supported "
-                                "(full_attention, sliding_attention)", path_of(lm), key, t ? t : "?");
-            if (!strcmp(t, "sliding_attention")) {
-                if (!W)
-                    return pf_error(PROFS_EFORMAT, "%s: config.json: %s is sliding_attention but there is no "
-                                    "window (sliding_window 0 or use_sliding_window false)", path_of(lm), key);
-                c->layer_window[i] = W;
-            }
-        }
-        return 0;
-    }
-    for (size_t i = 0; i < L; i++)
-        if (use && i % 2 == 0 && i < mwl) c->layer_window[i] = W;
-    return 0;
-}
-
 int pf_moe_config_read(profs_lm *lm)
 {
     pf_lm_config *c = &lm->cfg;
-    const char *mt = c->model_type;
-    int mix = !strcmp(mt, "mixtral"), q2 = !strcmp(mt, "qwen2_moe"), q3 = !strcmp(mt, "qwen3_moe");
-    if (!mix && !q2 && !q3) return 0;
-    int64_t nl = -1, ne = -1;
-    int a = get_int(lm, "num_local_experts", &nl), b = get_int(lm, "num_experts", &ne), rc;
-    if (a < 0) return a;
-    if (b < 0) return b;
-    if (a && b && nl != ne)
-        return pf_error(PROFS_EFORMAT, "%s: config.json: num_local_experts %lld and num_experts %lld disagree",
-                        path_of(lm), (long long)nl, (long long)ne);
-    int64_t E = a ? nl : b ? ne : (mix ? 8 : q2 ? 60 : 128); /* the config classes' defaults */
-    const char *ekey = a ? "num_local_experts" : "num_experts";
-    if (E < (mix ? 1 : 0) || E > 1 << 20)
-        return pf_error(PROFS_EFORMAT, "%s: config.json: field '%s' = %lld is out of range", path_of(lm), ekey,
-                        (long long)E);
-    c->n_experts = (size_t)E;
+    int mix = !strcmp(c->fam->name, "mixtral"), q2 = !strcmp(c->fam->name, "qwen2_moe");
+    int rc;
+    /* the expert count, the sparse layers and the layout come with the tensors (pf_arch_moe_info) */
     if ((rc = size_field(lm, "num_experts_per_tok", mix ? 2 : q2 ? 4 : 8, 1, &c->top_k))) return rc;
     if (mix) c->moe_ffn = c->ffn_dim;
     else if ((rc = size_field(lm, "moe_intermediate_size", q2 ? 1408 : 768, 1, &c->moe_ffn))) return rc;
     if (q2 && (rc = size_field(lm, "shared_expert_intermediate_size", 5632, 0, &c->shared_ffn))) return rc;
     c->norm_topk = mix;
     if (!mix && (rc = get_bool(lm, "norm_topk_prob", &c->norm_topk))) return rc;
-    /* windows */
-    if (!mix) {
-        int use = 0;
-        int64_t w = 0;
-        if ((rc = get_bool(lm, "use_sliding_window", &use))) return rc;
-        if ((rc = get_int(lm, "sliding_window", &w)) < 0) return rc;
-        size_t W = use && w > 0 ? (size_t)w : 0;
-        if (q2 && (rc = qwen2_windows(lm, W, use))) return rc;
-        if (q3) c->sliding_window = W;
-    }
-    if (c->n_experts == 0) return 0; /* Qwen with num_experts 0: every layer dense */
-    if (c->top_k > c->n_experts)
-        return pf_error(PROFS_EFORMAT, "%s: config.json: num_experts_per_tok %zu exceeds %s %zu", path_of(lm),
-                        c->top_k, ekey, c->n_experts);
-    c->moe_layer = malloc(c->n_layers);
-    if (!c->moe_layer) return pf_enomem("MoE layers");
-    size_t step = 1, nonly = 0;
-    if (!mix && (rc = size_field(lm, "decoder_sparse_step", 1, 1, &step))) return rc;
-    for (size_t l = 0; l < c->n_layers; l++) c->moe_layer[l] = mix || (l + 1) % step == 0;
-    if (!mix && profs_model_config_array_size(lm->model, "mlp_only_layers", &nonly) == PROFS_OK)
-        for (size_t i = 0; i < nonly; i++) {
-            int64_t v;
-            if (profs_model_config_array_int(lm->model, "mlp_only_layers", i, &v) != PROFS_OK || v < 0 ||
-                (uint64_t)v >= c->n_layers)
-                return pf_error(PROFS_EFORMAT, "%s: config.json: mlp_only_layers[%zu] is not a layer index below %zu",
-                                path_of(lm), i, c->n_layers);
-            c->moe_layer[v] = 0;
-        }
-    return 0;
-}
-
-static char *name2(const char *fmt, const char *prefix, size_t l, size_t e)
-{
-    char buf[320];
-    snprintf(buf, sizeof buf, fmt, prefix, l, e);
-    return strdup(buf);
-}
-
-static int set_slot(profs_lm *lm, size_t l, int slot, const char *fmt, const char *prefix)
-{
-    char **dst = &lm->lname[l * PF_SLOT_COUNT + slot];
-    free(*dst);
-    *dst = fmt ? name2(fmt, prefix, l, 0) : NULL;
-    return fmt && !*dst ? pf_enomem("tensor name") : 0;
-}
-
-int pf_moe_names(profs_lm *lm, const char *p)
-{
-    pf_lm_config *c = &lm->cfg;
-    int mix = !strcmp(c->model_type, "mixtral");
-    size_t L = c->n_layers, E = c->n_experts, first = L;
-    for (size_t l = 0; l < L && first == L; l++)
-        if (c->moe_layer[l]) first = l;
-    if (first == L) return 0;
-    const char *pe[3] = {mix ? "%slayers.%zu.block_sparse_moe.experts.%zu.w1.weight" : "%slayers.%zu.mlp.experts.%zu.gate_proj.weight",
-                         mix ? "%slayers.%zu.block_sparse_moe.experts.%zu.w3.weight" : "%slayers.%zu.mlp.experts.%zu.up_proj.weight",
-                         mix ? "%slayers.%zu.block_sparse_moe.experts.%zu.w2.weight" : "%slayers.%zu.mlp.experts.%zu.down_proj.weight"};
-    const char *fu[2] = {"%slayers.%zu.mlp.experts.gate_up_proj", "%slayers.%zu.mlp.experts.down_proj"};
-    char *fdown = name2(fu[F_DOWN], p, first, 0), *edown = name2(pe[M_DOWN], p, first, 0);
-    if (!fdown || !edown) { free(fdown); free(edown); return pf_enomem("tensor name"); }
-    int fused = profs_model_has_tensor(lm->model, fdown), per = profs_model_has_tensor(lm->model, edown);
-    int rc = 0;
-    if (!fused && !per)
-        rc = pf_error(PROFS_ENOTFOUND, "%s: %s layer %zu: unknown expert layout: neither '%s' (per-expert tensors, "
-                      "save_pretrained's default) nor '%s' (fused 3-D tensors) is present", path_of(lm),
-                      c->model_type, first, edown, fdown);
-    free(fdown);
-    free(edown);
-    if (rc) return rc;
-    lm->moe_fused = fused;
-    size_t per_layer = fused ? 2 : 3 * E;
-    lm->ename = calloc(L * per_layer, sizeof(char *));
-    if (!lm->ename) return pf_enomem("expert names");
-    const char *router = mix && !fused ? "%slayers.%zu.block_sparse_moe.gate.weight" : "%slayers.%zu.mlp.gate.weight";
-    for (size_t l = 0; l < L; l++) {
-        if (!c->moe_layer[l]) continue;
-        if (set_slot(lm, l, PF_GATE_W, NULL, p) || set_slot(lm, l, PF_UP_W, NULL, p) ||
-            set_slot(lm, l, PF_DOWN_W, NULL, p) || set_slot(lm, l, PF_ROUTER_W, router, p))
-            return PROFS_ENOMEM;
-        if (c->shared_ffn &&
-            (set_slot(lm, l, PF_SH_GATE_W, "%slayers.%zu.mlp.shared_expert.gate_proj.weight", p) ||
-             set_slot(lm, l, PF_SH_UP_W, "%slayers.%zu.mlp.shared_expert.up_proj.weight", p) ||
-             set_slot(lm, l, PF_SH_DOWN_W, "%slayers.%zu.mlp.shared_expert.down_proj.weight", p) ||
-             set_slot(lm, l, PF_SH_GATE, "%slayers.%zu.mlp.shared_expert_gate.weight", p)))
-            return PROFS_ENOMEM;
-        char **row = lm->ename + l * per_layer;
-        for (size_t i = 0; i < per_layer; i++) {
-            row[i] = fused ? name2(fu[i], p, l, 0) : name2(pe[i % 3], p, l, i / 3);
-            if (!row[i]) return pf_enomem("expert names");
-        }
-    }
     return 0;
 }
 
@@ -230,37 +88,50 @@ static int check_shape(const profs_lm *lm, const char *name, size_t nd, const si
     return 0;
 }
 
-int pf_moe_check(profs_lm *lm)
+/* The expert rows' tensor names of every sparse layer, each checked (float, shape from config.json); the
+ * missing ones are named together. */
+int pf_moe_names(profs_lm *lm)
 {
-    const pf_lm_config *c = &lm->cfg;
-    if (!lm->ename) return 0;
+    pf_lm_config *c = &lm->cfg;
+    const pf_family *fam = c->fam;
+    if (!c->moe_layer || !c->moe.layout) return 0;
     size_t L = c->n_layers, E = c->n_experts, I = c->moe_ffn, D = c->dim;
-    size_t per_layer = lm->moe_fused ? 2 : 3 * E, n_missing = 0;
-    char missing[1024] = "";
-    size_t off = 0;
+    int fused = c->moe.layout == PF_IF_EXPERTS_FUSED;
+    size_t per_layer = fused ? 3 : 3 * E, n_missing = 0, off = 0;
+    lm->moe_fused = fused;
+    lm->ename = calloc(L * per_layer, sizeof(char *));
+    if (!lm->ename) return pf_enomem("expert names");
+    char missing[1024] = "", name[320];
     for (size_t l = 0; l < L; l++) {
         if (!c->moe_layer[l]) continue;
-        for (size_t i = 0; i < per_layer; i++) {
-            const char *n = lm->ename[l * per_layer + i];
-            size_t shp[3];
-            size_t nd;
-            if (lm->moe_fused) {
-                nd = 3;
-                shp[0] = E;
-                shp[1] = i == F_GATE_UP ? 2 * I : D;
-                shp[2] = i == F_GATE_UP ? D : I;
-            } else {
-                nd = 2;
-                shp[0] = i % 3 == M_DOWN ? D : I;
-                shp[1] = i % 3 == M_DOWN ? I : D;
-            }
-            int rc = check_shape(lm, n, nd, shp);
-            if (rc == PROFS_ENOTFOUND) {
-                if (n_missing < 8 && off < sizeof missing - 1)
-                    off += (size_t)snprintf(missing + off, sizeof missing - off, "%s'%s'", n_missing ? ", " : "", n);
-                n_missing++;
-            } else if (rc) {
-                return rc;
+        for (const pf_tensor_row *r = fam->layer; r->pattern; r++) {
+            if (!r->expert || !pf_arch_row_present(r, c->flags, &c->moe, l)) continue;
+            int m = r->slot == PF_EXP_GATE ? M_GATE : r->slot == PF_EXP_UP ? M_UP : M_DOWN;
+            for (size_t e = 0; e < (fused ? 1 : E); e++) {
+                pf_arch_name(name, sizeof name, fam, lm->prefix, r, l, e);
+                char **dst = &lm->ename[l * per_layer + (fused ? (size_t)m : 3 * e + (size_t)m)];
+                if (!(*dst = strdup(name))) return pf_enomem("expert names");
+                if (fused && m == M_UP) continue; /* the same tensor as M_GATE (its second row block) */
+                size_t shp[3], nd;
+                if (fused) {
+                    nd = 3;
+                    shp[0] = E;
+                    shp[1] = m == M_DOWN ? D : 2 * I;
+                    shp[2] = m == M_DOWN ? I : D;
+                } else {
+                    nd = 2;
+                    shp[0] = m == M_DOWN ? D : I;
+                    shp[1] = m == M_DOWN ? I : D;
+                }
+                int rc = check_shape(lm, name, nd, shp);
+                if (rc == PROFS_ENOTFOUND) {
+                    if (n_missing < 8 && off < sizeof missing - 1)
+                        off += (size_t)snprintf(missing + off, sizeof missing - off, "%s'%s'", n_missing ? ", " : "",
+                                                name);
+                    n_missing++;
+                } else if (rc) {
+                    return rc;
+                }
             }
         }
     }
@@ -270,12 +141,11 @@ int pf_moe_check(profs_lm *lm)
                         missing, n_missing > 8 ? ", ..." : "");
     return 0;
 }
-
 void pf_moe_free(profs_lm *lm)
 {
     const pf_lm_config *c = &lm->cfg;
     if (lm->ename) {
-        size_t n = c->n_layers * (lm->moe_fused ? 2 : 3 * c->n_experts);
+        size_t n = c->n_layers * (lm->moe_fused ? 3 : 3 * c->n_experts);
         for (size_t i = 0; i < n; i++) free(lm->ename[i]);
         free(lm->ename);
         lm->ename = NULL;
@@ -283,8 +153,6 @@ void pf_moe_free(profs_lm *lm)
     if (lm->earena) free(lm->earena->buf);
     free(lm->earena);
     lm->earena = NULL;
-    free(lm->cfg.moe_layer);
-    free(lm->cfg.layer_window);
 }
 
 /* Matrix m (M_GATE, M_UP, M_DOWN) of expert e in block l as f32; *name is what to release after use. */
@@ -293,8 +161,8 @@ static int expert_matrix(const profs_lm *lm, size_t l, size_t e, int m, const fl
     const pf_lm_config *c = &lm->cfg;
     size_t I = c->moe_ffn, D = c->dim;
     if (lm->moe_fused) {
-        const char *const *row = (const char *const *)lm->ename + l * 2;
-        *name = row[m == M_DOWN ? F_DOWN : F_GATE_UP];
+        const char *const *row = (const char *const *)lm->ename + l * 3;
+        *name = row[m];
         size_t off = m == M_DOWN ? e * D * I : e * 2 * I * D + (m == M_UP ? I * D : 0);
         return pf_wt_slice(lm, w, *name, off, I * D, lm->earena);
     }

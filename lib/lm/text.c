@@ -12,12 +12,6 @@
 #include "profs/tokenizer.h"
 #include "text/tok_api.h"
 
-int pf_lm_open_common(profs_lm **out, profs_model *model, int own);
-void pf_lm_free_tokenizer(profs_lm *lm);
-int pf_lm_pool(profs_lm *lm, float *out, const int32_t *const *ids, const size_t *lens, size_t n_seqs,
-               const size_t *skip, profs_progress_fn progress, void *userdata, const char *stage,
-               int count_sentences, uint64_t done0, uint64_t total);
-
 static int no_tokenizer(const profs_lm *lm)
 {
     if (lm->tok_error[0])

@@ -85,6 +85,16 @@ void pf_wt_drop(const profs_lm *lm, pf_wt *w, const char *name)
     if (name) (void)profs_model_release(lm->model, name);
 }
 
+/* Slots that are row blocks of another slot's tensor (phi3 gate_up_proj) point into it. */
+static void set_views(const profs_lm *lm, pf_layer_w *lw)
+{
+    for (int s = 0; s < PF_SLOT_COUNT; s++)
+        if (lm->lowner[s] != s && lw->w[lm->lowner[s]].p) {
+            lw->w[s].p = lw->w[lm->lowner[s]].p + lm->loff[s];
+            lw->w[s].owned = NULL;
+        }
+}
+
 int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *arena)
 {
     if (arena) {
@@ -119,6 +129,7 @@ int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *ar
             lw->w[s].p = arena->buf + off;
             off += (size_t)numel[s];
         }
+        set_views(lm, lw);
         lw->loaded = 1;
         return 0;
     }
@@ -129,6 +140,7 @@ int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *ar
             return rc;
         }
     }
+    set_views(lm, lw);
     lw->loaded = 1;
     return 0;
 }
