@@ -25,7 +25,8 @@ void tool_changed_summary(char *buf, size_t n, const profs_edit_report *rep)
         last_len = (size_t)(br - nm);
     }
     if (slices)
-        snprintf(buf, n, "%zu tensors changed (%zu expert matrices in %zu fused tensors)", plain + fused, slices, fused);
+        snprintf(buf, n, "%zu tensors changed (%zu expert matrices in %zu fused tensor%s)", plain + fused, slices, fused,
+                 fused == 1 ? "" : "s");
     else
         snprintf(buf, n, "%zu tensors changed", plain);
 }
