@@ -1164,6 +1164,83 @@ START_TEST(post_norm_aware_edit_removes_span_from_the_output)
 }
 END_TEST
 
+/* The edit picks its targets by role from the architecture table: Phi-3's key matrix is its fused
+ * gate_up_proj (both row blocks, edited once), the value matrix down_proj; Qwen3 has two keys. */
+START_TEST(edit_targets_come_from_the_table)
+{
+    static const struct { const char *fx, *value, *key0, *key1; } want[] = {
+        {"phi3", "model.layers.1.mlp.down_proj.weight", "model.layers.1.mlp.gate_up_proj.weight", NULL},
+        {"qwen3", "model.layers.1.mlp.down_proj.weight", "model.layers.1.mlp.gate_proj.weight",
+         "model.layers.1.mlp.up_proj.weight"},
+        {"gemma3_cg", "language_model.model.layers.1.mlp.down_proj.weight",
+         "language_model.model.layers.1.mlp.gate_proj.weight", "language_model.model.layers.1.mlp.up_proj.weight"},
+        {"opt_noaffine", "model.decoder.layers.1.fc2.weight", "model.decoder.layers.1.fc1.weight", NULL},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        char *p = tf_dir(want[k].fx);
+        profs_model *m = NULL;
+        ck_assert_profs_ok(profs_model_open(&m, p));
+        profs_edit *e = NULL;
+        profs_subspace *s = NULL;
+        float v[64] = {0};
+        v[3] = 1.0f;
+        ck_assert_profs_ok(profs_edit_new(&e, 32));
+        ck_assert_profs_ok(profs_subspace_from_basis(&s, v, 1, 32));
+        ck_assert_profs_ok(profs_edit_add(e, 1, s));
+        profs_edit_report *r = NULL;
+        ck_assert_profs_ok(profs_edit_apply(&r, e, m, PROFS_TARGET_BOTH));
+        size_t n = want[k].key1 ? 3 : 2;
+        ck_assert_uint_eq(profs_edit_report_count(r), n);
+        ck_assert_str_eq(profs_edit_report_name(r, 0), want[k].value);
+        ck_assert_int_eq(profs_edit_report_role(r, 0), PROFS_TARGET_VALUE);
+        ck_assert_str_eq(profs_edit_report_name(r, 1), want[k].key0);
+        ck_assert_int_eq(profs_edit_report_role(r, 1), PROFS_TARGET_KEY);
+        if (want[k].key1) ck_assert_str_eq(profs_edit_report_name(r, 2), want[k].key1);
+        ck_assert_int_eq(profs_edit_report_post_norm(r, 0), !strcmp(want[k].fx, "gemma3_cg"));
+        ck_assert_int_eq(profs_edit_report_post_norm(r, 1), 0);
+        profs_edit_report_free(r);
+        profs_subspace_free(s);
+        profs_edit_free(e);
+        profs_model_free(m);
+        free(p);
+    }
+}
+END_TEST
+
+/* The tool's defaults come from the table through the public queries. */
+START_TEST(arch_queries)
+{
+    size_t first = 99;
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, "gpt2", 24));
+    ck_assert_uint_eq(first, 10);
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, "qwen3", 36));
+    ck_assert_uint_eq(first, 16); /* floor(36 * 15 / 32) */
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, NULL, 32));
+    ck_assert_uint_eq(first, 15);
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, "gemma2", 1));
+    ck_assert_uint_eq(first, 0);
+    ck_assert_profs_error(profs_arch_default_first_layer(&first, "bert", 12), PROFS_EUNSUPPORTED,
+                          "architecture 'bert' is not supported (supported: gpt2, ");
+    ck_assert_profs_error(profs_arch_default_first_layer(NULL, "gpt2", 12), PROFS_EINVAL, "NULL");
+    static const struct { const char *fx, *name; } un[] = {
+        {"gpt2", "wte.weight"}, {"qwen2", "model.embed_tokens.weight"}, {"qwen3", "lm_head.weight"},
+        {"gemma3_cg", "language_model.model.embed_tokens.weight"}, {"opt_nobias", "lm_head.weight"},
+        {"opt", "model.decoder.embed_tokens.weight"},
+    };
+    for (size_t k = 0; k < sizeof un / sizeof *un; k++) {
+        char *p = tf_dir(un[k].fx);
+        profs_model *m = NULL;
+        ck_assert_profs_ok(profs_model_open(&m, p));
+        char buf[128];
+        ck_assert_profs_ok(profs_arch_unembedding(buf, sizeof buf, m));
+        ck_assert_str_eq(buf, un[k].name);
+        ck_assert_profs_error(profs_arch_unembedding(buf, 4, m), PROFS_EINVAL, "too few");
+        profs_model_free(m);
+        free(p);
+    }
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
@@ -1200,6 +1277,8 @@ static Suite *lm_suite(void)
     tcase_add_test(te, special_ids_outside_the_vocabulary_are_refused);
     tcase_add_test(te, unsupported_feature_values_are_refused);
     tcase_add_loop_test(te, post_norm_aware_edit_removes_span_from_the_output, 0, 3);
+    tcase_add_test(te, edit_targets_come_from_the_table);
+    tcase_add_test(te, arch_queries);
     tcase_add_test(te, config_follows_transformers);
     tcase_add_test(te, unreadable_tokenizer_only_stops_text);
     suite_add_tcase(s, te);
