@@ -1239,6 +1239,141 @@ START_TEST(every_committed_fixture_is_tested)
 }
 END_TEST
 
+/* The edit picks its targets by role from the architecture table: Phi-3's key matrix is its fused
+ * gate_up_proj (both row blocks, edited once), the value matrix down_proj; Qwen3 has two keys. */
+START_TEST(edit_targets_come_from_the_table)
+{
+    static const struct { const char *fx, *value, *key0, *key1; } want[] = {
+        {"phi3", "model.layers.1.mlp.down_proj.weight", "model.layers.1.mlp.gate_up_proj.weight", NULL},
+        {"qwen3", "model.layers.1.mlp.down_proj.weight", "model.layers.1.mlp.gate_proj.weight",
+         "model.layers.1.mlp.up_proj.weight"},
+        {"gemma3_cg", "language_model.model.layers.1.mlp.down_proj.weight",
+         "language_model.model.layers.1.mlp.gate_proj.weight", "language_model.model.layers.1.mlp.up_proj.weight"},
+        {"opt_noaffine", "model.decoder.layers.1.fc2.weight", "model.decoder.layers.1.fc1.weight", NULL},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        char *p = tf_dir(want[k].fx);
+        profs_model *m = NULL;
+        ck_assert_profs_ok(profs_model_open(&m, p));
+        profs_edit *e = NULL;
+        profs_subspace *s = NULL;
+        float v[64] = {0};
+        v[3] = 1.0f;
+        ck_assert_profs_ok(profs_edit_new(&e, 32));
+        ck_assert_profs_ok(profs_subspace_from_basis(&s, v, 1, 32));
+        ck_assert_profs_ok(profs_edit_add(e, 1, s));
+        profs_edit_report *r = NULL;
+        ck_assert_profs_ok(profs_edit_apply(&r, e, m, PROFS_TARGET_BOTH));
+        size_t n = want[k].key1 ? 3 : 2;
+        ck_assert_uint_eq(profs_edit_report_count(r), n);
+        ck_assert_str_eq(profs_edit_report_name(r, 0), want[k].value);
+        ck_assert_int_eq(profs_edit_report_role(r, 0), PROFS_TARGET_VALUE);
+        ck_assert_str_eq(profs_edit_report_name(r, 1), want[k].key0);
+        ck_assert_int_eq(profs_edit_report_role(r, 1), PROFS_TARGET_KEY);
+        if (want[k].key1) ck_assert_str_eq(profs_edit_report_name(r, 2), want[k].key1);
+        ck_assert_int_eq(profs_edit_report_post_norm(r, 0), !strcmp(want[k].fx, "gemma3_cg"));
+        ck_assert_int_eq(profs_edit_report_post_norm(r, 1), 0);
+        profs_edit_report_free(r);
+        profs_subspace_free(s);
+        profs_edit_free(e);
+        profs_model_free(m);
+        free(p);
+    }
+}
+END_TEST
+
+/* The tool's defaults come from the table through the public queries. */
+START_TEST(arch_queries)
+{
+    size_t first = 99;
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, "gpt2", 24));
+    ck_assert_uint_eq(first, 10);
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, "qwen3", 36));
+    ck_assert_uint_eq(first, 16); /* floor(36 * 15 / 32) */
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, NULL, 32));
+    ck_assert_uint_eq(first, 15);
+    ck_assert_profs_ok(profs_arch_default_first_layer(&first, "gemma2", 1));
+    ck_assert_uint_eq(first, 0);
+    ck_assert_profs_error(profs_arch_default_first_layer(&first, "bert", 12), PROFS_EUNSUPPORTED,
+                          "architecture 'bert' is not supported (supported: gpt2, ");
+    ck_assert_profs_error(profs_arch_default_first_layer(NULL, "gpt2", 12), PROFS_EINVAL, "NULL");
+    static const struct { const char *fx, *name; } un[] = {
+        {"gpt2", "wte.weight"}, {"qwen2", "model.embed_tokens.weight"}, {"qwen3", "lm_head.weight"},
+        {"gemma3_cg", "language_model.model.embed_tokens.weight"}, {"opt_nobias", "lm_head.weight"},
+        {"opt", "model.decoder.embed_tokens.weight"},
+    };
+    for (size_t k = 0; k < sizeof un / sizeof *un; k++) {
+        char *p = tf_dir(un[k].fx);
+        profs_model *m = NULL;
+        ck_assert_profs_ok(profs_model_open(&m, p));
+        char buf[128];
+        ck_assert_profs_ok(profs_arch_unembedding(buf, sizeof buf, m));
+        ck_assert_str_eq(buf, un[k].name);
+        ck_assert_profs_error(profs_arch_unembedding(buf, 4, m), PROFS_EINVAL, "too few");
+        profs_model_free(m);
+        free(p);
+    }
+}
+END_TEST
+
+/* Gemma's embedding scale is sqrt(hidden) rounded to the embedding's dtype, as transformers'
+ * embed_scale.to(weight.dtype) / normalizer in the model's dtype: sqrt(32) = 5.65685 is 5.65625 in BF16. */
+START_TEST(gemma_embedding_scale_is_rounded_to_the_dtype)
+{
+    static const int dts[] = {PROFS_DTYPE_F32, PROFS_DTYPE_BF16};
+    for (int k = 0; k < 2; k++) {
+        hfgen_spec sp = {.arch = "gemma2", .layers = 1, .dim = 32, .heads = 2, .kv_heads = 1, .head_dim = 16,
+                         .ffn = 64, .vocab = 300, .max_pos = 64, .window = 4, .tied = 1, .dtype = dts[k], .seed = 9};
+        char *p = tu_join(dir, k ? "gemma2_scale_bf16" : "gemma2_scale_f32");
+        ck_assert_int_eq(hfgen_write(p, &sp), 0);
+        profs_lm *lm = NULL;
+        ck_assert_profs_ok(profs_lm_open(&lm, p));
+        int32_t ids[2] = {5, 77};
+        float hs[2 * 2 * 32], emb[32];
+        ck_assert_profs_ok(profs_lm_hidden_states(lm, hs, ids, 2));
+        float *all = malloc(300 * 32 * sizeof(float));
+        ck_assert_profs_ok(profs_model_read_f32(profs_lm_model(lm), "model.embed_tokens.weight", all, 300 * 32));
+        memcpy(emb, all + 77 * 32, sizeof emb);
+        float scale = k ? 5.65625f : sqrtf(32.0f);
+        for (int i = 0; i < 32; i++)
+            ck_assert_msg(hs[32 + i] == emb[i] * scale, "%s: element %d: %g, want %g x %g", k ? "BF16" : "F32", i,
+                          hs[32 + i], emb[i], scale);
+        free(all);
+        profs_lm_free(lm);
+        free(p);
+    }
+}
+END_TEST
+
+/* Gemma-3 configs as transformers 4 wrote them (rope_theta, rope_local_base_freq, rope_scaling) run
+ * exactly as transformers 5's rope_parameters.{sliding_attention, full_attention}. */
+START_TEST(gemma3_v4_rope_config)
+{
+    char *a = tf_dir("gemma3_text"), *b = tf_copy("gemma3_text", "gemma3_v4");
+    rewrite_config(b, "\"rope_parameters\": {\n    \"full_attention\": {\n      \"factor\": 4.0,\n"
+                      "      \"rope_theta\": 1000000.0,\n      \"rope_type\": \"linear\"\n    },\n"
+                      "    \"sliding_attention\": {\n      \"rope_theta\": 10000.0,\n      \"rope_type\": \"default\"\n"
+                      "    }\n  },",
+                   "\"rope_theta\": 1000000.0, \"rope_local_base_freq\": 10000.0,\n"
+                   "  \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 4.0},");
+    profs_lm *la = NULL, *lb = NULL;
+    ck_assert_profs_ok(profs_lm_open(&la, a));
+    ck_assert_profs_ok(profs_lm_open(&lb, b));
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (i * 37 + 11) % 300;
+    float *ha = malloc(3 * 40 * 32 * sizeof(float)), *hb = malloc(3 * 40 * 32 * sizeof(float));
+    ck_assert_profs_ok(profs_lm_hidden_states(la, ha, ids, 40));
+    ck_assert_profs_ok(profs_lm_hidden_states(lb, hb, ids, 40));
+    ck_assert_mem_eq(ha, hb, 3 * 40 * 32 * sizeof(float));
+    free(ha);
+    free(hb);
+    profs_lm_free(la);
+    profs_lm_free(lb);
+    free(a);
+    free(b);
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
@@ -1276,6 +1411,10 @@ static Suite *lm_suite(void)
     tcase_add_test(te, special_ids_outside_the_vocabulary_are_refused);
     tcase_add_test(te, unsupported_feature_values_are_refused);
     tcase_add_loop_test(te, post_norm_aware_edit_removes_span_from_the_output, 0, 3);
+    tcase_add_test(te, edit_targets_come_from_the_table);
+    tcase_add_test(te, arch_queries);
+    tcase_add_test(te, gemma_embedding_scale_is_rounded_to_the_dtype);
+    tcase_add_test(te, gemma3_v4_rope_config);
     tcase_add_test(te, config_follows_transformers);
     tcase_add_test(te, unreadable_tokenizer_only_stops_text);
     suite_add_tcase(s, te);

@@ -331,6 +331,25 @@ const char *pf_arch_find_prefix(const pf_family *f, const profs_model *m, const 
     return NULL;
 }
 
+void pf_arch_slot_dims(int slot, size_t D, size_t F, size_t Q, size_t KV, size_t head_dim, size_t *out, size_t *in)
+{
+    *in = 0;
+    switch (slot) {
+    case PF_QKV_W: *out = Q + 2 * KV; *in = D; break;
+    case PF_QKV_B: *out = Q + 2 * KV; break;
+    case PF_Q_W: *out = Q; *in = D; break;
+    case PF_Q_B: *out = Q; break;
+    case PF_K_W: case PF_V_W: *out = KV; *in = D; break;
+    case PF_K_B: case PF_V_B: *out = KV; break;
+    case PF_O_W: *out = D; *in = Q; break;
+    case PF_GATE_W: case PF_UP_W: *out = F; *in = D; break;
+    case PF_GATE_B: case PF_UP_B: *out = F; break;
+    case PF_DOWN_W: *out = D; *in = F; break;
+    case PF_QNORM_W: case PF_KNORM_W: *out = head_dim; break;
+    default: *out = D; break;
+    }
+}
+
 int pf_arch_edit_layout(const pf_tensor_row *row)
 {
     int conv = row->layout == PF_TL_CONV1D;

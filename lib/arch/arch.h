@@ -176,6 +176,10 @@ const char *pf_arch_find_prefix(const pf_family *f, const profs_model *m, const 
 void pf_arch_name(char *buf, size_t n, const pf_family *f, const char *prefix, const pf_tensor_row *row,
                   size_t layer, size_t expert);
 
+/* (out, in) of a layer slot (in = 0 for a vector) for hidden D, intermediate F, q_dim Q,
+ * kv_dim KV and head_dim; a fused row's stored tensor has `blocks` times the rows. */
+void pf_arch_slot_dims(int slot, size_t D, size_t F, size_t Q, size_t KV, size_t head_dim, size_t *out, size_t *in);
+
 /* The edit's layout (PROFS_LAYOUT_D_FIRST / D_LAST) of a value or key row. */
 int pf_arch_edit_layout(const pf_tensor_row *row);
 

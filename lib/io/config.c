@@ -10,8 +10,6 @@
 #include "core/fsutil.h"
 #include "io/model_impl.h"
 
-int pf_model_config_load(profs_model *m);
-
 int pf_model_config_load(profs_model *m)
 {
     char *path = pf_path_join(m->dir, "config.json");

@@ -39,6 +39,10 @@ struct profs_model {
     json_t *config;            /* config.json or NULL */
 };
 
+/* Load config.json of m->dir when present (config.c). */
+int pf_model_config_load(profs_model *m);
+/* Free the staged edits (stage.c). */
+void pf_model_stages_free(profs_model *m);
 /* Index of tensor `name`, or -1. */
 long pf_model_find(const profs_model *m, const char *name);
 /* 1 when config.json has `key` (dotted like the getters) set to JSON null, else 0. */

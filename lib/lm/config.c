@@ -721,26 +721,14 @@ static int has(const profs_lm *lm, const char *name) { return profs_model_has_te
 /* Expected (out, in) of a layer slot; in = 0 for a vector. */
 static void slot_dims(const pf_lm_config *c, int slot, size_t *out, size_t *in)
 {
-    size_t D = c->dim, F = c->ffn_dim, Q = c->q_dim, KV = c->kv_dim;
-    *in = 0;
-    switch (slot) {
-    case PF_QKV_W: *out = Q + 2 * KV; *in = D; break;
-    case PF_QKV_B: *out = Q + 2 * KV; break;
-    case PF_Q_W: *out = Q; *in = D; break;
-    case PF_Q_B: *out = Q; break;
-    case PF_K_W: case PF_V_W: *out = KV; *in = D; break;
-    case PF_K_B: case PF_V_B: *out = KV; break;
-    case PF_O_W: *out = D; *in = Q; break;
-    case PF_GATE_W: case PF_UP_W: *out = F; *in = D; break;
-    case PF_GATE_B: case PF_UP_B: *out = F; break;
-    case PF_DOWN_W: *out = D; *in = F; break;
-    case PF_QNORM_W: case PF_KNORM_W: *out = c->head_dim; break;
-    case PF_ROUTER_W: *out = c->n_experts; *in = D; break;
-    case PF_SH_GATE_W: case PF_SH_UP_W: *out = c->shared_ffn; *in = D; break;
-    case PF_SH_DOWN_W: *out = D; *in = c->shared_ffn; break;
-    case PF_SH_GATE: *out = 1; *in = D; break;
-    default: *out = D; break;
+    switch (slot) { /* the MoE slots' sizes come from the expert config */
+    case PF_ROUTER_W: *out = c->n_experts; *in = c->dim; return;
+    case PF_SH_GATE_W: case PF_SH_UP_W: *out = c->shared_ffn; *in = c->dim; return;
+    case PF_SH_DOWN_W: *out = c->dim; *in = c->shared_ffn; return;
+    case PF_SH_GATE: *out = 1; *in = c->dim; return;
+    default: break;
     }
+    pf_arch_slot_dims(slot, c->dim, c->ffn_dim, c->q_dim, c->kv_dim, c->head_dim, out, in);
 }
 
 static int check_one(const profs_lm *lm, const char *name, size_t r, size_t k)

@@ -37,11 +37,13 @@ json_t *tool_tensors_json(const profs_edit_report *rep)
     for (size_t i = 0; i < profs_edit_report_count(rep); i++) {
         double dn = profs_edit_report_delta_norm(rep, i), wn = profs_edit_report_weight_norm(rep, i);
         int role = profs_edit_report_role(rep, i);
-        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:b, s:o, s:o}",
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:o, s:o}",
             "name", profs_edit_report_name(rep, i),
             "layer", (json_int_t)profs_edit_report_layer(rep, i),
             "rank", (json_int_t)profs_edit_report_rank(rep, i),
             "role", role == PROFS_TARGET_KEY ? "key" : "value",
+            /* post-norm aware: the MLP output is normalised (Gemma), span(diag(g) V) is removed (docs/core.md) */
+            "projection", profs_edit_report_post_norm(rep, i) ? "post-norm aware" : "plain",
             "changed", profs_edit_report_applied(rep, i) && profs_edit_report_rank(rep, i) > 0,
             "delta_norm", isfinite(dn) ? json_real(dn) : json_null(),
             "weight_norm", isfinite(wn) ? json_real(wn) : json_null()));
