@@ -126,7 +126,7 @@ def check(src, out, prompt, max_new, text_file):
     if json.load(open(os.path.join(src, "config.json")))["model_type"] in ("mixtral", "qwen2_moe", "qwen3_moe"):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import tf_edit_check_moe  # every expert's output matrix is edited (issue 17)
-        return tf_edit_check_moe.main()
+        return tf_edit_check_moe.check(src, out, prompt, max_new, text_file)
 
     # 1. loads in transformers with nothing missing, unexpected or mismatched
     model, info = AutoModelForCausalLM.from_pretrained(out, output_loading_info=True, dtype=torch.float32,

@@ -7,7 +7,7 @@ down_proj (qwen2_moe); in a dense layer (Qwen's decoder_sparse_step / mlp_only_l
 The routers, the experts' input matrices and everything else must be bit-identical. The number of
 expert matrices found must equal the expert count transformers read from config.json.
 
-    tf_edit_check_moe.py SRC_DIR OUT_DIR PROMPT MAX_NEW PROFS_TEXT_FILE
+    tf_edit_check_moe.py PROMPT MAX_NEW SRC_DIR OUT_DIR PROFS_TEXT_FILE [SRC_DIR OUT_DIR PROFS_TEXT_FILE ...]
 """
 import json
 import os
@@ -61,9 +61,16 @@ def project(W, V):
 
 
 def main():
-    if len(sys.argv) != 6:
+    """Same arguments as tf_edit_check.py: PROMPT MAX_NEW then (SRC_DIR OUT_DIR PROFS_TEXT_FILE) triples."""
+    a = sys.argv[1:]
+    if len(a) < 5 or (len(a) - 2) % 3:
         raise SystemExit(__doc__)
-    src, out, prompt, max_new, text_file = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    failed = sum(check(a[i], a[i + 1], a[0], int(a[1]), a[i + 2]) for i in range(2, len(a), 3))
+    return 1 if failed else 0
+
+
+def check(src, out, prompt, max_new, text_file):
+    """1 when the MoE edit output OUT of SRC fails a check (printed), else 0."""
     name = os.path.basename(os.path.normpath(src))
     bad = []
     model, info = base.AutoModelForCausalLM.from_pretrained(out, output_loading_info=True, dtype=torch.float32,
