@@ -9,7 +9,8 @@ F32 and BF16, in both on-disk layouts:
 
 FIXTURES follows tf_goldens.py's fixture record; tf_goldens.py discovers this module and makes the
 checkpoints and golden.safetensors (hidden states, logits, greedy, perplexity) like every other fixture.
-From the repository root (the repository visible inside the environment at /REPO):
+From the repository root, as root: `tests/reference/tf-regenerate mixtral_f32 ...` (or with no names, every
+fixture); by hand, with the repository visible inside the environment at /REPO:
 
     chroot "${PROFS_TRANSFORMERS_ENV:-/var/tmp/profs-transformers}" \\
         python3 /REPO/tests/reference/tf_goldens.py /REPO/tests/data/tf mixtral_f32 mixtral_bf16_fused \\
