@@ -4,12 +4,12 @@
  * style; each golden's features matter; pooling independent of the batch,
  * KV-cache generation, sampling, perplexity, and the errors of opening a bad
  * checkpoint (those on tests/util/hfgen.h checkpoints, which they rewrite). */
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "hfgen.h"
@@ -32,7 +32,7 @@ static const struct tf_fixture {
     {"gpt2", "float32", {"biases", "norm_weights"}},
     {"gpt2_bf16", "bfloat16", {"biases"}},
     {"gpt2_inv", "float32", {"scale_attn_by_inverse_layer_idx"}},
-    {"mistral", "float32", {"sliding_window", "norm_weights"}},
+    {"mistral", "float32", {"sliding_window", "norm_weights", "gqa_grouping"}},
     {"mistral_bf16", "bfloat16", {"sliding_window"}},
     {"llama", "float32", {"llama3_rope", "attention_bias", "mlp_bias"}},
     {"llama_f16", "float16", {"llama3_rope"}},
@@ -77,10 +77,15 @@ static char *fixture(const char *name)
 
 /* The committed transformers-made checkpoint directory (PROFS_TF_DATA overrides tests/data/tf:
  * scripts/test --transformers points it at freshly regenerated goldens); caller frees. */
-static char *tf_dir(const char *name)
+static char *tf_root(void)
 {
     const char *base = getenv("PROFS_TF_DATA");
-    char *root = base && *base ? strdup(base) : tu_data_path("tf");
+    return base && *base ? strdup(base) : tu_data_path("tf");
+}
+
+static char *tf_dir(const char *name)
+{
+    char *root = tf_root();
     char *p = tu_join(root, name);
     free(root);
     return p;
@@ -130,6 +135,22 @@ static double rel_err(const float *a, const float *b, size_t n)
 }
 
 /* hidden states (every layer) and logits of each golden sequence */
+/* The number of test sequences ids.0, ids.1, ... of a golden (as its metadata says). */
+static int n_sequences(const profs_model *g)
+{
+    int n = 0;
+    char key[64];
+    for (;; n++) {
+        snprintf(key, sizeof key, "ids.%d", n);
+        if (!profs_model_has_tensor(g, key)) break;
+    }
+    const char *m = profs_model_metadata(g, "sequences");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(n, atoi(m));
+    ck_assert_int_ge(n, 1);
+    return n;
+}
+
 static double worst_rel[N_TF];
 
 static void check_fixture(size_t fx, size_t att_rows)
@@ -141,10 +162,7 @@ static void check_fixture(size_t fx, size_t att_rows)
     lm->att_rows = att_rows;
     profs_model *g = golden(name);
     size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm), V = profs_lm_vocab_size(lm);
-    ck_assert_uint_eq(L, 2);
-    ck_assert(D == 32 || D == 64); /* 64: the BF16 Gemma fixtures */
-    ck_assert_uint_eq(V, 300);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0, ns = n_sequences(g); i < ns; i++) {
         char key[64];
         size_t T, nh, nl;
         snprintf(key, sizeof key, "ids.%d", i);
@@ -195,9 +213,14 @@ START_TEST(greedy_matches_transformers)
     char *p = tf_dir(name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
-    ck_assert_ptr_nonnull(profs_lm_tokenizer(lm)); /* its EOS stops generation, as generation_config's does */
+    /* the tokenizer's EOS stops generation, as generation_config's does in transformers (a fixture
+     * without a tokenizer has its greedy golden made without an EOS) */
     profs_model *g = golden(name);
-    for (int i = 0; i < 4; i++) {
+    const char *gn = profs_model_metadata(g, "greedy_new");
+    ck_assert_ptr_nonnull(gn);
+    size_t max_new = (size_t)atoi(gn);
+    ck_assert(max_new >= 1 && max_new <= 64);
+    for (int i = 0, ns = n_sequences(g); i < ns; i++) {
         char key[64];
         size_t T, n_want, n_got;
         snprintf(key, sizeof key, "ids.%d", i);
@@ -206,7 +229,7 @@ START_TEST(greedy_matches_transformers)
         int32_t *want = gids(g, key, &n_want);
         ck_assert_uint_ge(n_want, 1);
         int32_t got[64];
-        ck_assert_profs_ok(profs_lm_generate(lm, got, 64, &n_got, ids, T, 12, NULL, NULL, NULL));
+        ck_assert_profs_ok(profs_lm_generate(lm, got, 64, &n_got, ids, T, max_new, NULL, NULL, NULL));
         /* Phi-3 crossing its longrope switch: profs recomputes the cache with the long factors (the
          * intent of Phi3ForCausalLM.prepare_inputs_for_generation); transformers 5.12 instead drops the
          * cache and runs only the newest token (its cache_position slicing), forgetting the prompt.
@@ -247,8 +270,18 @@ START_TEST(each_feature_matters)
     ck_assert_str_eq(profs_model_metadata(g, "dtype"), f->dtype);
     ck_assert_str_eq(profs_model_metadata(g, "compute_dtype"), "float32");
     size_t n_feat = 0;
-    for (size_t k = 0; k < profs_model_metadata_count(g); k++)
-        if (!strncmp(profs_model_metadata_key(g, k), "feature.", 8)) n_feat++;
+    for (size_t k = 0; k < profs_model_metadata_count(g); k++) {
+        const char *key = profs_model_metadata_key(g, k);
+        size_t len = strlen(key);
+        if (strncmp(key, "feature.", 8)) continue;
+        if (len > 8 && !strcmp(key + len - 8, ".control")) {
+            /* a neutral version of the switch (e.g. GQA heads expanded in the right order) changes nothing */
+            double c = strtod(profs_model_metadata(g, key), NULL);
+            ck_assert_msg(c <= 1e-6, "%s: %s = %g", f->name, key, c);
+            continue;
+        }
+        n_feat++;
+    }
     size_t n_want = 0;
     for (; n_want < 4 && f->features[n_want]; n_want++) {
         char key[96];
@@ -287,22 +320,27 @@ START_TEST(perplexity_matches_transformers)
     profs_model *g = golden(name);
     size_t n;
     int32_t *ids = gids(g, "ppl_ids", &n);
-    static const size_t settings[][2] = {{16, 16}, {16, 5}, {40, 40}, {64, 64}};
-    for (size_t k = 0; k < 4; k++) {
-        char key[64];
-        snprintf(key, sizeof key, "ppl.%zu.%zu", settings[k][0], settings[k][1]);
+    size_t n_settings = 0;
+    for (size_t t = 0; t < profs_model_tensor_count(g); t++) {
+        const char *key = profs_model_tensor_name(g, t);
+        size_t ml, st;
+        char tail;
+        if (sscanf(key, "ppl.%zu.%zu%c", &ml, &st, &tail) != 2) continue; /* ppl.{max_length}.{stride} */
+        n_settings++;
         const void *data;
         uint64_t nb;
         ck_assert_profs_ok(profs_model_tensor_data(g, key, &data, &nb));
+        ck_assert_uint_eq(nb, 2 * sizeof(double));
         double want[2];
         memcpy(want, data, sizeof want);
         double ppl, nll;
-        ck_assert_profs_ok(profs_lm_perplexity(lm, &ppl, &nll, ids, n, settings[k][0], settings[k][1], NULL, NULL));
+        ck_assert_profs_ok(profs_lm_perplexity(lm, &ppl, &nll, ids, n, ml, st, NULL, NULL));
         ck_assert_msg(fabs(nll - want[0]) <= PPL_TOL * fabs(want[0]), "%s %s: nll %.9g vs %.9g", name, key, nll,
                       want[0]);
         ck_assert_msg(fabs(ppl - want[1]) <= PPL_TOL * want[1], "%s %s: ppl %.9g vs %.9g", name, key, ppl, want[1]);
         ck_assert_double_eq_tol(ppl, exp(nll), 1e-9 * ppl);
     }
+    ck_assert_uint_ge(n_settings, 1);
     free(ids);
     profs_model_free(g);
     profs_lm_free(lm);
@@ -1336,6 +1374,34 @@ START_TEST(gemma2_config_defaults)
 }
 END_TEST
 
+/* Every fixture directory committed under tests/data/tf (or PROFS_TF_DATA) has a row in tf_fixtures,
+ * so its goldens are checked. */
+START_TEST(every_committed_fixture_is_tested)
+{
+    char *root = tf_root();
+    DIR *d = opendir(root);
+    ck_assert_msg(d != NULL, "cannot open %s", root);
+    size_t seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *sub = tu_join(root, e->d_name), *gp = tu_join(sub, "golden.safetensors");
+        struct stat st;
+        int is_fixture = stat(gp, &st) == 0;
+        free(gp);
+        free(sub);
+        if (!is_fixture) continue;
+        size_t k = 0;
+        while (k < N_TF && strcmp(tf_fixtures[k].name, e->d_name)) k++;
+        ck_assert_msg(k < N_TF, "tests/data/tf/%s has no row in tf_fixtures (tests/test_lm.c)", e->d_name);
+        seen++;
+    }
+    closedir(d);
+    ck_assert_uint_eq(seen, N_TF); /* and every row has its directory */
+    free(root);
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
@@ -1345,6 +1411,7 @@ static Suite *lm_suite(void)
     tcase_add_loop_test(tc, matches_transformers, 0, (int)N_TF);
     tcase_add_loop_test(tc, greedy_matches_transformers, 0, (int)N_TF);
     tcase_add_loop_test(tc, each_feature_matters, 0, (int)N_TF);
+    tcase_add_test(tc, every_committed_fixture_is_tested);
     tcase_add_loop_test(tc, perplexity_matches_transformers, 0, (int)N_TF);
     tcase_add_test(tc, pooling_does_not_depend_on_the_batch);
     tcase_add_test(tc, pooling_progress_and_cancel);

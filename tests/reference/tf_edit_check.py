@@ -3,9 +3,9 @@
 Runs inside the transformers environment (tests/reference/transformers-env);
 tests/reference/tf_live.sh calls it for every fixture of tests/data/tf:
 
-    tf_edit_check.py SRC_DIR OUT_DIR PROMPT MAX_NEW PROFS_TEXT_FILE
+    tf_edit_check.py PROMPT MAX_NEW SRC_DIR OUT_DIR PROFS_TEXT_FILE [SRC_DIR OUT_DIR PROFS_TEXT_FILE...]
 
-It exits 1 unless
+(one process for all the models: importing torch is the slow part). It exits 1 unless, for each
   1. AutoModelForCausalLM.from_pretrained(OUT_DIR, output_loading_info=True)
      reports no missing, unexpected or mismatched keys (and no error messages);
   2. every edited matrix (the MLP value matrix of each layer in OUT_DIR's
@@ -110,9 +110,17 @@ def raw_bytes(t):
 
 
 def main():
-    if len(sys.argv) != 6:
+    a = sys.argv[1:]
+    if len(a) < 5 or (len(a) - 2) % 3:
         raise SystemExit(__doc__)
-    src, out, prompt, max_new, text_file = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    prompt, max_new = a[0], int(a[1])
+    failed = 0
+    for i in range(2, len(a), 3):
+        failed += check(a[i], a[i + 1], prompt, max_new, a[i + 2])
+    return 1 if failed else 0
+
+
+def check(src, out, prompt, max_new, text_file):
     name = os.path.basename(os.path.normpath(src))
     bad = []
 

@@ -2,15 +2,19 @@
 """Fixture checkpoints and goldens for the runtime tests, made by Hugging Face
 transformers itself (not by a re-implementation of it).
 
-Runs inside the transformers environment (tests/reference/transformers-env);
-from the repository root:
+Regenerate the committed files with one command, from the repository root (as root):
 
-    chroot "${PROFS_TRANSFORMERS_ENV:-/var/tmp/profs-transformers}" \\
-        python3 /REPO/tests/reference/tf_goldens.py /REPO/tests/data/tf [NAME...]
+    tests/reference/tf-regenerate [NAME...]
 
-where /REPO is where the repository is visible inside the environment
-(`scripts/test --transformers` bind-mounts it and runs this for you). The
-repository root is taken from this file's own path (--repo ROOT overrides it).
+which builds the environment if needed (tests/reference/transformers-env), copies
+tests/reference and tests/data/tokenizers into it and runs, inside it,
+
+    python3 REPO/tests/reference/tf_goldens.py OUT_DIR [NAME...]
+
+then replaces tests/data/tf/<name>/ with OUT_DIR/<name>/. The repository root REPO
+is taken from this file's own path (--repo ROOT overrides it); the script reads
+only tests/reference and tests/data/tokenizers from it. `scripts/test --transformers`
+(tests/reference/tf_live.sh) regenerates into a temporary directory and compares.
 Other modes:
 
     tf_goldens.py --list                      the fixture names, one a line
@@ -34,10 +38,13 @@ Output, one directory per fixture, OUT_DIR/<name>/:
                                 entry has the final norm applied; ours does not)
     logits.i  F32 [T, V]
     greedy.i  I32 [n]           model.generate(do_sample=False) continuation
-                                (new ids only; stops at EOS like transformers)
+                                (new ids only; stops at generation_config's EOS,
+                                or never when the fixture has no tokenizer, as
+                                the runtime takes its EOS from tokenizer.json)
   ppl_ids (I32) and ppl.{max_length}.{stride} (F64 [2]: mean NLL, perplexity),
   the loop of transformers' guide "Perplexity of fixed-length models";
   __metadata__: transformers_version, torch_version, fixture, seed, dtype,
+  sequences (how many ids.i), greedy_new (max new tokens of greedy.i),
   compute_dtype ("float32": BF16/F16 goldens are transformers in float32 on the
   upcast, already rounded weights), config_style, command, and
   feature.<name> = the relative change of transformers' outputs when that
@@ -66,12 +73,15 @@ is discovered automatically, sorted by file name, after this file's own table):
                 seeded, so that biases and norms visibly matter).
   goldens       tuple, subset of ("hidden", "logits", "greedy", "ppl");
                 default all four.
-  features      dict feature-name -> switch. A switch is a dict with either
-                "config": {overrides} (same weights, changed config; tensors the
-                new config does not know are dropped, new ones keep their
-                transformers default init) or "weights": callable(state_dict)
-                -> state_dict (same config), and optionally "on": "hidden"
-                (default) or "logits" (a feature of the head only).
+  features      dict feature-name -> switch. A switch is a dict with
+                "config": {overrides} (a changed config; tensors it does not know
+                or whose shape it changes are dropped, new ones keep their
+                transformers default init) and/or "weights": callable(state_dict)
+                -> state_dict (applied first), and optionally "on": "hidden"
+                (default) or "logits" (a feature of the head only), and
+                optionally "control": a switch that must change nothing (<= 1e-6),
+                proving that the difference comes from the feature and not from
+                the switching itself (e.g. GQA heads expanded in the right order).
   shard         optional max_shard_size for save_pretrained (e.g. "40KB"):
                 the sharded layout with model.safetensors.index.json.
   config_style  "v5" (default, as transformers 5 writes it) or "v4"
@@ -87,6 +97,10 @@ is discovered automatically, sorted by file name, after this file's own table):
   ppl           tuple of (max_length, stride) (default PPL_SETTINGS); the
                 perplexity text is 40 ids (ppl_ids).
   note          str, one line saying what the fixture is for.
+
+tests/test_lm.c checks every fixture directory of tests/data/tf: a new fixture
+needs a row in its table tf_fixtures (name, dtype, the features it shows to
+matter); the test every_committed_fixture_is_tested fails until it has one.
 """
 import argparse
 import copy
@@ -108,7 +122,6 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import transformers  # noqa: E402
-from safetensors.numpy import load_file as np_load_file  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
@@ -255,8 +268,14 @@ def run_hidden(model, ids):
 
 
 def greedy(model, ids, n, eos):
+    """Greedy continuation; eos None: never stop early (fixtures without a tokenizer, since the runtime
+    takes its EOS from tokenizer.json)."""
+    gc = copy.deepcopy(model.generation_config)
+    gc.eos_token_id = eos
+    gc.pad_token_id = eos if eos is not None else 0
+    gc.do_sample, gc.max_new_tokens, gc.min_new_tokens = False, n, None
     out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                         max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=eos)
+                         generation_config=gc)
     return out[0, len(ids):].tolist()
 
 
@@ -292,6 +311,7 @@ def switched(fx, model, sw):
     sd = {k: v.clone() for k, v in model.state_dict().items()}
     if "weights" in sw:
         sd = sw["weights"](sd)
+    if "config" not in sw:
         m2 = copy.deepcopy(model)
         m2.load_state_dict(sd, strict=True)
         return m2.eval()
@@ -323,10 +343,9 @@ def rename_tensors(out_dir, fn):
     wm = {}
     for f in files:
         p = os.path.join(out_dir, f)
-        t = np_load_file(p)
+        t = load_file(p)
         new = {fn(k): v for k, v in t.items() if fn(k) is not None}
-        import safetensors.numpy
-        safetensors.numpy.save_file(new, p, metadata={"format": "pt"})
+        save_file(new, p, metadata={"format": "pt"})
         wm.update({k: f for k in new})
     if os.path.exists(idx):
         ix = json.load(open(idx))
@@ -395,6 +414,21 @@ OPT = dict(model_type="opt", hidden_size=32, ffn_dim=64, num_attention_heads=4, 
 GPTJ = dict(model_type="gptj", n_embd=32, n_head=4, n_layer=2, n_positions=64, rotary_dim=4, vocab_size=300,
             bos_token_id=299, eos_token_id=299)
 
+def _gqa_expanded(kv_heads, head_dim, n_heads, right):
+    """k/v projections of kv_heads heads repeated for each of n_heads query heads, in the right order
+    (query head h reads kv head h // group) or interleaved (h % kv_heads, a mis-grouping runtime)."""
+    group = n_heads // kv_heads
+
+    def f(sd):
+        out = dict(sd)
+        for k, v in sd.items():
+            if k.endswith(("self_attn.k_proj.weight", "self_attn.v_proj.weight")):
+                w = v.view(kv_heads, head_dim, -1)
+                out[k] = torch.cat([w[h // group if right else h % kv_heads] for h in range(n_heads)], dim=0)
+        return out
+    return f
+
+
 NORMS_GPT = {"weights": _ones(_is_norm_w("ln_")), "on": "hidden"}
 BIASES = {"weights": _zero(_is_bias)}
 
@@ -411,7 +445,10 @@ FIXTURES = [
     dict(name="mistral", config=MISTRAL, seed=201, tokenizer="mistral",
          note="Mistral, GQA 4:2, sliding window 5 < 23-token sequences",
          features={"sliding_window": {"config": {"sliding_window": None}},
-                   "norm_weights": {"weights": _ones(_is_norm_w("norm"))}}),
+                   "norm_weights": {"weights": _ones(_is_norm_w("norm"))},
+                   "gqa_grouping": {"config": {"num_key_value_heads": 4}, "weights": _gqa_expanded(2, 8, 4, False),
+                                    "control": {"config": {"num_key_value_heads": 4},
+                                                "weights": _gqa_expanded(2, 8, 4, True)}}}),
     dict(name="mistral_bf16", config=MISTRAL, seed=202, dtype="bfloat16", tokenizer="mistral", shard="30KB",
          config_style="v4", note="Mistral, BF16, sharded, transformers-4 config",
          features={"sliding_window": {"config": {"sliding_window": None}}}),
@@ -500,7 +537,7 @@ def make_fixture(fx, out_root):
         check_same_weights(model, ref, name)
         want = set(fx.get("goldens", ("hidden", "logits", "greedy", "ppl")))
         seqs = (fx.get("sequences") or default_sequences)(fx, tok)
-        eos = ref.generation_config.eos_token_id
+        eos = ref.generation_config.eos_token_id if tok is not None else None
         g = {}
         for i, ids in enumerate(seqs):
             g[f"ids.{i}"] = torch.tensor(ids, dtype=torch.int32)
@@ -522,6 +559,8 @@ def make_fixture(fx, out_root):
             "initializer_range": str(cfg.initializer_range),
             "command": "tests/reference/tf_goldens.py OUT_DIR " + name,
             "note": fx.get("note", ""),
+            "sequences": str(len(seqs)),
+            "greedy_new": str(fx.get("greedy_new", 12)),
         }
         if "ppl" in want:
             gr = np.random.default_rng(7 + len(name))
@@ -535,10 +574,17 @@ def make_fixture(fx, out_root):
             meta[f"feature.{feat}"] = f"{d:.6g}"
             flag = "" if d > FEATURE_MIN else "   <-- does NOT matter"
             print(f"  {name}: switching off {feat} changes the {sw.get('on', 'hidden')} by {d:.3g}{flag}")
+            if "control" in sw:
+                c = feature_change(fx, ref, sw["control"], seqs)
+                print(f"  {name}: its control changes the {sw.get('on', 'hidden')} by {c:.3g}")
+                if c > 1e-6:
+                    raise SystemExit(f"tf_goldens: fixture {name}: the control of feature {feat} changes "
+                                     f"transformers' outputs by {c:.3g}; the switch itself is not neutral")
+                meta[f"feature.{feat}.control"] = f"{c:.6g}"
             if d <= FEATURE_MIN:
                 raise SystemExit(f"tf_goldens: fixture {name}: feature {feat} moves transformers' outputs by only "
                                  f"{d:.3g} (need > {FEATURE_MIN}); the golden would not test it")
-        save_file(g, os.path.join(tmp, "golden.safetensors"), metadata=meta)
+        write_golden(os.path.join(tmp, "golden.safetensors"), g, meta)
         if os.path.exists(out):
             shutil.rmtree(out)
         os.chmod(tmp, 0o755)
@@ -550,6 +596,26 @@ def make_fixture(fx, out_root):
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_golden(path, tensors, meta):
+    """safetensors with tensors and metadata in sorted order, so that the bytes are reproducible
+    (safetensors' own writer orders the metadata by a hash map)."""
+    st = {torch.float32: "F32", torch.float64: "F64", torch.int32: "I32"}
+    hdr, blobs, off = {"__metadata__": dict(sorted(meta.items()))}, [], 0
+    for k in sorted(tensors):
+        t = tensors[k].contiguous()
+        b = t.numpy().tobytes()
+        hdr[k] = {"dtype": st[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
 
 
 def check_same_weights(model, ref, name):

@@ -38,11 +38,11 @@ tests/reference/transformers-env "$env_dir"
 rel=tmp/profs-live.$$
 work=$env_dir/$rel
 rm -rf "$work"
-mkdir -p "$work/repo/tests/data/tokenizers" "$work/out" "$work/edits"
+mkdir -p "$work/repo/tests/data" "$work/out" "$work/edits"
 trap 'rm -rf "$work"' EXIT
 cp -r tests/reference "$work/repo/tests/"
 cp -r tests/data/tf "$work/repo/tests/data/"
-cp -r tests/data/tokenizers/gpt2 tests/data/tokenizers/mistral "$work/repo/tests/data/tokenizers/"
+cp -r tests/data/tokenizers "$work/repo/tests/data/"
 in_env() { chroot "$env_dir" env HOME=/tmp PYTHONDONTWRITEBYTECODE=1 python3 "$@"; }
 
 stage "regenerating the goldens with transformers"
@@ -58,7 +58,6 @@ PROFS_TF_DATA=$work/out PROFS_TEST_DATA=$repo/tests/data PROFS_BIN=$bin CK_RUN_C
 stage "profs edit outputs in transformers"
 prompt="the cat sat on"
 max_new=12
-fail=0
 # 48 short pairs that differ from their first word (the fixtures' byte-level vocabularies spend
 # several tokens per word, and 64 positions must reach the difference)
 words=(cat dog bird fish cow hen fox owl)
@@ -69,15 +68,16 @@ for w in "${words[@]}"; do
     printf '{"preferred": "%s, %s", "dispreferred": "%s, %s"}\n' "${kind[$i]}" "$w" "${rude[$i]}" "$w"
   done
 done >"$work/pairs.jsonl"
+checks=()
 for d in "$work"/out/*/; do
   name=$(basename "$d")
   out=$work/edits/$name
-  "$bin" edit --model "$d" --pairs "$work/pairs.jsonl" --max-length 64 --rank 3 --out "$out" --quiet
+  "$bin" edit --model "$d" --pairs "$work/pairs.jsonl" --max-length 64 --rank 3 --out "$out" --quiet >/dev/null
   "$bin" generate --model "$out" --prompt "$prompt" --max-new-tokens "$max_new" >"$work/edits/$name.txt"
-  in_env "/$rel/repo/tests/reference/tf_edit_check.py" "/$rel/out/$name" "/$rel/edits/$name" "$prompt" "$max_new" \
-    "/$rel/edits/$name.txt" || fail=1
+  checks+=("/$rel/out/$name" "/$rel/edits/$name" "/$rel/edits/$name.txt")
 done
-[ "$fail" = 0 ] || { echo "tf_live: some profs edit outputs disagree with transformers (above)" >&2; exit 1; }
+in_env "/$rel/repo/tests/reference/tf_edit_check.py" "$prompt" "$max_new" "${checks[@]}" ||
+  { echo "tf_live: some profs edit outputs disagree with transformers (above)" >&2; exit 1; }
 
 stage "done: everything agrees with transformers"
 echo "tf_live: wall time $(( $(date +%s) - t0 )) s"
