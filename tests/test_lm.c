@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "hfgen.h"
@@ -1211,34 +1210,6 @@ START_TEST(post_norm_aware_edit_removes_span_from_the_output)
 }
 END_TEST
 
-/* Every fixture directory committed under tests/data/tf (or PROFS_TF_DATA) has a row in tf_fixtures,
- * so its goldens are checked. */
-START_TEST(every_committed_fixture_is_tested)
-{
-    char *root = tf_root();
-    DIR *d = opendir(root);
-    ck_assert_msg(d != NULL, "cannot open %s", root);
-    size_t seen = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char *sub = tu_join(root, e->d_name), *gp = tu_join(sub, "golden.safetensors");
-        struct stat st;
-        int is_fixture = stat(gp, &st) == 0;
-        free(gp);
-        free(sub);
-        if (!is_fixture) continue;
-        size_t k = 0;
-        while (k < N_TF && strcmp(tf_fixtures[k].name, e->d_name)) k++;
-        ck_assert_msg(k < N_TF, "tests/data/tf/%s has no row in tf_fixtures (tests/test_lm.c)", e->d_name);
-        seen++;
-    }
-    closedir(d);
-    ck_assert_uint_eq(seen, N_TF); /* and every row has its directory */
-    free(root);
-}
-END_TEST
-
 /* The edit picks its targets by role from the architecture table: Phi-3's key matrix is its fused
  * gate_up_proj (both row blocks, edited once), the value matrix down_proj; Qwen3 has two keys. */
 START_TEST(edit_targets_come_from_the_table)
@@ -1374,6 +1345,71 @@ START_TEST(gemma3_v4_rope_config)
 }
 END_TEST
 
+/* Gemma-2 configs without the soft-capping keys mean Gemma2Config's 50 / 30 (null means none), and
+ * without sliding_window its 4096. */
+START_TEST(gemma2_config_defaults)
+{
+    char *a = tf_copy("gemma2", "gemma2_explicit"), *b = tf_copy("gemma2", "gemma2_absent");
+    rewrite_config(a, "\"attn_logit_softcapping\": 2.0,", "\"attn_logit_softcapping\": 50.0,");
+    rewrite_config(a, "\"final_logit_softcapping\": 3.0,", "\"final_logit_softcapping\": 30.0,");
+    rewrite_config(a, "\"sliding_window\": 5,", "\"sliding_window\": 4096,");
+    rewrite_config(b, "\"attn_logit_softcapping\": 2.0,", "");
+    rewrite_config(b, "\"final_logit_softcapping\": 3.0,", "");
+    rewrite_config(b, "\"sliding_window\": 5,", "");
+    profs_lm *la = NULL, *lb = NULL;
+    ck_assert_profs_ok(profs_lm_open(&la, a));
+    ck_assert_profs_ok(profs_lm_open(&lb, b));
+    int32_t ids[20];
+    for (int i = 0; i < 20; i++) ids[i] = (i * 41 + 3) % 300;
+    float *x = malloc(20 * 300 * sizeof(float)), *y = malloc(20 * 300 * sizeof(float));
+    ck_assert_profs_ok(profs_lm_logits(la, x, ids, 20));
+    ck_assert_profs_ok(profs_lm_logits(lb, y, ids, 20));
+    ck_assert_mem_eq(x, y, 20 * 300 * sizeof(float));
+    ck_assert_float_eq(la->cfg.attn_softcap, 50.0f);
+    ck_assert_float_eq(lb->cfg.final_softcap, 30.0f);
+    ck_assert_uint_eq(lb->cfg.sliding_window, 4096);
+    profs_lm_free(la);
+    profs_lm_free(lb);
+    /* null: no capping */
+    rewrite_config(a, "\"attn_logit_softcapping\": 50.0,", "\"attn_logit_softcapping\": null,");
+    ck_assert_profs_ok(profs_lm_open(&la, a));
+    ck_assert_float_eq(la->cfg.attn_softcap, 0.0f);
+    profs_lm_free(la);
+    free(x);
+    free(y);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* Every fixture directory committed under tests/data/tf (or PROFS_TF_DATA) has a row in tf_fixtures,
+ * so its goldens are checked. */
+START_TEST(every_committed_fixture_is_tested)
+{
+    char *root = tf_root();
+    DIR *d = opendir(root);
+    ck_assert_msg(d != NULL, "cannot open %s", root);
+    size_t seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *sub = tu_join(root, e->d_name), *gp = tu_join(sub, "golden.safetensors");
+        struct stat st;
+        int is_fixture = stat(gp, &st) == 0;
+        free(gp);
+        free(sub);
+        if (!is_fixture) continue;
+        size_t k = 0;
+        while (k < N_TF && strcmp(tf_fixtures[k].name, e->d_name)) k++;
+        ck_assert_msg(k < N_TF, "tests/data/tf/%s has no row in tf_fixtures (tests/test_lm.c)", e->d_name);
+        seen++;
+    }
+    closedir(d);
+    ck_assert_uint_eq(seen, N_TF); /* and every row has its directory */
+    free(root);
+}
+END_TEST
+
 static Suite *lm_suite(void)
 {
     Suite *s = suite_create("lm");
@@ -1415,6 +1451,7 @@ static Suite *lm_suite(void)
     tcase_add_test(te, arch_queries);
     tcase_add_test(te, gemma_embedding_scale_is_rounded_to_the_dtype);
     tcase_add_test(te, gemma3_v4_rope_config);
+    tcase_add_test(te, gemma2_config_defaults);
     tcase_add_test(te, config_follows_transformers);
     tcase_add_test(te, unreadable_tokenizer_only_stops_text);
     suite_add_tcase(s, te);

@@ -222,7 +222,7 @@ static const pf_family table[] = {
      qwen3_layer, llama_global, PF_Q_LLAMA, 15, 32},
     {"gemma2", {"gemma2", NULL}, {"Gemma2ForCausalLM", "Gemma2Model", NULL}, "", {"model.", "", NULL},
      HF_KEYS(1e-6, "hidden_activation", "gelu_pytorch_tanh", 256),
-     {PF_NORM_RMS, 1, PF_ROPE_HALF, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, PF_SW_ALTERNATE, 1, 0, 0},
+     {PF_NORM_RMS, 1, PF_ROPE_HALF, 1, 0, 1, 0, 0, 0, 1, 1, 2, 1, 1, 0, PF_SW_ALTERNATE, 1, 0, 0},
      gemma2_layer, llama_global, PF_Q_GEMMA, 15, 32},
     {"gemma3_text", {"gemma3_text", NULL}, {"Gemma3ForCausalLM", "Gemma3TextModel", NULL}, "", {"model.", "", NULL},
      HF_KEYS(1e-6, "hidden_activation", "gelu_pytorch_tanh", 256),

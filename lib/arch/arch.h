@@ -125,7 +125,8 @@ typedef struct pf_features {
     unsigned char qk_norm;         /* per-head norms of q and k before rope (qwen3, gemma3) */
     unsigned char post_norms;      /* attention and MLP outputs normalised before the residual add (gemma) */
     unsigned char embed_scale;     /* embeddings times sqrt(hidden) rounded to the embedding's dtype (gemma) */
-    unsigned char softcap;         /* reads attn_logit_softcapping and final_logit_softcapping (gemma2, gemma3) */
+    unsigned char softcap;         /* reads attn_logit_softcapping / final_logit_softcapping; 2: absent means
+                                    * Gemma2Config's 50 / 30, 1: absent means none (gemma3) */
     unsigned char final_softcap;   /* applies final_logit_softcapping (0: Gemma3ForConditionalGeneration) */
     unsigned char query_scalar;    /* attention scale query_pre_attn_scalar^-1/2 (gemma) */
     unsigned char local_rope;      /* local layers use their own rope base (gemma3) */

@@ -582,9 +582,13 @@ int pf_lm_config_read(profs_lm *lm)
         c->attn_scale = (float)pow(qs, -0.5);
     }
     if (fam->f.softcap) {
-        double a = 0, f = 0;
+        /* absent: the family's default (Gemma2Config: 50 and 30; Gemma3: none); null: none */
+        double a = fam->f.softcap == 2 ? 50.0 : 0, f = fam->f.softcap == 2 ? 30.0 : 0;
         if (cfg_float(lm, "attn_logit_softcapping", &a) || cfg_float(lm, "final_logit_softcapping", &f))
             return PROFS_EFORMAT;
+        char nk[160];
+        if (is_null(lm, K(lm, "attn_logit_softcapping", nk, sizeof nk))) a = 0;
+        if (is_null(lm, K(lm, "final_logit_softcapping", nk, sizeof nk))) f = 0;
         if (a < 0 || f < 0 || !isfinite(a) || !isfinite(f))
             return pf_error(PROFS_EFORMAT, "%s: config.json: attn_logit_softcapping and final_logit_softcapping "
                             "must be positive or null", path_of(lm));
@@ -634,7 +638,10 @@ int pf_lm_config_read(profs_lm *lm)
         break;
     }
     case PF_SW_ALTERNATE: {
-        if ((rc = window(lm, &win))) return rc;
+        char wk[160];
+        if (!pf_model_config_has(lm->model, K(lm, "sliding_window", wk, sizeof wk)) && !is_null(lm, wk))
+            win = 4096; /* Gemma2Config / Gemma3TextConfig default */
+        else if ((rc = window(lm, &win))) return rc;
         if ((rc = layer_types(lm, &have))) return rc;
         int64_t pat = fam->f.local_rope ? 6 : 2;
         if (cfg_has(lm, "sliding_window_pattern") && cfg_int(lm, "sliding_window_pattern", &pat, 0)) return PROFS_EFORMAT;
