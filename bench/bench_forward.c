@@ -1,8 +1,11 @@
 /* Forward throughput of the built-in runtime next to OpenBLAS sgemm on the
- * same shapes, measured in one run; and (with --big) the peak RSS of
- * collecting 64 pairs from a Mistral-7B-shaped model with all 32 layers.
+ * same shapes, measured in one run: GPT-2 medium and Mistral-7B shapes (4 blocks),
+ * Qwen3-8B and Gemma-2-9B shapes (2 blocks, vocabulary 32000: pooling never runs
+ * the head); with --big the peak RSS of collecting 64 pairs from a Mistral-7B-shaped
+ * model with all 32 layers, with --big-qwen3 of collecting --pairs N pairs (default 8)
+ * from a 32-block Qwen3-8B-shaped BF16 model (vocabulary 151936, untied head).
  *
- *   bench_forward [--quick] [--big] [--tmp DIR]
+ *   bench_forward [--quick] [--only NAME] [--big | --big-only] [--big-qwen3] [--pairs N] [--tmp DIR]
  *
  * Models with random weights are generated into a temporary directory (under
  * --tmp, default $TMPDIR or /tmp) and deleted afterwards. Throughput is
@@ -153,22 +156,20 @@ static long peak_rss_mb(void)
     return ru.ru_maxrss / 1024;
 }
 
-static void run_big(const char *tmp)
+static void run_big(const char *tmp, hfgen_spec s, const char *label, size_t pairs)
 {
-    hfgen_spec s = {.arch = "mistral", .layers = 32, .dim = 4096, .heads = 32, .kv_heads = 8, .ffn = 14336,
-                    .vocab = 32000, .max_pos = 32768, .window = 4096, .dtype = PROFS_DTYPE_BF16, .shards = 8,
-                    .seed = 7, .no_tokenizer = 1};
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/bench_forward.%ld.mistral7b", tmp, (long)getpid());
+    snprintf(dir, sizeof dir, "%s/bench_forward.%ld.%s", tmp, (long)getpid(), label);
     double t0 = now();
     if (hfgen_write(dir, &s)) { fprintf(stderr, "cannot write %s\n", dir); rmtree(dir); exit(1); }
-    printf("mistral-7b shape BF16: generated in %.0f s\n", now() - t0);
+    printf("%s shape BF16: generated in %.0f s\n", label, now() - t0);
+    fflush(stdout);
     long rss0 = peak_rss_mb();
     profs_lm *lm = NULL;
     if (profs_lm_open(&lm, dir)) { fprintf(stderr, "open: %s\n", profs_last_error()); rmtree(dir); exit(1); }
     profs_collector *c = NULL;
-    if (profs_collector_new(&c, 32, 4096)) { fprintf(stderr, "%s\n", profs_last_error()); exit(1); }
-    size_t n = 128, len = 16;
+    if (profs_collector_new(&c, s.layers, s.dim)) { fprintf(stderr, "%s\n", profs_last_error()); exit(1); }
+    size_t n = 2 * pairs, len = 16, L = s.layers, D = s.dim;
     int32_t **ids = malloc(n * sizeof *ids);
     size_t *lens = malloc(n * sizeof *lens);
     uint64_t st = 3;
@@ -177,15 +178,16 @@ static void run_big(const char *tmp)
         for (size_t t = 0; t < len; t++) ids[i][t] = (int32_t)(hfgen_mix(&st) % s.vocab);
         lens[i] = len;
     }
-    float *out = malloc(n * 32 * 4096 * sizeof(float));
+    float *out = malloc(n * L * D * sizeof(float));
     t0 = now();
     int rc = profs_lm_pool_ids(lm, out, (const int32_t *const *)ids, lens, n, 0, NULL, NULL);
     double dt = now() - t0;
-    for (size_t p = 0; !rc && p < 64; p++) rc = profs_collector_add_pair(c, out + 2 * p * 32 * 4096,
-                                                                         out + (2 * p + 1) * 32 * 4096);
+    for (size_t p = 0; !rc && p < pairs; p++) rc = profs_collector_add_pair(c, out + 2 * p * L * D,
+                                                                            out + (2 * p + 1) * L * D);
     if (rc) fprintf(stderr, "collect: %s\n", profs_last_error());
-    printf("mistral-7b shape BF16, 32 layers: 64 pairs x %zu tokens in %.1f s (%.1f tokens/s); "
-           "peak RSS %ld MB (before opening: %ld MB)\n", len, dt, (double)(n * len) / dt, peak_rss_mb(), rss0);
+    printf("%s shape BF16, %zu layers: %zu pairs x %zu tokens in %.1f s (%.1f tokens/s); "
+           "peak RSS %ld MB (before opening: %ld MB)\n", label, L, pairs, len, dt, (double)(n * len) / dt,
+           peak_rss_mb(), rss0);
     for (size_t i = 0; i < n; i++) free(ids[i]);
     free(ids);
     free(lens);
@@ -197,25 +199,51 @@ static void run_big(const char *tmp)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, big = 0, fwd = 1;
-    const char *tmp = getenv("TMPDIR");
+    int quick = 0, big = 0, big_qwen3 = 0, fwd = 1;
+    size_t pairs = 8;
+    const char *tmp = getenv("TMPDIR"), *only = NULL;
     if (!tmp || !*tmp) tmp = "/tmp";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--big")) big = 1;
         else if (!strcmp(argv[i], "--big-only")) { big = 1; fwd = 0; }
+        else if (!strcmp(argv[i], "--big-qwen3")) { big_qwen3 = 1; fwd = 0; }
+        else if (!strcmp(argv[i], "--pairs") && i + 1 < argc) pairs = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--tmp") && i + 1 < argc) tmp = argv[++i];
-        else { fprintf(stderr, "usage: bench_forward [--quick] [--big | --big-only] [--tmp DIR]\n"); return 2; }
+        else {
+            fprintf(stderr, "usage: bench_forward [--quick] [--only NAME] [--big | --big-only] [--big-qwen3] "
+                            "[--pairs N] [--tmp DIR]\n");
+            return 2;
+        }
     }
     if (fwd) {
-        hfgen_spec gpt2m = {.arch = "gpt2", .layers = 4, .dim = 1024, .heads = 16, .ffn = 4096, .vocab = 50257,
-                            .max_pos = 1024, .seed = 1, .no_tokenizer = 1};
-        hfgen_spec mistral = {.arch = "mistral", .layers = 4, .dim = 4096, .heads = 32, .kv_heads = 8,
-                              .ffn = 14336, .vocab = 32000, .max_pos = 32768, .window = 4096, .seed = 2,
-                              .no_tokenizer = 1};
-        run_forward(tmp, "gpt2-medium", gpt2m, quick);
-        run_forward(tmp, "mistral-7b", mistral, quick);
+        static const struct { const char *label; hfgen_spec s; } rows[] = {
+            {"gpt2-medium", {.arch = "gpt2", .layers = 4, .dim = 1024, .heads = 16, .ffn = 4096, .vocab = 50257,
+                             .max_pos = 1024, .seed = 1, .no_tokenizer = 1}},
+            {"mistral-7b", {.arch = "mistral", .layers = 4, .dim = 4096, .heads = 32, .kv_heads = 8, .ffn = 14336,
+                            .vocab = 32000, .max_pos = 32768, .window = 4096, .seed = 2, .no_tokenizer = 1}},
+            /* Qwen3-8B: q/k norms, head_dim 128; Gemma-2-9B: head_dim 256, four norms, soft-capping, local layers */
+            {"qwen3-8b", {.arch = "qwen3", .layers = 2, .dim = 4096, .heads = 32, .kv_heads = 8, .head_dim = 128,
+                          .ffn = 12288, .vocab = 32000, .max_pos = 40960, .seed = 3, .no_tokenizer = 1}},
+            {"gemma2-9b", {.arch = "gemma2", .layers = 2, .dim = 3584, .heads = 16, .kv_heads = 8, .head_dim = 256,
+                           .ffn = 14336, .vocab = 32000, .max_pos = 8192, .window = 4096, .tied = 1, .seed = 4,
+                           .no_tokenizer = 1}},
+        };
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+            if (!only || !strcmp(only, rows[r].label)) run_forward(tmp, rows[r].label, rows[r].s, quick);
     }
-    if (big) run_big(tmp);
+    if (big) {
+        hfgen_spec m = {.arch = "mistral", .layers = 32, .dim = 4096, .heads = 32, .kv_heads = 8, .ffn = 14336,
+                        .vocab = 32000, .max_pos = 32768, .window = 4096, .dtype = PROFS_DTYPE_BF16, .shards = 8,
+                        .seed = 7, .no_tokenizer = 1};
+        run_big(tmp, m, "mistral-7b", 64);
+    }
+    if (big_qwen3) {
+        hfgen_spec q = {.arch = "qwen3", .layers = 32, .dim = 4096, .heads = 32, .kv_heads = 8, .head_dim = 128,
+                        .ffn = 12288, .vocab = 151936, .max_pos = 40960, .dtype = PROFS_DTYPE_BF16, .shards = 8,
+                        .seed = 8, .no_tokenizer = 1};
+        run_big(tmp, q, "qwen3-8b", pairs);
+    }
     return 0;
 }

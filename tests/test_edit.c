@@ -371,7 +371,7 @@ START_TEST(apply_errors)
     write_text(dir, "config.json", "{\"model_type\": \"bert\"}");
     ck_assert_profs_ok(profs_model_open(&m, dir));
     ck_assert_profs_error(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE), PROFS_EUNSUPPORTED,
-                          "model_type 'bert' is not supported (supported: gpt2, llama, mistral, qwen2, opt, gptj)");
+                          "model_type 'bert' is not supported (supported: gpt2, mistral, llama, qwen2, qwen3, gemma2, gemma3_text, gemma3, phi3, opt, gptj, mixtral, qwen2_moe, qwen3_moe)");
     profs_model_free(m);
     write_text(dir, "config.json", "{\"model_type\": \"gpt2\"}");
     ck_assert_profs_ok(profs_model_open(&m, dir));

@@ -198,7 +198,9 @@ PROFS_API void profs_edit_report_free(profs_edit_report *r);
 PROFS_API const char *profs_edit_report_architecture(const profs_edit_report *r);
 /** Number of entries (targeted tensors, staged or of rank 0). */
 PROFS_API size_t profs_edit_report_count(const profs_edit_report *r);
-/** Tensor name of entry @p i (NULL when out of range), valid until the report is freed. */
+/** Tensor name of entry @p i (NULL when out of range), valid until the report is freed. A slice of a
+ *  fused 3-D expert tensor (mixture-of-experts checkpoints saved with the experts fused) is named
+ *  "TENSOR[e]", e being the expert: every expert's matrix has its own entry. */
 PROFS_API const char *profs_edit_report_name(const profs_edit_report *r, size_t i);
 /** Layer of entry @p i (SIZE_MAX when out of range). */
 PROFS_API size_t profs_edit_report_layer(const profs_edit_report *r, size_t i);
@@ -215,6 +217,31 @@ PROFS_API int profs_edit_report_applied(const profs_edit_report *r, size_t i);
 PROFS_API double profs_edit_report_delta_norm(const profs_edit_report *r, size_t i);
 /** Frobenius norm of entry @p i's weight before the edit; NaN until the projection ran and for rank-0 entries. */
 PROFS_API double profs_edit_report_weight_norm(const profs_edit_report *r, size_t i);
+/**
+ * 1 when value entry @p i was projected post-norm aware: the model normalises the MLP
+ * output (Gemma-2/3 post_feedforward_layernorm with g = 1 + w), so the projection removes
+ * span(diag(g) V) from W instead of span(V) (docs/core.md); 0 otherwise. Since 0.2.
+ */
+PROFS_API int profs_edit_report_post_norm(const profs_edit_report *r, size_t i);
+
+/* ---- architectures: queries of the architecture table (since 0.2) ---- */
+
+/**
+ * The first layer ProFS edits by default in a model of architecture @p arch with
+ * @p n_layers blocks: floor(L * 10 / 24) for gpt2, floor(L * 15 / 32) for the others
+ * (and for arch NULL); the default range runs from there to L - 1.
+ * @return PROFS_OK; PROFS_EINVAL (first NULL); PROFS_EUNSUPPORTED (unknown name, naming the supported ones).
+ */
+PROFS_API int profs_arch_default_first_layer(size_t *first, const char *arch, size_t n_layers);
+
+/**
+ * The name of @p m's unembedding matrix [vocab, hidden]: its lm_head, or the input
+ * embedding when the model ties them; found through the architecture table
+ * (config.json, else the tensor names). Written NUL-terminated into @p buf.
+ * @return PROFS_OK; PROFS_EINVAL (NULL, size too small); PROFS_EUNSUPPORTED (unknown
+ *         architecture); PROFS_ENOTFOUND (no such tensor in @p m).
+ */
+PROFS_API int profs_arch_unembedding(char *buf, size_t size, const profs_model *m);
 
 #ifdef __cplusplus
 }

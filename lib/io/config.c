@@ -10,8 +10,6 @@
 #include "core/fsutil.h"
 #include "io/model_impl.h"
 
-int pf_model_config_load(profs_model *m);
-
 int pf_model_config_load(profs_model *m)
 {
     char *path = pf_path_join(m->dir, "config.json");
@@ -75,6 +73,13 @@ int pf_model_config_is_null(const profs_model *m, const char *key)
     if (!m || !key || !m->config) return 0;
     json_t *v = find_key(m->config, key);
     return v != NULL && json_is_null(v);
+}
+
+int pf_model_config_has(const profs_model *m, const char *key)
+{
+    if (!m || !key || !m->config) return 0;
+    json_t *v = find_key(m->config, key);
+    return v != NULL && !json_is_null(v);
 }
 
 /* The value at key, non-null. */
@@ -180,6 +185,18 @@ int profs_model_config_array_int(const profs_model *m, const char *key, size_t i
         return pf_error(PROFS_EFORMAT, "%s/config.json: key '%s': element %zu is %s, expected an integer",
                         m->dir, key, index, type_name(e));
     if (out) *out = x;
+    return PROFS_OK;
+}
+
+int pf_model_config_array_float(const profs_model *m, const char *key, size_t index, double *out)
+{
+    json_t *e = NULL;
+    int rc = element(m, key, index, &e);
+    if (rc) return rc;
+    if (!json_is_number(e))
+        return pf_error(PROFS_EFORMAT, "%s/config.json: key '%s': element %zu is %s, expected a number",
+                        m->dir, key, index, type_name(e));
+    if (out) *out = json_number_value(e);
     return PROFS_OK;
 }
 

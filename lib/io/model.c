@@ -21,9 +21,6 @@
 #define BIN_SINGLE_NAME "pytorch_model.bin"
 #define CONFIG_NAME "config.json"
 
-int pf_model_config_load(profs_model *m);   /* config.c */
-void pf_model_stages_free(profs_model *m);  /* save.c */
-
 static int cmp_model_tensor(const void *a, const void *b)
 {
     return strcmp(((const pf_model_tensor *)a)->name, ((const pf_model_tensor *)b)->name);

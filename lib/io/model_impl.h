@@ -47,10 +47,18 @@ struct profs_model {
 /* transformers 5's default max_shard_size ("50GB", decimal units). */
 #define PF_DEFAULT_MAX_SHARD_SIZE 50000000000ull
 
+/* Load config.json of m->dir when present (config.c). */
+int pf_model_config_load(profs_model *m);
+/* Free the staged edits (stage.c). */
+void pf_model_stages_free(profs_model *m);
 /* Index of tensor `name`, or -1. */
 long pf_model_find(const profs_model *m, const char *name);
 /* 1 when config.json has `key` (dotted like the getters) set to JSON null, else 0. */
 int pf_model_config_is_null(const profs_model *m, const char *key);
+/* 1 when config.json has `key` set to anything but null (an object too), else 0. */
+int pf_model_config_has(const profs_model *m, const char *key);
+/* Element `index` of the number array at `key` (integers too). */
+int pf_model_config_array_float(const profs_model *m, const char *key, size_t index, double *out);
 
 /* The bytes of tensor table entry mt into *out: into a mapping, or a PyTorch
  * view materialised on first use (kept until profs_model_release). 0 or an error code. */

@@ -8,8 +8,6 @@
 #include "core/error.h"
 #include "io/model_impl.h"
 
-void pf_model_stages_free(profs_model *m);
-
 static void clear_stage(profs_model *m, size_t i)
 {
     pf_stage *s = &m->stages[i];

@@ -21,7 +21,8 @@
 
 /* ---- small kernels ---- */
 
-/* y (n, D) = LayerNorm(x (n, D)) with weight w and bias b; y may equal x. */
+/* y (n, D) = LayerNorm(x (n, D)) with weight w and bias b (NULL: none, elementwise_affine
+ * false); y may equal x. */
 static void layer_norm(float *y, const float *x, size_t n, size_t D, const float *w, const float *b, double eps)
 {
     for (size_t r = 0; r < n; r++) {
@@ -33,12 +34,15 @@ static void layer_norm(float *y, const float *x, size_t n, size_t D, const float
         for (size_t i = 0; i < D; i++) { double d = xr[i] - mean; var += d * d; }
         var /= (double)D;
         float inv = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
-        for (size_t i = 0; i < D; i++) yr[i] = (xr[i] - m) * inv * w[i] + (b ? b[i] : 0.0f);
+        if (w)
+            for (size_t i = 0; i < D; i++) yr[i] = (xr[i] - m) * inv * w[i] + (b ? b[i] : 0.0f);
+        else
+            for (size_t i = 0; i < D; i++) yr[i] = (xr[i] - m) * inv + (b ? b[i] : 0.0f);
     }
 }
 
-/* y (n, D) = RMSNorm(x) = w * x / sqrt(mean(x^2) + eps); y may equal x. */
-static void rms_norm(float *y, const float *x, size_t n, size_t D, const float *w, double eps)
+/* y (n, D) = RMSNorm(x) = w * x / sqrt(mean(x^2) + eps), or (1 + w) * ... (gemma); y may equal x. */
+static void rms_norm(float *y, const float *x, size_t n, size_t D, const float *w, double eps, int plus_one)
 {
     for (size_t r = 0; r < n; r++) {
         const float *xr = x + r * D;
@@ -46,14 +50,23 @@ static void rms_norm(float *y, const float *x, size_t n, size_t D, const float *
         double ss = 0;
         for (size_t i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
         float inv = (float)(1.0 / sqrt(ss / (double)D + eps));
-        for (size_t i = 0; i < D; i++) yr[i] = w[i] * (xr[i] * inv);
+        if (plus_one)
+            for (size_t i = 0; i < D; i++) yr[i] = (xr[i] * inv) * (1.0f + w[i]);
+        else
+            for (size_t i = 0; i < D; i++) yr[i] = w[i] * (xr[i] * inv);
     }
 }
 
 static void norm_rows(const pf_lm_config *c, float *y, const float *x, size_t n, const float *w, const float *b)
 {
-    if (c->rms_norm) rms_norm(y, x, n, c->dim, w, c->norm_eps);
+    if (c->rms_norm) rms_norm(y, x, n, c->dim, w, c->norm_eps, c->f.norm_plus_one);
     else layer_norm(y, x, n, c->dim, w, b, c->norm_eps);
+}
+
+/* Soft-capping: cap * tanh(x / cap). */
+static void softcap(float *x, size_t n, float cap)
+{
+    for (size_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
 }
 
 PF_VECTORIZE static void add_into(float *restrict a, const float *restrict b, size_t n)
@@ -63,8 +76,8 @@ PF_VECTORIZE static void add_into(float *restrict a, const float *restrict b, si
 
 /* y (n, out) [ld ldy] = beta * y + x (n, in) [ld ldx] W + b, W stored [out, in]
  * (nn.Linear) or [in, out] (Conv1D, trans = 1). */
-static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
-                   size_t in, size_t out, const float *b, float beta)
+void pf_linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
+               size_t in, size_t out, const float *b, float beta)
 {
     if (n == 0) return;
     if (conv1d)
@@ -76,6 +89,7 @@ static void linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, c
     if (b)
         for (size_t r = 0; r < n; r++) add_into(y + r * ldy, b, out);
 }
+#define linear pf_linear
 
 
 /* e^x for x in [-87, 88] (clamped outside) with a relative error below 2e-7:
@@ -128,6 +142,12 @@ PF_VECTORIZE static void mul_into(float *a, const float *b, size_t n)
     for (size_t i = 0; i < n; i++) a[i] *= b[i];
 }
 
+void pf_silu_mul(float *gate, const float *up, size_t n)
+{
+    activate(PF_ACT_SILU, gate, n);
+    mul_into(gate, up, n);
+}
+
 /* s[j] = e^(s[j] - mx) for j in [lo, hi); returns the sum. */
 PF_VECTORIZE static float exp_shift(float *s, size_t lo, size_t hi, float mx)
 {
@@ -139,13 +159,14 @@ PF_VECTORIZE static float exp_shift(float *s, size_t lo, size_t hi, float mx)
     return sum;
 }
 
-/* Rotate heads of one token row (n_heads heads of head_dim at stride head_dim) at position pos. */
-static void rope_row(const pf_lm_config *c, float *row, size_t n_heads, size_t pos)
+/* Rotate heads of one token row (n_heads heads of head_dim at stride head_dim) at position pos
+ * with inverse frequencies inv and cos/sin scaled by mscale (yarn, longrope). */
+static void rope_row(const pf_lm_config *c, const float *inv, float mscale, float *row, size_t n_heads, size_t pos)
 {
     size_t half = c->rotary_dim / 2;
     for (size_t i = 0; i < half; i++) {
-        float ang = (float)pos * c->inv_freq[i];
-        float cs = cosf(ang), sn = sinf(ang);
+        float ang = (float)pos * inv[i];
+        float cs = cosf(ang) * mscale, sn = sinf(ang) * mscale;
         for (size_t h = 0; h < n_heads; h++) {
             float *v = row + h * c->head_dim;
             if (c->rope == PF_ROPE_HALF) {      /* rotate_half: pairs (i, i + d/2) */
@@ -161,15 +182,21 @@ static void rope_row(const pf_lm_config *c, float *row, size_t n_heads, size_t p
     }
 }
 
+/* Per-head RMSNorm of n_heads heads (q_norm / k_norm) of one token row. */
+static void head_norm(const pf_lm_config *c, float *row, size_t n_heads, const float *w)
+{
+    for (size_t h = 0; h < n_heads; h++)
+        rms_norm(row + h * c->head_dim, row + h * c->head_dim, 1, c->head_dim, w, c->norm_eps, c->f.norm_plus_one);
+}
 
 /* Attention of one sequence: n queries at positions past .. past + n - 1 over
  * n_keys = past + n keys. q (n) rows at stride ldq; k, v (n_keys) rows at
  * stride ldkv; out (n, q_dim) at stride ldo. Query rows go in blocks of `rows`, each
  * over only the keys some row of the block sees. scores: (min(n, rows) * n_keys) scratch. */
 static void attend(const pf_lm_config *c, size_t rows, float *out, size_t ldo, const float *q, size_t ldq, const float *k,
-                   const float *v, size_t ldkv, size_t n, size_t past, float *scores, float scale)
+                   const float *v, size_t ldkv, size_t n, size_t past, float *scores, float scale, size_t W)
 {
-    size_t hd = c->head_dim, group = c->n_heads / c->n_kv_heads, W = c->sliding_window;
+    size_t hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
     for (size_t h = 0; h < c->n_heads; h++) {
         size_t kh = h / group;
         for (size_t q0 = 0; q0 < n; q0 += rows) {
@@ -184,6 +211,7 @@ static void attend(const pf_lm_config *c, size_t rows, float *out, size_t ldo, c
                 float *s = scores + i * nk;
                 size_t qp = past + q0 + i, hi = qp + 1 - klo, lo = 0;
                 if (W && qp + 1 > W) lo = qp + 1 - W - klo;
+                if (c->attn_softcap > 0) softcap(s + lo, hi - lo, c->attn_softcap);
                 float mx = -INFINITY;
                 for (size_t j = lo; j < hi; j++) mx = s[j] > mx ? s[j] : mx;
                 float inv = 1.0f / exp_shift(s, lo, hi, mx);
@@ -218,6 +246,16 @@ static int embed(const profs_lm *lm, float *x, const int32_t *ids, const pf_batc
     }
     for (size_t t = 0; t < T; t++)
         pf_convert_to_f32(rows + t * E, (const char *)data + (size_t)ids[t] * E * es, dt, E);
+    if (c->embed_scale) {
+        /* sqrt(hidden) rounded to the embedding's dtype, as transformers' embed_scale.to(weight.dtype) */
+        float sc = sqrtf((float)D);
+        if (dt != PROFS_DTYPE_F32) {
+            uint16_t h;
+            pf_convert_from_f32(&h, &sc, dt, 1);
+            pf_convert_to_f32(&sc, &h, dt, 1);
+        }
+        for (size_t i = 0; i < T * E; i++) rows[i] *= sc;
+    }
     if (E != D) {
         pf_wt w;
         int rc = pf_wt_load(lm, &w, lm->gname[PF_G_PROJ_IN]);
@@ -254,18 +292,31 @@ typedef struct scratch {
     float *att;     /* (T, q_dim) */
     float *up;      /* (MLP_ROWS, F) */
     float *gate;    /* (MLP_ROWS, F) when gated */
+    float *out;     /* (MLP_ROWS, D) when the MLP output is normalised */
     float *scores;  /* (max_n * max_keys) */
     float *pkv;     /* (2 * max_keys * kv_dim) keys then values of a sequence with a shared prefix */
     size_t pkv_rows;
 } scratch;
 
-static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, size_t T, const pf_batch *b,
-                  const size_t *prefix, pf_kv *kv, scratch *sc)
+/* The rope table of a layer (gemma3's local layers have their own) and, for longrope,
+ * the factors of a call whose last position is last_pos: the long ones once any position
+ * passes original_max_position_embeddings, as transformers' longrope_frequency_update. */
+static const float *rope_inv(const pf_lm_config *c, size_t layer, size_t last_pos, float *mscale)
+{
+    const pf_rope_tab *t = c->f.local_rope && c->slides[layer] ? &c->rope_local : &c->rope_tab;
+    *mscale = t->mscale;
+    if (t->inv_long && last_pos + 1 > t->original_max) return t->inv_long;
+    return t->inv;
+}
+
+static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, size_t T, const pf_batch *b,
+                 const size_t *prefix, pf_kv *kv, scratch *sc)
 {
     const pf_lm_config *c = &lm->cfg;
     const pf_wt *w = lw->w;
     size_t D = c->dim, Q = c->q_dim, KV = c->kv_dim, F = c->ffn_dim, ld = Q + 2 * KV;
     const int *tr = lm->ltrans;
+    size_t W = c->slides[layer] ? c->sliding_window : 0;
 
     /* attention input */
     const float *ain = x;
@@ -274,7 +325,7 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
         ain = sc->h;
     }
     if (w[PF_QKV_W].p) {
-        linear(sc->qkv, ld, ain, D, T, w[PF_QKV_W].p, tr[PF_QKV_W], D, 3 * D, w[PF_QKV_B].p, 0.0f);
+        linear(sc->qkv, ld, ain, D, T, w[PF_QKV_W].p, tr[PF_QKV_W], D, ld, w[PF_QKV_B].p, 0.0f);
     } else {
         linear(sc->qkv, ld, ain, D, T, w[PF_Q_W].p, 0, D, Q, w[PF_Q_B].p, 0.0f);
         linear(sc->qkv + Q, ld, ain, D, T, w[PF_K_W].p, 0, D, KV, w[PF_K_B].p, 0.0f);
@@ -284,12 +335,21 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
     if (c->scale_by_layer) scale /= (float)(layer + 1);
     for (size_t s = 0; s < b->n_seqs; s++) {
         size_t t0 = b->start[s], n = b->start[s + 1] - t0, past = b->past ? b->past[s] : 0;
-        if (c->rope != PF_ROPE_NONE)
+        if (w[PF_QNORM_W].p)
             for (size_t i = 0; i < n; i++) {
                 float *row = sc->qkv + (t0 + i) * ld;
-                rope_row(c, row, c->n_heads, past + i);
-                rope_row(c, row + Q, c->n_kv_heads, past + i);
+                head_norm(c, row, c->n_heads, w[PF_QNORM_W].p);
+                head_norm(c, row + Q, c->n_kv_heads, w[PF_KNORM_W].p);
             }
+        if (c->rope != PF_ROPE_NONE) {
+            float ms;
+            const float *inv = rope_inv(c, layer, past + n - 1, &ms);
+            for (size_t i = 0; i < n; i++) {
+                float *row = sc->qkv + (t0 + i) * ld;
+                rope_row(c, inv, ms, row, c->n_heads, past + i);
+                rope_row(c, inv, ms, row + Q, c->n_kv_heads, past + i);
+            }
+        }
         const float *k = sc->qkv + t0 * ld + Q, *v = sc->qkv + t0 * ld + Q + KV;
         size_t ldkv = ld;
         if (kv) {
@@ -317,15 +377,19 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
         } else if (past) {
             past = 0; /* no cache: positions only shift RoPE/learned positions */
         }
-        attend(c, lm->att_rows, sc->att + t0 * Q, Q, sc->qkv + t0 * ld, ld, k, v, ldkv, n, past, sc->scores, scale);
+        attend(c, lm->att_rows, sc->att + t0 * Q, Q, sc->qkv + t0 * ld, ld, k, v, ldkv, n, past, sc->scores, scale,
+               W);
     }
 
     /* output projection into the residual stream */
-    if (c->ln_before) {
-        linear(x, D, sc->att, Q, T, w[PF_O_W].p, tr[PF_O_W], Q, D, w[PF_O_B].p, 1.0f);
+    if (w[PF_ATTN_OUT_NORM_W].p) {
+        /* gemma: the attention output is normalised before it is added */
+        linear(sc->h, D, sc->att, Q, T, w[PF_O_W].p, tr[PF_O_W], Q, D, w[PF_O_B].p, 0.0f);
+        norm_rows(c, sc->h, sc->h, T, w[PF_ATTN_OUT_NORM_W].p, NULL);
+        add_into(x, sc->h, T * D);
     } else {
         linear(x, D, sc->att, Q, T, w[PF_O_W].p, tr[PF_O_W], Q, D, w[PF_O_B].p, 1.0f);
-        norm_rows(c, x, x, T, w[PF_LN1_W].p, w[PF_LN1_B].p);
+        if (!c->ln_before) norm_rows(c, x, x, T, w[PF_LN1_W].p, w[PF_LN1_B].p);
     }
 
     /* MLP input: GPT-J reuses ln_1(x_old) (still in h); pre-LN normalises the new x; OPT post-LN uses x */
@@ -336,19 +400,28 @@ static void block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float 
     } else if (c->parallel) {
         min = sc->h;
     }
+    if (c->moe_layer && c->moe_layer[layer]) return pf_moe_block(lm, lw, layer, x, min, T);
     for (size_t r0 = 0; r0 < T; r0 += MLP_ROWS) {
         size_t n = T - r0 < MLP_ROWS ? T - r0 : MLP_ROWS;
         linear(sc->up, F, min + r0 * D, D, n, w[PF_UP_W].p, tr[PF_UP_W], D, F, w[PF_UP_B].p, 0.0f);
         if (w[PF_GATE_W].p) {
-            linear(sc->gate, F, min + r0 * D, D, n, w[PF_GATE_W].p, 0, D, F, w[PF_GATE_B].p, 0.0f);
+            linear(sc->gate, F, min + r0 * D, D, n, w[PF_GATE_W].p, tr[PF_GATE_W], D, F, w[PF_GATE_B].p, 0.0f);
             activate(c->act, sc->gate, n * F);
             mul_into(sc->up, sc->gate, n * F);
         } else {
             activate(c->act, sc->up, n * F);
         }
-        linear(x + r0 * D, D, sc->up, F, n, w[PF_DOWN_W].p, tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 1.0f);
+        if (w[PF_MLP_OUT_NORM_W].p) {
+            /* gemma: what the MLP adds is post_feedforward_layernorm(down(...)) */
+            linear(sc->out, D, sc->up, F, n, w[PF_DOWN_W].p, tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 0.0f);
+            norm_rows(c, sc->out, sc->out, n, w[PF_MLP_OUT_NORM_W].p, NULL);
+            add_into(x + r0 * D, sc->out, n * D);
+        } else {
+            linear(x + r0 * D, D, sc->up, F, n, w[PF_DOWN_W].p, tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 1.0f);
+        }
         if (!c->ln_before) norm_rows(c, x + r0 * D, x + r0 * D, n, w[PF_LN2_W].p, w[PF_LN2_B].p);
     }
+    return 0;
 }
 
 int pf_kv_init(pf_kv *kv, const profs_lm *lm, size_t capacity)
@@ -400,14 +473,15 @@ static int forward_batch(const profs_lm *lm, float *x, const int32_t *ids, const
     sc.qkv = malloc(T * (c->q_dim + 2 * c->kv_dim) * sizeof(float));
     sc.att = malloc(T * c->q_dim * sizeof(float));
     sc.up = malloc(rows * F * sizeof(float));
-    sc.gate = c->arch == PF_ARCH_LLAMA ? malloc(rows * F * sizeof(float)) : NULL;
+    sc.gate = c->f.gated ? malloc(rows * F * sizeof(float)) : NULL;
+    sc.out = c->f.post_norms ? malloc(rows * D * sizeof(float)) : NULL;
     sc.scores = malloc((max_n < lm->att_rows ? max_n : lm->att_rows) * max_keys * sizeof(float));
     if (prefix) {
         sc.pkv_rows = max_keys;
         sc.pkv = malloc(2 * max_keys * c->kv_dim * sizeof(float));
     }
-    if (!sc.h || !sc.qkv || !sc.att || !sc.up || (c->arch == PF_ARCH_LLAMA && !sc.gate) || !sc.scores ||
-        (prefix && !sc.pkv)) {
+    if (!sc.h || !sc.qkv || !sc.att || !sc.up || (c->f.gated && !sc.gate) || (c->f.post_norms && !sc.out) ||
+        !sc.scores || (prefix && !sc.pkv)) {
         rc = pf_enomem("activations");
         goto done;
     }
@@ -415,8 +489,9 @@ static int forward_batch(const profs_lm *lm, float *x, const int32_t *ids, const
         pf_layer_w local = {0};
         const pf_layer_w *lw = lm->cache ? &lm->cache[l] : &local;
         if (!lm->cache && (rc = pf_layer_load(lm, &local, l, lm->arena))) goto done;
-        block(lm, lw, l, x, T, b, prefix, kv, &sc);
+        rc = block(lm, lw, l, x, T, b, prefix, kv, &sc);
         if (!lm->cache) pf_layer_drop(lm, &local, l);
+        if (rc) goto done;
         if (cb && (rc = cb(ud, l + 1, x, T, D))) goto done;
     }
     if (kv) kv->len += T;
@@ -426,6 +501,7 @@ done:
     free(sc.att);
     free(sc.up);
     free(sc.gate);
+    free(sc.out);
     free(sc.scores);
     free(sc.pkv);
     return rc;
@@ -450,7 +526,7 @@ int pf_lm_head(const profs_lm *lm, float *x, size_t n, pf_logits_cb fn, void *ud
     const pf_lm_config *c = &lm->cfg;
     size_t D = c->dim, E = c->embed_dim, V = c->vocab;
     int rc;
-    if (lm->gname[PF_G_NORM_W]) {
+    if (c->has_final_norm && (lm->gname[PF_G_NORM_W] || !(c->flags & PF_IF_NORM_AFFINE))) {
         pf_wt nw, nb;
         if ((rc = pf_wt_load(lm, &nw, lm->gname[PF_G_NORM_W]))) return rc;
         if ((rc = pf_wt_load(lm, &nb, lm->gname[PF_G_NORM_B]))) { pf_wt_drop(lm, &nw, NULL); return rc; }
@@ -479,6 +555,7 @@ int pf_lm_head(const profs_lm *lm, float *x, size_t n, pf_logits_cb fn, void *ud
             in = xe;
         }
         linear(logits, V, in, E, m, hw.p, 0, E, V, hb.p, 0.0f);
+        if (c->final_softcap > 0) softcap(logits, m * V, c->final_softcap);
         for (size_t i = 0; i < m && !rc; i++) rc = fn(ud, r0 + i, logits + i * V);
     }
 out:

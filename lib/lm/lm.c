@@ -27,12 +27,14 @@ int pf_lm_open_common(profs_lm **out, profs_model *model, int own)
     lm->resident_bytes = DEFAULT_RESIDENT_BYTES;
     lm->att_rows = 128;
     lm->arena = calloc(1, sizeof *lm->arena);
-    if (!lm->arena) {
+    lm->earena = calloc(1, sizeof *lm->earena);
+    if (!lm->arena || !lm->earena) {
         profs_lm_free(lm);
         return pf_enomem("profs_lm");
     }
     int rc = pf_lm_config_read(lm);
     if (!rc) rc = pf_lm_check_tensors(lm);
+    if (!rc) rc = pf_lm_rope_init(lm);
     if (rc) {
         profs_lm_free(lm);
         return rc;
@@ -61,6 +63,11 @@ static void lm_release(profs_lm *lm)
         lm->arena->buf = NULL;
         lm->arena->cap = 0;
     }
+    if (lm->earena) {
+        free(lm->earena->buf);
+        lm->earena->buf = NULL;
+        lm->earena->cap = 0;
+    }
 }
 
 void profs_lm_free(profs_lm *lm)
@@ -71,9 +78,9 @@ void profs_lm_free(profs_lm *lm)
     if (lm->lname)
         for (size_t i = 0; i < lm->cfg.n_layers * PF_SLOT_COUNT; i++) free(lm->lname[i]);
     free(lm->lname);
-    free(lm->ltrans);
     for (int i = 0; i < PF_GSLOT_COUNT; i++) free(lm->gname[i]);
-    free(lm->cfg.inv_freq);
+    pf_moe_free(lm);
+    pf_lm_config_free(&lm->cfg);
     free(lm->arena);
     if (lm->own_model) profs_model_free(lm->model);
     free(lm);

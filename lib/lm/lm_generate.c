@@ -34,7 +34,15 @@ int profs_lm_generate(profs_lm *lm, int32_t *out, size_t capacity, size_t *n_out
     size_t D = lm->cfg.dim, V = lm->cfg.vocab;
     pf_kv kv;
     if ((rc = pf_kv_init(&kv, lm, n_prompt + max_new - 1))) return rc;
-    float *x = malloc(n_prompt * D * sizeof(float));
+    /* Phi-3 recomputes the whole cache with the long rope factors when generation crosses
+     * original_max_position_embeddings (transformers' Phi3ForCausalLM.prepare_inputs_for_generation) */
+    const pf_rope_tab *rt = &lm->cfg.rope_tab;
+    int recompute = lm->cfg.f.rope_recompute && rt->inv_long;
+    size_t x_rows = recompute ? n_prompt + max_new : n_prompt;
+    int32_t *all = recompute ? malloc((n_prompt + max_new) * sizeof(int32_t)) : NULL;
+    if (recompute && !all) { pf_kv_free(&kv, lm->cfg.n_layers); return pf_enomem("generation"); }
+    if (all) memcpy(all, prompt, n_prompt * sizeof(int32_t));
+    float *x = malloc(x_rows * D * sizeof(float));
     float *logits = malloc(V * sizeof(float));
     struct pf_cand *cd = malloc(V * sizeof *cd);
     if (!x || !logits || !cd) { rc = pf_enomem("generation"); goto out; }
@@ -45,6 +53,11 @@ int profs_lm_generate(profs_lm *lm, int32_t *out, size_t capacity, size_t *n_out
     size_t n_in = n_prompt;
     int32_t tok;
     for (size_t step = 0; step < max_new; step++) {
+        if (recompute && kv.len > 0 && kv.len <= rt->original_max && kv.len + n_in >= rt->original_max + 1) {
+            kv.len = 0;
+            in = all;
+            n_in = n_prompt + *n_out;
+        }
         size_t start[2] = {0, n_in}, past = kv.len;
         pf_batch b = {1, start, &past};
         if ((rc = pf_lm_forward(lm, x, in, &b, &kv, NULL, NULL))) break;
@@ -52,6 +65,7 @@ int profs_lm_generate(profs_lm *lm, int32_t *out, size_t capacity, size_t *n_out
         if ((rc = pf_lm_head(lm, x + (n_in - 1) * D, 1, last_cb, &lc))) break;
         tok = pf_sample(sampler, logits, V, cd, &r);
         out[(*n_out)++] = tok;
+        if (all) all[n_prompt + *n_out - 1] = tok;
         if (on_token && on_token(userdata, tok)) break;
         if (lm->eos_id >= 0 && tok == lm->eos_id) break;
         in = &out[*n_out - 1];
@@ -59,6 +73,7 @@ int profs_lm_generate(profs_lm *lm, int32_t *out, size_t capacity, size_t *n_out
     }
 out:
     pf_kv_free(&kv, lm->cfg.n_layers);
+    free(all);
     free(x);
     free(logits);
     free(cd);

@@ -8,49 +8,65 @@
 #include "profs/lm.h"
 #include "profs/model.h"
 
-enum pf_arch { PF_ARCH_GPT2, PF_ARCH_LLAMA, PF_ARCH_OPT, PF_ARCH_GPTJ };
+#include "arch/arch.h"
+
 enum pf_act { PF_ACT_GELU_TANH, PF_ACT_GELU_ERF, PF_ACT_RELU, PF_ACT_SILU };
-enum pf_rope { PF_ROPE_NONE, PF_ROPE_HALF, PF_ROPE_INTERLEAVED };
 
-/* Per-layer weight slots. A slot with no name is absent for the architecture. */
-enum pf_slot {
-    PF_LN1_W, PF_LN1_B, PF_LN2_W, PF_LN2_B,
-    PF_QKV_W, PF_QKV_B,            /* GPT-2 fused Conv1D c_attn [D, 3D] */
-    PF_Q_W, PF_Q_B, PF_K_W, PF_K_B, PF_V_W, PF_V_B,
-    PF_O_W, PF_O_B,
-    PF_GATE_W, PF_GATE_B,          /* llama gate_proj */
-    PF_UP_W, PF_UP_B,              /* llama up_proj, gpt2 c_fc, opt fc1, gptj fc_in */
-    PF_DOWN_W, PF_DOWN_B,          /* llama down_proj, gpt2 c_proj, opt fc2, gptj fc_out */
-    PF_SLOT_COUNT
-};
+/* Rope scaling variants (rope_scaling / rope_parameters rope_type). */
+enum pf_rope_scaling { PF_RS_DEFAULT, PF_RS_LINEAR, PF_RS_LLAMA3, PF_RS_YARN, PF_RS_DYNAMIC, PF_RS_LONGROPE };
 
-/* Global (non-layer) tensors. */
-enum pf_gslot {
-    PF_G_EMBED, PF_G_POS, PF_G_PROJ_IN, PF_G_PROJ_OUT, PF_G_NORM_W, PF_G_NORM_B,
-    PF_G_HEAD_W, PF_G_HEAD_B, PF_GSLOT_COUNT
-};
+typedef struct pf_rope_cfg {
+    int type;                      /* enum pf_rope_scaling */
+    double factor, lo, hi;         /* factor, low_freq_factor, high_freq_factor */
+    double beta_fast, beta_slow, attention_factor, mscale, mscale_all_dim;
+    int truncate;
+    size_t original_max;           /* original_max_position_embeddings (0: absent) */
+} pf_rope_cfg;
+
+typedef struct pf_rope_tab {
+    float *inv;                    /* (rotary_dim / 2) inverse frequencies (longrope: the short factors) */
+    float *inv_long;               /* longrope: past original_max (NULL otherwise) */
+    float mscale;                  /* multiplies cos and sin (yarn / longrope attention factor) */
+    size_t original_max;           /* longrope: the switch point */
+    double theta;
+    pf_rope_cfg cfg;
+} pf_rope_tab;
 
 typedef struct pf_lm_config {
-    int arch;
+    const pf_family *fam;          /* the row of the architecture table */
+    pf_features f;                 /* its features */
     char model_type[32];
+    unsigned flags;                /* enum pf_cond bits the config sets */
     size_t n_layers, dim, n_heads, n_kv_heads, head_dim, ffn_dim, vocab, max_pos;
     size_t q_dim, kv_dim;          /* n_heads * head_dim, n_kv_heads * head_dim */
     double norm_eps;
-    int rms_norm;                  /* llama family */
+    int rms_norm;                  /* features.norm == PF_NORM_RMS */
     int act;
     int parallel;                  /* gptj: attention and MLP both from ln_1 */
     int ln_before;                 /* 0 only for OPT with do_layer_norm_before = false */
     int has_final_norm;
-    int rope;
+    int rope;                      /* enum pf_rope */
     size_t rotary_dim;
-    float *inv_freq;               /* (rotary_dim / 2) */
+    double theta, theta_local;
+    pf_rope_cfg rope_global;
+    char rope_sec[64];             /* config section of the rope parameters */
+    pf_rope_tab rope_tab;          /* global layers */
+    pf_rope_tab rope_local;        /* local (sliding) layers of gemma3 */
+    size_t top_original_max;       /* top-level original_max_position_embeddings (0: absent) */
     size_t sliding_window;         /* 0: none */
+    unsigned char *slides;         /* (n_layers) 1: the layer attends over the last sliding_window keys */
     size_t pos_offset;             /* OPT: 2 */
     size_t embed_dim;              /* OPT word_embed_proj_dim (== dim elsewhere) */
     int tied;
-    int opt_bias;                  /* OPT enable_bias (1 elsewhere, unused) */
     float attn_scale;              /* multiplies q.k */
     int scale_by_layer;            /* gpt2 scale_attn_by_inverse_layer_idx */
+    float attn_softcap, final_softcap; /* 0: none */
+    int embed_scale;               /* gemma: embeddings times sqrt(dim) rounded to the embedding dtype */
+    /* mixture of experts (moe.c); n_experts 0: dense */
+    pf_moe_info moe;               /* expert count, sparse layers (moe.sparse), layout */
+    size_t n_experts, top_k, moe_ffn, shared_ffn; /* shared_ffn 0: no shared expert */
+    int norm_topk;                 /* renormalise the top-k probabilities */
+    unsigned char *moe_layer;      /* (n_layers) 1 where the block is sparse (= moe.sparse), or NULL */
 } pf_lm_config;
 
 /* One weight tensor as f32: borrowed from the mapping (F32, aligned) or converted. */
@@ -79,8 +95,11 @@ struct profs_lm {
     char tok_error[512];           /* why tokenizer.json could not be opened ("" when fine or absent) */
     int own_tok;
     pf_lm_config cfg;
+    char prefix[64];               /* the tensor name prefix of the family's rows */
     char **lname;                  /* (n_layers * PF_SLOT_COUNT) tensor names, NULL when absent */
-    int *ltrans;                   /* (PF_SLOT_COUNT) 1 when stored [in, out] (Conv1D) */
+    int ltrans[PF_SLOT_COUNT];     /* 1 when stored [in, out] (Conv1D) */
+    int lowner[PF_SLOT_COUNT];     /* the slot whose tensor this slot is a row block of (itself otherwise) */
+    size_t loff[PF_SLOT_COUNT];    /* float offset of that row block */
     char *gname[PF_GSLOT_COUNT];   /* global tensor names, NULL when absent */
     /* options */
     size_t batch_tokens, max_length, resident_bytes;
@@ -91,6 +110,14 @@ struct profs_lm {
     pf_arena *arena;               /* streaming conversion buffer (mutable through const lm) */
     int no_prefix_sharing;         /* 1: pairs run whole (profs_lm_set_prefix_sharing) */
     pf_wt head;                    /* converted head when resident */
+    /* expert tensors (moe.c): per-expert layout (n_layers * n_experts * 3: gate, up, down) or fused
+     * (n_layers * 3: gate_up_proj [E, 2I, D] twice (gate rows, up rows), down_proj [E, D, I]); NULL in dense layers */
+    char **ename;
+    int moe_fused;
+    pf_arena *earena;              /* one expert matrix in f32 at a time */
+    /* tests: called with each sparse block's routing, sel and wt (T, top_k) in rank order */
+    void (*route_cb)(void *ud, size_t layer, size_t n_tokens, const size_t *sel, const float *wt);
+    void *route_ud;
 };
 
 /* A batch of sequences laid out back to back: sequence s has tokens
@@ -170,9 +197,23 @@ uint64_t pf_splitmix64(uint64_t *x);
 /* Pick the next token from logits (V); cd is (V) scratch. */
 int32_t pf_sample(const profs_sampler *s, const float *logits, size_t V, struct pf_cand *cd, pf_rng *r);
 
-/* Config parsing and tensor table (arch.c). */
+/* Config parsing and tensor table (config.c). */
 int pf_lm_config_read(profs_lm *lm);
 int pf_lm_check_tensors(profs_lm *lm);
+int pf_lm_rope_init(profs_lm *lm);
+void pf_lm_config_free(pf_lm_config *c);
+
+/* Mixture of experts (moe.c). */
+int pf_moe_config_read(profs_lm *lm);                  /* after the slides table exists */
+int pf_moe_names(profs_lm *lm);                        /* the expert rows' names, every declared expert checked */
+void pf_moe_free(profs_lm *lm);
+/* The sparse MLP of block `layer`: x (T, D) += MoE(h) with h (T, D) the normalised input. */
+int pf_moe_block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, const float *h, size_t T);
+
+/* Shared kernels (forward.c). */
+void pf_linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
+               size_t in, size_t out, const float *b, float beta);
+void pf_silu_mul(float *gate, const float *up, size_t n);  /* gate = silu(gate) * up */
 
 /* Weights (weights.c). */
 int pf_wt_load(const profs_lm *lm, pf_wt *w, const char *name);
@@ -180,5 +221,8 @@ void pf_wt_drop(const profs_lm *lm, pf_wt *w, const char *name);
 /* Load block `layer`; with an arena, converted tensors share its buffer (valid until the next load). */
 int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *arena);
 void pf_layer_drop(const profs_lm *lm, pf_layer_w *lw, size_t layer);
+/* The f32 view of numel elements at element offset off of tensor `name` (a slice of a fused tensor):
+ * in place for aligned F32, else converted into arena. Release the pages with profs_model_release. */
+int pf_wt_slice(const profs_lm *lm, const float **out, const char *name, size_t off, size_t numel, pf_arena *arena);
 
 #endif

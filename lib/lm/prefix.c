@@ -30,7 +30,15 @@ static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_
  * prefix, a sequence of P tokens, has to pick the factors of both sentences.) */
 static int prefix_exact(const profs_lm *lm, size_t P, size_t la, size_t lb)
 {
-    (void)lm; (void)P; (void)la; (void)lb;
+    /* longrope picks its factors by a call's last position (rope_inv in forward.c): a prefix run
+     * on its own must fall on the same side of original_max_position_embeddings as both whole
+     * sentences, or the pair runs whole */
+    const pf_rope_tab *t[2] = {&lm->cfg.rope_tab, &lm->cfg.rope_local};
+    for (int i = 0; i < 2; i++) {
+        if (!t[i]->inv_long) continue;
+        size_t om = t[i]->original_max;
+        if ((P > om) != (la > om) || (P > om) != (lb > om)) return 0;
+    }
     return 1;
 }
 

@@ -85,6 +85,16 @@ void pf_wt_drop(const profs_lm *lm, pf_wt *w, const char *name)
     if (name) (void)profs_model_release(lm->model, name);
 }
 
+/* Slots that are row blocks of another slot's tensor (phi3 gate_up_proj) point into it. */
+static void set_views(const profs_lm *lm, pf_layer_w *lw)
+{
+    for (int s = 0; s < PF_SLOT_COUNT; s++)
+        if (lm->lowner[s] != s && lw->w[lm->lowner[s]].p) {
+            lw->w[s].p = lw->w[lm->lowner[s]].p + lm->loff[s];
+            lw->w[s].owned = NULL;
+        }
+}
+
 int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *arena)
 {
     if (arena) {
@@ -119,6 +129,7 @@ int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *ar
             lw->w[s].p = arena->buf + off;
             off += (size_t)numel[s];
         }
+        set_views(lm, lw);
         lw->loaded = 1;
         return 0;
     }
@@ -129,6 +140,7 @@ int pf_layer_load(const profs_lm *lm, pf_layer_w *lw, size_t layer, pf_arena *ar
             return rc;
         }
     }
+    set_views(lm, lw);
     lw->loaded = 1;
     return 0;
 }
@@ -137,4 +149,30 @@ void pf_layer_drop(const profs_lm *lm, pf_layer_w *lw, size_t layer)
 {
     for (int s = 0; s < PF_SLOT_COUNT; s++) pf_wt_drop(lm, &lw->w[s], lm->lname[layer * PF_SLOT_COUNT + s]);
     lw->loaded = 0;
+}
+
+int pf_wt_slice(const profs_lm *lm, const float **out, const char *name, size_t off, size_t numel, pf_arena *arena)
+{
+    int dt;
+    const void *data;
+    uint64_t total;
+    int rc = tensor_raw(lm, name, &dt, &data, &total);
+    if (rc) return rc;
+    if (off + numel > total)
+        return pf_error(PROFS_ESHAPE, "%s: tensor '%s': slice [%zu, %zu) past its %llu elements",
+                        profs_model_path(lm->model), name, off, off + numel, (unsigned long long)total);
+    const char *base = (const char *)data + off * profs_dtype_size(dt);
+    if (in_place(dt, base)) {
+        *out = (const float *)(const void *)base;
+        return 0;
+    }
+    if (numel > arena->cap) {
+        free(arena->buf);
+        arena->buf = malloc((numel ? numel : 1) * sizeof(float));
+        arena->cap = arena->buf ? numel : 0;
+        if (!arena->buf) return pf_enomem("expert weights");
+    }
+    if ((rc = convert_into(lm, arena->buf, name, dt, base, numel))) return rc;
+    *out = arena->buf;
+    return 0;
 }

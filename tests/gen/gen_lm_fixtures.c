@@ -1,5 +1,5 @@
 /* Write the runtime's fixture checkpoints (tests/util/hfgen.h) into a directory,
- * one subdirectory per fixture, for the binding and CLI tests (tests/sh/*.sh):
+ * one subdirectory per fixture, for the binding and CLI tests (tests/sh/ scripts):
  *   gen_lm_fixtures OUT_DIR [NAME...] */
 #include <stdio.h>
 #include <sys/stat.h>

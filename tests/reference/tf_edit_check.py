@@ -19,7 +19,14 @@ tests/reference/tf_live.sh calls it for every fixture of tests/data/tf:
      shapes and bytes);
   4. transformers' greedy text (tokenizers' ids of PROMPT, generate with
      do_sample=False and MAX_NEW new tokens, decoded skipping special tokens)
-     equals `profs generate`'s output in PROFS_TEXT_FILE.
+     equals `profs generate`'s output in PROFS_TEXT_FILE (phi3: generate without
+     a cache, see docs/runtime.md);
+  5. for Gemma-2/3 (the MLP output normalised by post_feedforward_layernorm) the
+     edited matrices are the post-norm aware projection (the basis of
+     span(diag(1 + w) V)) and the MLP's contribution to the residual stream, captured
+     by a hook on post_feedforward_layernorm, has at most 1e-5 of its norm in span(V)
+     (BF16 / F16 checkpoints: the unit roundoff of the dtype, 2^-8 / 2^-11, as the
+     projected matrix is rounded to it).
 """
 import glob
 import json
@@ -49,7 +56,24 @@ VALUE = {
     "qwen2": ("layers.{l}.mlp.down_proj.weight", "first"),
     "opt": ("layers.{l}.fc2.weight", "first"),
     "gptj": ("h.{l}.mlp.fc_out.weight", "first"),
+    "qwen3": ("layers.{l}.mlp.down_proj.weight", "first"),
+    "phi3": ("layers.{l}.mlp.down_proj.weight", "first"),
+    "gemma2": ("layers.{l}.mlp.down_proj.weight", "first"),
+    "gemma3_text": ("layers.{l}.mlp.down_proj.weight", "first"),
+    "gemma3": ("layers.{l}.mlp.down_proj.weight", "first"),
 }
+# Families whose MLP output passes through a norm g * y / rms(y) (g = 1 + w of
+# post_feedforward_layernorm): profs projects post-norm aware, W <- (I - Q Q^T) W with
+# Q an orthonormal basis of span(diag(g) V) (docs/core.md), and what the MLP writes into the
+# residual stream then has no component in span(V).
+POST_NORM = {"gemma2", "gemma3_text", "gemma3"}
+POST_NORM_TOL = 1e-5
+
+
+def post_norm_basis(V, g):
+    """Orthonormal rows spanning diag(g) V (float64 QR)."""
+    q, _ = np.linalg.qr((V * g[None, :]).T)
+    return q.T
 
 
 def raw_tensors(d):
@@ -117,6 +141,10 @@ def main():
 def check(src, out, prompt, max_new, text_file):
     name = os.path.basename(os.path.normpath(src))
     bad = []
+    if json.load(open(os.path.join(src, "config.json")))["model_type"] in ("mixtral", "qwen2_moe", "qwen3_moe"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import tf_edit_check_moe  # every expert's output matrix is edited (issue 17)
+        return tf_edit_check_moe.check(src, out, prompt, max_new, text_file)
 
     # 1. loads in transformers with nothing missing, unexpected or mismatched
     model, info = AutoModelForCausalLM.from_pretrained(out, output_loading_info=True, dtype=torch.float32,
@@ -156,6 +184,9 @@ def check(src, out, prompt, max_new, text_file):
             continue
         V = basis[edited[k]]  # (rank, D)
         W = to_f64(x)
+        if cfg["model_type"] in POST_NORM and V.shape[0] > 0:
+            gname = k.replace("mlp.down_proj.weight", "post_feedforward_layernorm.weight")
+            V = post_norm_basis(V, 1.0 + to_f64(a[gname]))
         if V.shape[0] == 0:
             P = W
         elif axis == "first":  # W [D, X]: (I - V^T V) W with V rows the directions
@@ -181,13 +212,42 @@ def check(src, out, prompt, max_new, text_file):
         if np.array_equal(to_f64(y), W) and V.shape[0] > 0:
             bad.append(f"{k}: unchanged although layer {edited[k]} has rank {V.shape[0]}")
 
+    # 5. (post-norm families) the MLP's contribution to the residual stream has no component in span(V)
+    if cfg["model_type"] in POST_NORM:
+        from tokenizers import Tokenizer as _T
+        ids5 = _T.from_file(os.path.join(out, "tokenizer.json")).encode(prompt).ids
+        outs = {}
+        mods = {n: mod for n, mod in model.named_modules() if n.endswith("post_feedforward_layernorm")}
+        hooks = []
+        for n, mod in mods.items():
+            l = int(n.split(".layers.")[1].split(".")[0])
+            hooks.append(mod.register_forward_hook(lambda m_, i_, o_, l=l: outs.__setitem__(l, o_[0].double().numpy())))
+        model(torch.tensor([ids5]), use_cache=False)
+        for h in hooks:
+            h.remove()
+        for l in layers:
+            if basis[l].shape[0] == 0:
+                continue
+            M = outs[l]
+            share = float(np.linalg.norm(M @ basis[l].T) / max(np.linalg.norm(M), 1e-30))
+            # BF16 / F16 checkpoints: the projected matrix is rounded to its dtype (unit roundoff 2^-8 / 2^-11)
+            wdt = a[[k for k in edited if edited[k] == l][0]].dtype
+            tol = {torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}.get(wdt, POST_NORM_TOL)
+            print(f"{name}: layer {l}: span(V) share of the MLP output in transformers {share:.3g} (at most {tol:.3g})")
+            if share > tol:
+                bad.append(f"layer {l}: the MLP still writes {share:.3g} of its output into span(V)")
+
     # 4. transformers' greedy text equals profs generate
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
     ids = tok.encode(prompt).ids
     eos = model.generation_config.eos_token_id
+    # Phi-3 crossing its longrope switch: transformers 5.12's cached generation drops the prompt there
+    # (docs/runtime.md); profs recomputes the cache, which is generation without a cache
+    nocache = cfg["model_type"] == "phi3"
     gen = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                         max_new_tokens=max_new, do_sample=False, eos_token_id=eos, pad_token_id=eos)
+                         max_new_tokens=max_new, do_sample=False, eos_token_id=eos, pad_token_id=eos,
+                         use_cache=not nocache)
     text = tok.decode(gen[0].tolist(), skip_special_tokens=True)
     profs_text = open(text_file, encoding="utf-8").read()
     if profs_text.endswith("\n"):

@@ -246,7 +246,7 @@ def default_sequences(fx, tok):
 # ---------------------------------------------------------------- running
 
 def block_list(model):
-    n = model.config.num_hidden_layers
+    n = model.config.get_text_config().num_hidden_layers  # multimodal configs nest it (gemma3)
     for name, mod in model.named_modules():
         if isinstance(mod, torch.nn.ModuleList) and len(mod) == n and name.split(".")[-1] in ("layers", "h"):
             return mod

@@ -54,6 +54,9 @@ in_env "/$rel/repo/tests/reference/tf_goldens.py" --compare "/$rel/out" "/$rel/r
 stage "the current build on the regenerated goldens"
 PROFS_TF_DATA=$work/out PROFS_TEST_DATA=$repo/tests/data PROFS_BIN=$bin CK_RUN_CASE=reference \
   CK_DEFAULT_TIMEOUT=600 OPENBLAS_NUM_THREADS=1 "$build/tests/test_lm"
+# the mixture-of-experts fixtures (tf_fixtures_moe.py): hidden states, routing, greedy, edits
+PROFS_TF_DATA=$work/out PROFS_TEST_DATA=$repo/tests/data CK_DEFAULT_TIMEOUT=600 OPENBLAS_NUM_THREADS=1 \
+  "$build/tests/test_moe"
 
 stage "profs edit outputs in transformers"
 prompt="the cat sat on"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "arch/arch.h"
 #include "core/dtype.h"
 #include "profs/common.h"
 
@@ -27,7 +28,8 @@
 #endif
 
 typedef struct hfgen_spec {
-    const char *arch;       /* "gpt2", "mistral", "llama", "opt", "gptj" */
+    const char *arch;       /* "gpt2", "mistral", "llama", "opt", "gptj"; any other family of the
+                             * architecture table (lib/arch) is generated from its rows and key map */
     size_t layers, dim, heads, kv_heads, head_dim, ffn, vocab, max_pos;
     size_t window;          /* mistral sliding_window (0: null) */
     size_t rotary_dim;      /* gptj */
@@ -121,6 +123,48 @@ static HFGEN_UNUSED void hfgen_add(hfgen_list *l, int kind, float scale, int64_t
 #define HFGEN_BIAS(l, n, ...) hfgen_add(l, 2, 0, (int64_t)(n), 0, __VA_ARGS__)
 
 static HFGEN_UNUSED size_t hfgen_head_dim(const hfgen_spec *s) { return s->head_dim ? s->head_dim : s->dim / s->heads; }
+
+/* Which rows of a family a spec has (the conditions of lib/arch's rows). */
+static HFGEN_UNUSED unsigned hfgen_flags(const hfgen_spec *s)
+{
+    unsigned f = PF_IF_NORM_AFFINE | PF_IF_FINAL_NORM;
+    if (s->attn_bias) f |= PF_IF_ATTN_BIAS;
+    if (s->mlp_bias) f |= PF_IF_MLP_BIAS;
+    if (!s->tied) f |= PF_IF_UNTIED;
+    return f;
+}
+
+/* Any other family: the tensors its architecture-table rows name, with the shapes the runtime expects. */
+static HFGEN_UNUSED void hfgen_tensors_from_table(const hfgen_spec *s, hfgen_list *l)
+{
+    const pf_family *f = pf_arch_by_name(s->arch);
+    if (!f) return;
+    size_t D = s->dim, F = s->ffn, V = s->vocab, hd = hfgen_head_dim(s);
+    size_t Q = s->heads * hd, KV = (s->kv_heads ? s->kv_heads : s->heads) * hd;
+    unsigned flags = hfgen_flags(s);
+    const char *p = f->prefixes[0];
+    for (const pf_tensor_row *r = f->global; r->pattern; r++) {
+        if ((flags & r->present_if) != r->present_if) continue;
+        char name[128];
+        pf_arch_name(name, sizeof name, f, p, r, 0, 0);
+        if (r->slot == PF_G_EMBED) hfgen_add(l, 3, 1.0f, (int64_t)V, (int64_t)D, "%s", name);
+        else if (r->slot == PF_G_HEAD_W) HFGEN_LIN(l, V, D, "%s", name);
+        else if (r->slot == PF_G_NORM_W) HFGEN_NORM(l, D, "%s", name);
+    }
+    for (size_t i = 0; i < s->layers; i++)
+        for (const pf_tensor_row *r = f->layer; r->pattern; r++) {
+            if ((flags & r->present_if) != r->present_if || (r->blocks > 1 && r->block > 0)) continue;
+            char name[128];
+            pf_arch_name(name, sizeof name, f, p, r, i, 0);
+            size_t out, in;
+            pf_arch_slot_dims(r->slot, D, F, Q, KV, hd, &out, &in);
+            out *= r->blocks ? r->blocks : 1;
+            if (r->layout == PF_TL_VECTOR && strstr(r->pattern, "norm")) HFGEN_NORM(l, out, "%s", name);
+            else if (r->layout == PF_TL_VECTOR) HFGEN_BIAS(l, out, "%s", name);
+            else if (r->layout == PF_TL_CONV1D) HFGEN_CONV(l, in, out, "%s", name);
+            else HFGEN_LIN(l, out, in, "%s", name);
+        }
+}
 
 static HFGEN_UNUSED void hfgen_tensors(const hfgen_spec *s, hfgen_list *l)
 {
@@ -219,6 +263,8 @@ static HFGEN_UNUSED void hfgen_tensors(const hfgen_spec *s, hfgen_list *l)
         HFGEN_BIAS(l, D, "transformer.ln_f.bias");
         HFGEN_LIN(l, V, D, "lm_head.weight");
         HFGEN_BIAS(l, V, "lm_head.bias");
+    } else {
+        hfgen_tensors_from_table(s, l);
     }
 }
 
@@ -271,13 +317,31 @@ static HFGEN_UNUSED int hfgen_config(const char *dir, const hfgen_spec *s, int32
                 D, s->ffn, s->heads, s->layers, s->max_pos, s->vocab, s->proj_dim ? s->proj_dim : D,
                 s->post_ln ? "false" : "true", s->no_bias ? "false" : "true", (int)bos, (int)eos,
                 s->opt_head ? "  \"tie_word_embeddings\": false,\n" : "", dt);
-    else
+    else if (!strcmp(s->arch, "gptj"))
         fprintf(f, "{\n  \"architectures\": [\"GPTJForCausalLM\"],\n  \"model_type\": \"gptj\",\n"
                    "  \"n_embd\": %zu, \"n_head\": %zu, \"n_layer\": %zu, \"n_positions\": %zu, \"rotary_dim\": %zu,\n"
                    "  \"n_inner\": null, \"vocab_size\": %zu, \"layer_norm_epsilon\": 1e-05,\n"
                    "  \"activation_function\": \"gelu_new\", \"tie_word_embeddings\": false,\n"
                    "  \"bos_token_id\": %d, \"eos_token_id\": %d, \"torch_dtype\": \"%s\"\n}\n",
                 D, s->heads, s->layers, s->max_pos, s->rotary_dim, s->vocab, (int)bos, (int)eos, dt);
+    else if (pf_arch_by_name(s->arch)) {
+        /* any other family: the keys of its key map */
+        const pf_family *fm = pf_arch_by_name(s->arch);
+        const pf_cfg_key *k = fm->keys;
+        fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n", fm->classes[0],
+                fm->model_types[0]);
+        fprintf(f, "  \"%s\": %zu, \"%s\": %zu, \"%s\": %zu, \"%s\": %zu,\n", k[PF_C_LAYERS].key, s->layers,
+                k[PF_C_HIDDEN].key, D, k[PF_C_HEADS].key, s->heads, k[PF_C_KV_HEADS].key, kv);
+        fprintf(f, "  \"%s\": %zu, \"%s\": %zu, \"%s\": %zu, \"%s\": %zu,\n", k[PF_C_FFN].key, s->ffn,
+                k[PF_C_VOCAB].key, s->vocab, k[PF_C_MAX_POS].key, s->max_pos, k[PF_C_HEAD_DIM].key,
+                hfgen_head_dim(s));
+        if (k[PF_C_EPS].key) fprintf(f, "  \"%s\": 1e-06,\n", k[PF_C_EPS].key);
+        if (s->window) fprintf(f, "  \"sliding_window\": %zu, \"use_sliding_window\": true,\n", s->window);
+        if (s->attn_bias) fprintf(f, "  \"attention_bias\": true,\n");
+        fprintf(f, "  \"rope_theta\": 10000.0, \"tie_word_embeddings\": %s, \"bos_token_id\": %d, "
+                   "\"eos_token_id\": %d,\n  \"torch_dtype\": \"%s\"\n}\n",
+                s->tied ? "true" : "false", (int)bos, (int)eos, dt);
+    }
     return fclose(f) == 0 ? 0 : -1;
 }
 

@@ -108,9 +108,9 @@ int cmd_apply(int argc, char **argv)
     json_object_set_new(prov, "settings", settings);
     json_object_set_new(prov, "layers", tool_edit_layers_json(edit));
     if (tool_write_edited(m, edit, rep, model, out, force, prov, &prog, NULL)) goto out;
-    size_t changed = 0;
-    for (size_t i = 0; i < profs_edit_report_count(rep); i++) changed += profs_edit_report_rank(rep, i) > 0;
-    printf("applied %s to %s -> %s (%zu tensors changed)\n", editp, model, out, changed);
+    char changed[160];
+    tool_changed_summary(changed, sizeof changed, rep);
+    printf("applied %s to %s -> %s (%s)\n", editp, model, out, changed);
     status = EXIT_OK;
 out:
     json_decref(prov);

@@ -247,10 +247,9 @@ int cmd_edit(int argc, char **argv)
         printf("  %5lld  %4lld  %9s\n", (long long)json_integer_value(json_object_get(Lj, "layer")),
                (long long)json_integer_value(json_object_get(Lj, "rank")), thr);
     }
-    size_t changed = 0;
-    for (size_t i = 0; i < profs_edit_report_count(rep); i++)
-        changed += profs_edit_report_rank(rep, i) > 0;
-    printf("  %zu tensors changed; provenance in %s/profs_edit.json\n", changed, out);
+    char changed[160];
+    tool_changed_summary(changed, sizeof changed, rep);
+    printf("  %s; provenance in %s/profs_edit.json\n", changed, out);
 
     if (report) {
         json_t *r = json_deep_copy(prov);

@@ -13,17 +13,40 @@
 #include "report.h"
 #include "tool.h"
 
+void tool_changed_summary(char *buf, size_t n, const profs_edit_report *rep)
+{
+    size_t plain = 0, fused = 0, slices = 0;
+    const char *last = NULL;
+    size_t last_len = 0;
+    for (size_t i = 0; i < profs_edit_report_count(rep); i++) {
+        if (profs_edit_report_rank(rep, i) == 0) continue;
+        const char *nm = profs_edit_report_name(rep, i), *br = strrchr(nm, '[');
+        if (!br) { plain++; continue; }
+        slices++; /* a slice of a fused expert tensor, named TENSOR[e]; a tensor's slices are adjacent */
+        if (!last || last_len != (size_t)(br - nm) || strncmp(last, nm, last_len)) fused++;
+        last = nm;
+        last_len = (size_t)(br - nm);
+    }
+    if (slices)
+        snprintf(buf, n, "%zu tensors changed (%zu expert matrices in %zu fused tensor%s)", plain + fused, slices, fused,
+                 fused == 1 ? "" : "s");
+    else
+        snprintf(buf, n, "%zu tensors changed", plain);
+}
+
 json_t *tool_tensors_json(const profs_edit_report *rep)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < profs_edit_report_count(rep); i++) {
         double dn = profs_edit_report_delta_norm(rep, i), wn = profs_edit_report_weight_norm(rep, i);
         int role = profs_edit_report_role(rep, i);
-        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:b, s:o, s:o}",
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:o, s:o}",
             "name", profs_edit_report_name(rep, i),
             "layer", (json_int_t)profs_edit_report_layer(rep, i),
             "rank", (json_int_t)profs_edit_report_rank(rep, i),
             "role", role == PROFS_TARGET_KEY ? "key" : "value",
+            /* post-norm aware: the MLP output is normalised (Gemma), span(diag(g) V) is removed (docs/core.md) */
+            "projection", profs_edit_report_post_norm(rep, i) ? "post-norm aware" : "plain",
             "changed", profs_edit_report_applied(rep, i) && profs_edit_report_rank(rep, i) > 0,
             "delta_norm", isfinite(dn) ? json_real(dn) : json_null(),
             "weight_norm", isfinite(wn) ? json_real(wn) : json_null()));

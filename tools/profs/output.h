@@ -26,6 +26,8 @@ json_t *tool_provenance_new(const char *command, int argc, char **argv);
 json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_read, char *err, size_t errlen);
 /* The tensors an applied edit changed (complete after profs_model_save). */
 json_t *tool_tensors_json(const profs_edit_report *rep);
+/* "N tensors changed", with "(M expert matrices)" when slices of fused expert tensors are among them. */
+void tool_changed_summary(char *buf, size_t n, const profs_edit_report *rep);
 /* Save the staged model into out (atomically) with profs/edit.safetensors,
  * profs_edit.json (prov, completed with tensors_changed, edit_file and
  * edit_sha256) and README.md. Prints errors; returns 0 or -1 (nothing left behind then). */

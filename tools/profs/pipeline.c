@@ -12,9 +12,13 @@
 
 size_t tool_default_first_layer(const char *arch, size_t n_layers)
 {
-    if (n_layers <= 1) return 0;
-    size_t first = arch && strcmp(arch, "gpt2") == 0 ? n_layers * 10 / 24 : n_layers * 15 / 32;
-    return first >= n_layers ? n_layers - 1 : first;
+    size_t first = 0;
+    /* an architecture the table does not know (estimate --architecture NAME) gets the general rule */
+    if (profs_arch_default_first_layer(&first, arch, n_layers) != PROFS_OK) {
+        profs_clear_error();
+        if (profs_arch_default_first_layer(&first, NULL, n_layers) != PROFS_OK) first = 0;
+    }
+    return first;
 }
 
 size_t tool_default_rank_max(size_t n_pairs, size_t dim)
@@ -460,13 +464,11 @@ static char *display_token(const char *t)
 int tool_vocab_load(struct tool_vocab *v, const profs_model *m, const char *model_dir, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
-    static const char *const names[] = {"lm_head.weight", "embed_out.weight", "transformer.wte.weight", "wte.weight",
-                                        "model.embed_tokens.weight", "model.decoder.embed_tokens.weight",
-                                        "transformer.word_embeddings.weight"};
-    const char *name = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (profs_model_has_tensor(m, names[i])) { name = names[i]; break; }
-    if (!name) { snprintf(err, errlen, "%s: no unembedding (lm_head.weight or a tied embedding)", model_dir); return -1; }
+    char name[320];
+    if (profs_arch_unembedding(name, sizeof name, m) != PROFS_OK) {
+        snprintf(err, errlen, "%s: no unembedding: %s", model_dir, profs_last_error());
+        return -1;
+    }
     size_t ndim = 0;
     const int64_t *shape = NULL;
     if (profs_model_tensor_info(m, name, NULL, &ndim, &shape) || ndim != 2) {

@@ -220,6 +220,9 @@ _PROTOTYPES = {
     "profs_edit_report_applied": (c_int, [c_void_p, c_size_t]),
     "profs_edit_report_delta_norm": (c_double, [c_void_p, c_size_t]),
     "profs_edit_report_weight_norm": (c_double, [c_void_p, c_size_t]),
+    "profs_edit_report_post_norm": (c_int, [c_void_p, c_size_t]),
+    "profs_arch_default_first_layer": (c_int, [c_void_p, c_char_p, c_size_t]),
+    "profs_arch_unembedding": (c_int, [c_char_p, c_size_t, c_void_p]),
 
     # tokenizer.h
     "profs_encode_flag_add_special": (ctypes.c_uint, []),

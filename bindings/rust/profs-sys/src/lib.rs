@@ -240,6 +240,9 @@ extern "C" {
     pub fn profs_edit_report_applied(r: *const profs_edit_report, i: usize) -> c_int;
     pub fn profs_edit_report_delta_norm(r: *const profs_edit_report, i: usize) -> c_double;
     pub fn profs_edit_report_weight_norm(r: *const profs_edit_report, i: usize) -> c_double;
+    pub fn profs_edit_report_post_norm(r: *const profs_edit_report, i: usize) -> c_int;
+    pub fn profs_arch_default_first_layer(first: *mut usize, arch: *const c_char, n_layers: usize) -> c_int;
+    pub fn profs_arch_unembedding(buf: *mut c_char, size: usize, m: *const profs_model) -> c_int;
 
     // ---- tokenizer.h ----
     pub fn profs_encode_flag_add_special() -> core::ffi::c_uint;
