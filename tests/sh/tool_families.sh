@@ -53,8 +53,8 @@ else
 fi
 # an unsupported family, before any work
 mkdir bert && cp -r "$src/tests/data/tf/qwen2/." bert/
-sed -i 's/"model_type": "qwen2"/"model_type": "qwen2_moe"/' bert/config.json
+sed -i 's/"model_type": "qwen2"/"model_type": "deepseek_v3"/' bert/config.json
 out=$("$bin" edit --model bert --pairs pairs.jsonl --out o --quiet 2>&1); rc=$?
-if [ "$rc" = 1 ] && grep -qF "config.json: architecture 'qwen2_moe' is not supported (model_type; supported: gpt2, " <<<"$out" &&
+if [ "$rc" = 1 ] && grep -qF "config.json: architecture 'deepseek_v3' is not supported (model_type; supported: gpt2, " <<<"$out" &&
    [ ! -e o ]; then echo "ok unsupported"; else echo "FAIL unsupported: exit $rc: $out"; fail=1; fi
 exit $fail
