@@ -1210,6 +1210,193 @@ START_TEST(post_norm_aware_edit_removes_span_from_the_output)
 }
 END_TEST
 
+/* Apply edit file `ep` to the gemma2 fixture, save it into dir/sub, and return the edited down_proj of
+ * layer 1 (malloc'd, *nb bytes); the report must mark it post-norm aware. */
+static void *apply_file_to_gemma2(const char *ep, const char *sub, uint64_t *nb)
+{
+    const char *name = "model.layers.1.mlp.down_proj.weight";
+    char *src = tf_dir("gemma2"), *out = tu_join(dir, sub);
+    profs_edit *e = NULL;
+    ck_assert_profs_ok(profs_edit_load(&e, ep));
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    profs_edit_report *rep = NULL;
+    ck_assert_profs_ok(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE));
+    ck_assert_uint_eq(profs_edit_report_count(rep), 1);
+    ck_assert_int_eq(profs_edit_report_post_norm(rep, 0), 1);
+    ck_assert_profs_ok(profs_model_save(m, out, NULL, NULL));
+    profs_edit_report_free(rep);
+    profs_model_free(m);
+    profs_edit_free(e);
+    ck_assert_profs_ok(profs_model_open(&m, out));
+    const void *d;
+    ck_assert_profs_ok(profs_model_tensor_data(m, name, &d, nb));
+    void *copy = malloc(*nb);
+    memcpy(copy, d, *nb);
+    profs_model_free(m);
+    free(out);
+    free(src);
+    return copy;
+}
+
+/* Copy edit file `from` to `to` with metadata `key` set to `value` (NULL: dropped). */
+static void rewrite_edit_meta(const char *from, const char *to, const char *key, const char *value)
+{
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, from));
+    size_t nt = profs_model_tensor_count(m), nm = profs_model_metadata_count(m), k = 0;
+    const char *names[8], *keys[64], *vals[64];
+    int dt[8];
+    size_t nd[8];
+    const int64_t *sh[8];
+    const void *data[8];
+    ck_assert_uint_le(nt, 8);
+    ck_assert_uint_le(nm, 63);
+    for (size_t i = 0; i < nt; i++) {
+        uint64_t nb;
+        names[i] = profs_model_tensor_name(m, i);
+        ck_assert_profs_ok(profs_model_tensor_info(m, names[i], &dt[i], &nd[i], &sh[i]));
+        ck_assert_profs_ok(profs_model_tensor_data(m, names[i], &data[i], &nb));
+    }
+    int found = 0;
+    for (size_t i = 0; i < nm; i++) {
+        const char *mk = profs_model_metadata_key(m, i);
+        if (!strcmp(mk, key)) {
+            found = 1;
+            if (!value) continue;
+        }
+        keys[k] = mk;
+        vals[k++] = !strcmp(mk, key) ? value : profs_model_metadata(m, mk);
+    }
+    if (!found && value) { keys[k] = key; vals[k++] = value; }
+    ck_assert_profs_ok(profs_safetensors_write(to, nt, names, dt, nd, sh, data, k, keys, vals));
+    profs_model_free(m);
+}
+
+/* The edit file records the projection of every layer's value matrix (layers.{l}.value_projection);
+ * `profs apply` of such a file on the Gemma-2 checkpoint gives bit-identical tensors to the edit
+ * applied where it was estimated (as `profs edit` does), also for a file without the key; a file
+ * whose record contradicts its architecture or the model is refused. */
+START_TEST(edit_file_records_the_post_norm_projection)
+{
+    const size_t D = 32;
+    float V[2 * 32] = {0};
+    V[3] = 0.6f;
+    V[17] = 0.8f;
+    V[32 + 5] = 1.0f;
+    char *src = tf_dir("gemma2"), *ep = tu_join(dir, "pn_edit.safetensors");
+    profs_edit *e = NULL;
+    profs_subspace *s = NULL;
+    ck_assert_profs_ok(profs_edit_new(&e, D));
+    ck_assert_profs_ok(profs_subspace_from_basis(&s, V, 2, D));
+    ck_assert_profs_ok(profs_edit_add(e, 1, s));
+    ck_assert_profs_ok(profs_edit_set_architecture(e, "gemma2"));
+    /* what profs edit does: apply the edit in memory, write the model and the edit file */
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    profs_edit_report *rep = NULL;
+    ck_assert_profs_ok(profs_edit_apply(&rep, e, m, PROFS_TARGET_VALUE));
+    ck_assert_int_eq(profs_edit_report_post_norm(rep, 0), 1);
+    char *direct = tu_join(dir, "pn_direct");
+    ck_assert_profs_ok(profs_model_save(m, direct, NULL, NULL));
+    profs_edit_report_free(rep);
+    profs_model_free(m);
+    ck_assert_profs_ok(profs_edit_save(e, ep));
+    ck_assert_profs_ok(profs_model_open(&m, ep));
+    ck_assert_str_eq(profs_model_metadata(m, "layers.1.value_projection"), "post-norm aware");
+    profs_model_free(m);
+    ck_assert_profs_ok(profs_model_open(&m, direct));
+    const void *d;
+    uint64_t nb, nb2, nb3;
+    ck_assert_profs_ok(profs_model_tensor_data(m, "model.layers.1.mlp.down_proj.weight", &d, &nb));
+    /* profs apply: load the file, apply it to a fresh store */
+    void *applied = apply_file_to_gemma2(ep, "pn_applied", &nb2);
+    ck_assert_uint_eq(nb2, nb);
+    ck_assert_int_eq(memcmp(applied, d, nb), 0);
+    /* a file written before the key existed: the family decides, the same tensor */
+    char *old = tu_join(dir, "pn_old.safetensors");
+    rewrite_edit_meta(ep, old, "layers.1.value_projection", NULL);
+    profs_model *om = NULL;
+    ck_assert_profs_ok(profs_model_open(&om, old));
+    ck_assert_ptr_null(profs_model_metadata(om, "layers.1.value_projection"));
+    profs_model_free(om);
+    void *from_old = apply_file_to_gemma2(old, "pn_old_applied", &nb3);
+    ck_assert_uint_eq(nb3, nb);
+    ck_assert_int_eq(memcmp(from_old, d, nb), 0);
+    profs_model_free(m);
+    free(applied);
+    free(from_old);
+    /* ... and re-saved, it records the key again (its architecture is gemma2) */
+    profs_edit *back = NULL;
+    ck_assert_profs_ok(profs_edit_load(&back, old));
+    char *resaved = tu_join(dir, "pn_resaved.safetensors");
+    ck_assert_profs_ok(profs_edit_save(back, resaved));
+    profs_edit_free(back);
+    ck_assert_profs_ok(profs_model_open(&m, resaved));
+    ck_assert_str_eq(profs_model_metadata(m, "layers.1.value_projection"), "post-norm aware");
+    profs_model_free(m);
+    /* without an architecture, the loaded record is kept through a save */
+    char *noarch = tu_join(dir, "pn_noarch.safetensors"), *noarch2 = tu_join(dir, "pn_noarch2.safetensors");
+    rewrite_edit_meta(ep, noarch, "architecture", NULL);
+    ck_assert_profs_ok(profs_edit_load(&back, noarch));
+    ck_assert_ptr_null(profs_edit_architecture(back));
+    ck_assert_profs_ok(profs_edit_save(back, noarch2));
+    profs_edit_free(back);
+    ck_assert_profs_ok(profs_model_open(&m, noarch2));
+    ck_assert_str_eq(profs_model_metadata(m, "layers.1.value_projection"), "post-norm aware");
+    profs_model_free(m);
+    /* an edit of a family with plain value projections records "plain" and is refused on gemma2 */
+    char *plain = tu_join(dir, "plain_edit.safetensors");
+    ck_assert_profs_ok(profs_edit_set_architecture(e, "llama"));
+    ck_assert_profs_ok(profs_edit_save(e, plain));
+    ck_assert_profs_ok(profs_model_open(&m, plain));
+    ck_assert_str_eq(profs_model_metadata(m, "layers.1.value_projection"), "plain");
+    profs_model_free(m);
+    ck_assert_profs_ok(profs_edit_load(&back, plain));
+    ck_assert_profs_ok(profs_model_open(&m, src));
+    ck_assert_profs_error(profs_edit_apply(&rep, back, m, PROFS_TARGET_VALUE), PROFS_EUNSUPPORTED,
+                          "the edit records a plain projection of layer 1's value matrix (edit architecture 'llama'), "
+                          "but this gemma2 model needs a post-norm aware one");
+    /* keys alone are projected plainly everywhere: allowed */
+    ck_assert_profs_ok(profs_edit_apply(&rep, back, m, PROFS_TARGET_KEY));
+    ck_assert_int_eq(profs_edit_report_post_norm(rep, 0), 0);
+    profs_edit_report_free(rep);
+    profs_model_free(m);
+    profs_edit_free(back);
+    /* a post-norm aware record on a model without the norm (the llama fixture, same width) is refused */
+    char *llama = tf_dir("llama");
+    ck_assert_profs_ok(profs_edit_load(&back, noarch));
+    ck_assert_profs_ok(profs_model_open(&m, llama));
+    ck_assert_profs_error(profs_edit_apply(&rep, back, m, PROFS_TARGET_VALUE), PROFS_EUNSUPPORTED,
+                          "the edit records a post-norm aware projection of layer 1's value matrix (edit architecture "
+                          "'unknown'), but this llama model needs a plain one");
+    profs_model_free(m);
+    profs_edit_free(back);
+    /* malformed records */
+    char *bad = tu_join(dir, "pn_bad.safetensors");
+    rewrite_edit_meta(ep, bad, "layers.1.value_projection", "sideways");
+    ck_assert_profs_error(profs_edit_load(&back, bad), PROFS_EFORMAT,
+                          "pn_bad.safetensors: metadata 'layers.1.value_projection' = 'sideways' is not a projection "
+                          "(expected 'plain' or 'post-norm aware')");
+    rewrite_edit_meta(ep, bad, "layers.1.value_projection", "plain");
+    ck_assert_profs_error(profs_edit_load(&back, bad), PROFS_EFORMAT,
+                          "metadata 'layers.1.value_projection' = 'plain', but architecture 'gemma2' projects its value "
+                          "matrices post-norm aware");
+    free(bad);
+    free(llama);
+    free(plain);
+    free(noarch);
+    free(noarch2);
+    free(resaved);
+    free(old);
+    free(direct);
+    free(ep);
+    free(src);
+    profs_subspace_free(s);
+    profs_edit_free(e);
+}
+END_TEST
+
 /* The edit picks its targets by role from the architecture table: Phi-3's key matrix is its fused
  * gate_up_proj (both row blocks, edited once), the value matrix down_proj; Qwen3 has two keys. */
 START_TEST(edit_targets_come_from_the_table)
@@ -1447,6 +1634,7 @@ static Suite *lm_suite(void)
     tcase_add_test(te, special_ids_outside_the_vocabulary_are_refused);
     tcase_add_test(te, unsupported_feature_values_are_refused);
     tcase_add_loop_test(te, post_norm_aware_edit_removes_span_from_the_output, 0, 3);
+    tcase_add_test(te, edit_file_records_the_post_norm_projection);
     tcase_add_test(te, edit_targets_come_from_the_table);
     tcase_add_test(te, arch_queries);
     tcase_add_test(te, gemma_embedding_scale_is_rounded_to_the_dtype);

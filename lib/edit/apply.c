@@ -274,6 +274,19 @@ int profs_edit_apply(profs_edit_report **report, const profs_edit *e, profs_mode
             return pf_error(PROFS_ENOTFOUND, "%s: the edit has layer %zu but the model has %zu layers",
                             profs_model_path(m), e->entries[i].layer, am.n_layers);
         }
+    /* an edit file records how its value matrices are projected: the model must need the same */
+    int want = am.post_norm && !a->f.router ? PF_PROJ_POST_NORM : PF_PROJ_PLAIN;
+    for (size_t i = 0; (targets & PROFS_TARGET_VALUE) && i < e->n; i++) {
+        int rec = pf_edit_value_projection(e, i);
+        if (rec != PF_PROJ_UNRECORDED && rec != want) {
+            pf_arch_model_free(&am);
+            return pf_error(PROFS_EUNSUPPORTED,
+                            "%s: the edit records a %s projection of layer %zu's value matrix (edit architecture "
+                            "'%s'), but this %s model needs a %s one; estimate the edit on this model",
+                            profs_model_path(m), pf_edit_projection_name(rec), e->entries[i].layer,
+                            e->architecture ? e->architecture : "unknown", a->name, pf_edit_projection_name(want));
+        }
+    }
     if (a->f.router) {
         rc = apply_moe(report, e, m, targets, &am);
         pf_arch_model_free(&am);

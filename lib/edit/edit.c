@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "core/error.h"
 #include "edit/edit_impl.h"
 #include "profs/model.h"
@@ -66,6 +67,7 @@ static int insert_owned(profs_edit *e, size_t layer, profs_subspace *s)
     memmove(e->entries + pos + 1, e->entries + pos, (e->n - pos) * sizeof *grown);
     e->entries[pos].layer = layer;
     e->entries[pos].s = s;
+    e->entries[pos].value_projection = PF_PROJ_UNRECORDED;
     e->n++;
     return PROFS_OK;
 }
@@ -148,6 +150,30 @@ int profs_edit_set_model_id(profs_edit *e, const char *model_id)
     return set_string(&e->model_id, model_id, "model id");
 }
 const char *profs_edit_model_id(const profs_edit *e) { return e ? e->model_id : NULL; }
+
+/* ---- the value projection ---- */
+
+#define PROJ_PLAIN_NAME "plain"
+#define PROJ_POST_NORM_NAME "post-norm aware"
+
+const char *pf_edit_projection_name(int projection)
+{
+    return projection == PF_PROJ_PLAIN ? PROJ_PLAIN_NAME : projection == PF_PROJ_POST_NORM ? PROJ_POST_NORM_NAME : NULL;
+}
+
+/* What the family named `architecture` does to its value matrices (PF_PROJ_UNRECORDED: not in the table). */
+static int family_projection(const char *architecture)
+{
+    const pf_family *f = pf_arch_by_name(architecture);
+    if (!f) return PF_PROJ_UNRECORDED;
+    return f->f.post_norms && !f->f.router ? PF_PROJ_POST_NORM : PF_PROJ_PLAIN;
+}
+
+int pf_edit_value_projection(const profs_edit *e, size_t i)
+{
+    int p = family_projection(e->architecture);
+    return p != PF_PROJ_UNRECORDED ? p : e->entries[i].value_projection;
+}
 
 /* ---- save ---- */
 
@@ -253,6 +279,9 @@ int profs_edit_save(const profs_edit *e, const char *path)
         if (isnan(en->s->threshold)) snprintf(thr, sizeof thr, "nan");
         else snprintf(thr, sizeof thr, "%.17g", en->s->threshold);
         if ((rc = sl_add(&keys, "layers.%zu.threshold", en->layer)) || (rc = sl_add(&vals, "%s", thr))) goto done;
+        const char *proj = pf_edit_projection_name(pf_edit_value_projection(e, i));
+        if (proj && ((rc = sl_add(&keys, "layers.%zu.value_projection", en->layer)) || (rc = sl_add(&vals, "%s", proj))))
+            goto done;
         if ((rc = sl_add(&names, "layers.%zu.basis", en->layer)) ||
             (rc = sl_add(&names, "layers.%zu.singular_values", en->layer)))
             goto done;
@@ -309,6 +338,27 @@ static int meta_enum(int *out, const profs_model *m, const char *path, const cha
     if (!v || strcmp(v, "unknown") == 0) return PROFS_OK;
     if (parse(out, v) != PROFS_OK)
         return pf_error(PROFS_EFORMAT, "%s: metadata '%s' = '%s' is not a known value", path, key, v);
+    return PROFS_OK;
+}
+
+/* layers.{l}.value_projection (absent in files written before it was recorded: PF_PROJ_UNRECORDED); it must
+ * agree with what the edit's architecture, when the table knows it, does to its value matrices. */
+static int meta_projection(int *out, const profs_model *m, const char *path, size_t layer, const char *architecture)
+{
+    char key[64];
+    snprintf(key, sizeof key, "layers.%zu.value_projection", layer);
+    const char *v = profs_model_metadata(m, key);
+    *out = PF_PROJ_UNRECORDED;
+    if (!v) return PROFS_OK;
+    if (!strcmp(v, PROJ_PLAIN_NAME)) *out = PF_PROJ_PLAIN;
+    else if (!strcmp(v, PROJ_POST_NORM_NAME)) *out = PF_PROJ_POST_NORM;
+    else
+        return pf_error(PROFS_EFORMAT, "%s: metadata '%s' = '%s' is not a projection (expected '" PROJ_PLAIN_NAME
+                        "' or '" PROJ_POST_NORM_NAME "')", path, key, v);
+    int fam = family_projection(architecture);
+    if (fam != PF_PROJ_UNRECORDED && fam != *out)
+        return pf_error(PROFS_EFORMAT, "%s: metadata '%s' = '%s', but architecture '%s' projects its value matrices %s",
+                        path, key, v, architecture, pf_edit_projection_name(fam));
     return PROFS_OK;
 }
 
@@ -389,10 +439,14 @@ static int load_layer(profs_edit *e, profs_model *m, const char *path, size_t la
     s->rule = rule;
     s->rank_k = rank_k;
     s->strategy = strategy;
+    int projection;
+    if ((rc = meta_projection(&projection, m, path, layer, profs_model_metadata(m, "architecture")))) goto bad;
     if ((rc = insert_owned(e, layer, s))) {
         profs_subspace_free(s);
         return pf_error(PROFS_EFORMAT, "%s: metadata 'layers' lists layer %zu twice", path, layer);
     }
+    for (size_t i = 0; i < e->n; i++)
+        if (e->entries[i].layer == layer) e->entries[i].value_projection = projection;
     return PROFS_OK;
 bad:
     profs_subspace_free(s);

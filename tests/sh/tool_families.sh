@@ -2,7 +2,8 @@
 # profs edit end to end on the transformers-made checkpoints of the families the
 # architecture table added (tests/data/tf): each writes an edited model whose
 # changed tensors are the value matrices (Gemma's post-norm aware), which the
-# runtime opens and generates from; an unsupported family is refused naming the key.
+# runtime opens and generates from; profs apply of gemma2's edit file gives the same
+# tensors; an unsupported family is refused naming the key.
 set -uo pipefail
 bin=${PROFS_BIN:?}
 src=${PROFS_TEST_SRC:?}
@@ -42,6 +43,15 @@ edit gemma3_cg "post-norm aware" mlp.down_proj.weight
 edit phi3 plain mlp.down_proj.weight
 edit llama_yarn plain mlp.down_proj.weight
 edit opt_noaffine plain fc2.weight
+# the edit file records the post-norm aware projection, and profs apply of it reproduces profs edit's tensors
+if grep -aqF '"layers.1.value_projection":"post-norm aware"' gemma2/profs/edit.safetensors &&
+   "$bin" apply --model "$src/tests/data/tf/gemma2" --edit gemma2 --out gemma2_applied --quiet >gemma2_applied.log 2>&1 &&
+   cmp -s gemma2/model.safetensors gemma2_applied/model.safetensors &&
+   jq -e '.tensors_changed | length > 0 and all(.projection == "post-norm aware")' gemma2_applied/profs_edit.json >/dev/null; then
+  echo "ok gemma2-apply"
+else
+  echo "FAIL gemma2-apply: $(cat gemma2_applied.log 2>&1)"; fail=1
+fi
 # keys of phi3: the fused gate_up_proj, once per layer
 if "$bin" edit --model "$src/tests/data/tf/phi3" --pairs pairs.jsonl --max-length 64 --rank 2 --targets key \
     --out phi3_key --quiet >/dev/null 2>&1 &&
