@@ -13,11 +13,13 @@ _TARGETS = {"value": 1, "key": 2, "both": 3}
 _ROLES = {1: "value", 2: "key"}
 
 ReportEntry = collections.namedtuple(
-    "ReportEntry", "name layer rank role applied delta_norm weight_norm")
+    "ReportEntry", "name layer rank role applied delta_norm weight_norm post_norm")
 ReportEntry.__doc__ = ("One targeted tensor of an applied edit: its name, layer, the rank "
                        "projected out, role ('value' or 'key'), whether the projection ran "
-                       "(during Model.save), and the Frobenius norms of the change and of "
-                       "the weight before it (NaN until it ran).")
+                       "(during Model.save), the Frobenius norms of the change and of "
+                       "the weight before it (NaN until it ran), and whether it is projected "
+                       "post-norm aware (Gemma-2/3 value matrices: the span of diag(g) V, "
+                       "docs/core.md).")
 
 
 class Edit(Handle):
@@ -187,7 +189,8 @@ class EditReport(Handle):
                 lib.profs_edit_report_rank(p, i),
                 _ROLES.get(lib.profs_edit_report_role(p, i)),
                 bool(lib.profs_edit_report_applied(p, i)),
-                lib.profs_edit_report_delta_norm(p, i), lib.profs_edit_report_weight_norm(p, i)))
+                lib.profs_edit_report_delta_norm(p, i), lib.profs_edit_report_weight_norm(p, i),
+                bool(lib.profs_edit_report_post_norm(p, i))))
         return out
 
     def __iter__(self):

@@ -10,6 +10,9 @@ import profs
 from tests.util import TempDirTest, planted_pairs
 
 FIXTURES = os.environ.get("PROFS_LM_FIXTURES")
+SRC = os.environ.get("PROFS_TEST_SRC") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+GEMMA2 = os.path.join(SRC, "tests", "data", "tf", "gemma2")
 
 
 class TestEditArtifact(TempDirTest):
@@ -87,6 +90,7 @@ class TestEditApply(TempDirTest):
             names = [r.name for r in report]
             self.assertEqual(names, ["h.0.mlp.c_proj.weight", "h.1.mlp.c_proj.weight"])
             self.assertTrue(all(r.role == "value" and r.rank == 3 and not r.applied for r in report))
+            self.assertFalse(any(r.post_norm for r in report))
             self.assertTrue(math.isnan(report.entries[0].delta_norm))
             edit.close()  # the edit may go; the staged transforms hold what they need
             m.save(out)
@@ -106,6 +110,23 @@ class TestEditApply(TempDirTest):
                 r = entries[[x.name for x in entries].index(name)]
                 self.assertAlmostEqual(r.delta_norm, np.linalg.norm(w - ref), delta=1e-4 * r.delta_norm)
                 self.assertAlmostEqual(r.weight_norm, np.linalg.norm(w), delta=1e-4 * r.weight_norm)
+
+    def test_post_norm_flag(self):
+        """Gemma-2's value matrix is projected post-norm aware (docs/core.md); its keys plainly."""
+        if not os.path.isdir(GEMMA2):
+            self.skipTest("tests/data/tf/gemma2 not found")
+        rng = np.random.default_rng(5)
+        q, _ = np.linalg.qr(rng.standard_normal((32, 2)))
+        edit = profs.Edit(32)
+        edit.add(1, profs.Subspace.from_basis(q.T.astype(np.float32)))
+        with profs.Model(GEMMA2) as m:
+            report = edit.apply(m, targets="both")
+            self.assertEqual(report.architecture, "gemma2")
+            got = [(r.name, r.role, r.post_norm) for r in report]
+            self.assertEqual(got, [("model.layers.1.mlp.down_proj.weight", "value", True),
+                                   ("model.layers.1.mlp.gate_proj.weight", "key", False),
+                                   ("model.layers.1.mlp.up_proj.weight", "key", False)])
+            self.assertIs(report.entries[0].post_norm, True)
 
     def test_apply_errors(self):
         src = os.path.join(FIXTURES, "gpt2")

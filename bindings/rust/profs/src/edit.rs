@@ -148,6 +148,9 @@ pub struct ReportEntry {
     pub delta_norm: f64,
     /// |W| before the edit (NaN until applied).
     pub weight_norm: f64,
+    /// Projected post-norm aware: Gemma-2/3 value matrices, whose output passes
+    /// through a norm, lose span(diag(g) V) (docs/core.md).
+    pub post_norm: bool,
 }
 
 /// The report of [`Edit::apply`]. It holds the model mutably borrowed, because
@@ -176,6 +179,7 @@ impl EditReport<'_> {
                 applied: sys::profs_edit_report_applied(self.raw, i) != 0,
                 delta_norm: sys::profs_edit_report_delta_norm(self.raw, i),
                 weight_norm: sys::profs_edit_report_weight_norm(self.raw, i),
+                post_norm: sys::profs_edit_report_post_norm(self.raw, i) != 0,
             }
         }).collect()
     }

@@ -110,6 +110,7 @@ fn edit_apply_to_gpt2() {
         assert_eq!(before.len(), 1);
         assert_eq!((before[0].name.as_str(), before[0].layer, before[0].rank, before[0].value, before[0].applied),
                    (name, 1, 2, true, false));
+        assert!(!before[0].post_norm);
         report.save_model(&out, None).unwrap();
         let after = &report.entries()[0];
         assert!(after.applied);
@@ -138,4 +139,29 @@ fn edit_apply_to_gpt2() {
     wrong.add(0, &Subspace::from_basis(&orthonormal(3, 1, 16), 1, 16).unwrap()).unwrap();
     assert_eq!(wrong.apply(&mut m, Targets::Value).err().unwrap().code(), Code::Shape);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Gemma-2's value matrix is projected post-norm aware (docs/core.md); its key matrices plainly.
+#[test]
+fn edit_post_norm_flag_on_gemma2() {
+    let src = std::env::var("PROFS_TEST_SRC").map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.."));
+    let dir = src.join("tests/data/tf/gemma2");
+    if !dir.is_dir() {
+        eprintln!("{} not found: skipping", dir.display());
+        return;
+    }
+    let dim = 32usize;
+    let mut e = Edit::new(dim).unwrap();
+    e.add(1, &Subspace::from_basis(&orthonormal(11, 2, dim), 2, dim).unwrap()).unwrap();
+    let mut m = Model::open(&dir).unwrap();
+    let report = e.apply(&mut m, Targets::Both).unwrap();
+    assert_eq!(report.architecture(), "gemma2");
+    let got: Vec<(String, bool, bool)> =
+        report.entries().into_iter().map(|r| (r.name, r.value, r.post_norm)).collect();
+    assert_eq!(got, vec![
+        ("model.layers.1.mlp.down_proj.weight".to_string(), true, true),
+        ("model.layers.1.mlp.gate_proj.weight".to_string(), false, false),
+        ("model.layers.1.mlp.up_proj.weight".to_string(), false, false),
+    ]);
 }
