@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     if (fwd) {
         static const struct { const char *label; hfgen_spec s; } rows[] = {
             {"gpt2-medium", {.arch = "gpt2", .layers = 4, .dim = 1024, .heads = 16, .ffn = 4096, .vocab = 50257,
-                             .max_pos = 1024, .seed = 1, .no_tokenizer = 1}},
+                             .max_pos = 1024, .tied = 1, .prefix = "", .seed = 1, .no_tokenizer = 1}},
             {"mistral-7b", {.arch = "mistral", .layers = 4, .dim = 4096, .heads = 32, .kv_heads = 8, .ffn = 14336,
                             .vocab = 32000, .max_pos = 32768, .window = 4096, .seed = 2, .no_tokenizer = 1}},
             /* Qwen3-8B: q/k norms, head_dim 128; Gemma-2-9B: head_dim 256, four norms, soft-capping, local layers */

@@ -28,14 +28,16 @@
 #endif
 
 typedef struct hfgen_spec {
-    const char *arch;       /* "gpt2", "mistral", "llama", "opt", "gptj"; any other family of the
-                             * architecture table (lib/arch) is generated from its rows and key map */
+    const char *arch;       /* a family of the architecture table (lib/arch): tensors from its rows
+                             * (hfgen_tensors), config.json from its key map; "gpt2", "mistral",
+                             * "llama", "opt", "gptj" keep hand-written config.json texts (their
+                             * family-specific keys, byte-identical fixtures) */
     size_t layers, dim, heads, kv_heads, head_dim, ffn, vocab, max_pos;
     size_t window;          /* mistral sliding_window (0: null) */
     size_t rotary_dim;      /* gptj */
     size_t proj_dim;        /* opt word_embed_proj_dim (0: = dim) */
     int post_ln;            /* opt do_layer_norm_before = false */
-    int tied;               /* llama/mistral: tie_word_embeddings */
+    int tied;               /* tie_word_embeddings (gpt2 ties; its config leaves the key to the default) */
     int attn_bias;          /* llama attention_bias */
     int mlp_bias;           /* llama mlp_bias */
     int no_bias;            /* opt enable_bias = false */
@@ -44,7 +46,7 @@ typedef struct hfgen_spec {
     int llama3_rope;        /* llama rope_scaling llama3 */
     int dtype;              /* PROFS_DTYPE_F32 / F16 / BF16 */
     int shards;             /* 0/1: model.safetensors; 2+: sharded with an index */
-    const char *prefix;     /* gpt2: "" or "transformer."; opt: "model.decoder." or "decoder." */
+    const char *prefix;     /* NULL: the family's first (gpt2: "" or "transformer."; opt: "model.decoder." or "decoder.") */
     uint64_t seed;
     int no_tokenizer;
 } hfgen_spec;
@@ -134,23 +136,40 @@ static HFGEN_UNUSED unsigned hfgen_flags(const hfgen_spec *s)
     return f;
 }
 
-/* Any other family: the tensors its architecture-table rows name, with the shapes the runtime expects. */
+/* A family's tensors from its architecture-table rows (lib/arch), with the shapes the runtime expects:
+ * the input-side global rows (embeddings), every layer's rows, then the output-side global rows (final
+ * norm, head), in table order. The prefix is the spec's, else the family's first. */
+static HFGEN_UNUSED int hfgen_global_after(int slot)
+{
+    return slot == PF_G_NORM_W || slot == PF_G_NORM_B || slot == PF_G_HEAD_W || slot == PF_G_HEAD_B;
+}
+
+static HFGEN_UNUSED void hfgen_global_rows(const hfgen_spec *s, const pf_family *f, const char *p, unsigned flags,
+                                           int after, hfgen_list *l)
+{
+    size_t D = s->dim, V = s->vocab;
+    for (const pf_tensor_row *r = f->global; r->pattern; r++) {
+        if ((flags & r->present_if) != r->present_if || hfgen_global_after(r->slot) != after) continue;
+        char name[128];
+        pf_arch_name(name, sizeof name, f, p, r, 0, 0);
+        if (r->slot == PF_G_EMBED) hfgen_add(l, 3, 1.0f, (int64_t)V, (int64_t)D, "%s", name);
+        else if (r->slot == PF_G_POS) hfgen_add(l, 3, 0.3f, (int64_t)s->max_pos, (int64_t)D, "%s", name);
+        else if (r->slot == PF_G_HEAD_W) HFGEN_LIN(l, V, D, "%s", name);
+        else if (r->slot == PF_G_HEAD_B) HFGEN_BIAS(l, V, "%s", name);
+        else if (r->slot == PF_G_NORM_W) HFGEN_NORM(l, D, "%s", name);
+        else if (r->slot == PF_G_NORM_B) HFGEN_BIAS(l, D, "%s", name);
+    }
+}
+
 static HFGEN_UNUSED void hfgen_tensors_from_table(const hfgen_spec *s, hfgen_list *l)
 {
     const pf_family *f = pf_arch_by_name(s->arch);
     if (!f) return;
-    size_t D = s->dim, F = s->ffn, V = s->vocab, hd = hfgen_head_dim(s);
+    size_t D = s->dim, F = s->ffn, hd = hfgen_head_dim(s);
     size_t Q = s->heads * hd, KV = (s->kv_heads ? s->kv_heads : s->heads) * hd;
     unsigned flags = hfgen_flags(s);
-    const char *p = f->prefixes[0];
-    for (const pf_tensor_row *r = f->global; r->pattern; r++) {
-        if ((flags & r->present_if) != r->present_if) continue;
-        char name[128];
-        pf_arch_name(name, sizeof name, f, p, r, 0, 0);
-        if (r->slot == PF_G_EMBED) hfgen_add(l, 3, 1.0f, (int64_t)V, (int64_t)D, "%s", name);
-        else if (r->slot == PF_G_HEAD_W) HFGEN_LIN(l, V, D, "%s", name);
-        else if (r->slot == PF_G_NORM_W) HFGEN_NORM(l, D, "%s", name);
-    }
+    const char *p = s->prefix ? s->prefix : f->prefixes[0];
+    hfgen_global_rows(s, f, p, flags, 0, l);
     for (size_t i = 0; i < s->layers; i++)
         for (const pf_tensor_row *r = f->layer; r->pattern; r++) {
             if ((flags & r->present_if) != r->present_if || (r->blocks > 1 && r->block > 0)) continue;
@@ -159,38 +178,25 @@ static HFGEN_UNUSED void hfgen_tensors_from_table(const hfgen_spec *s, hfgen_lis
             size_t out, in;
             pf_arch_slot_dims(r->slot, D, F, Q, KV, hd, &out, &in);
             out *= r->blocks ? r->blocks : 1;
-            if (r->layout == PF_TL_VECTOR && strstr(r->pattern, "norm")) HFGEN_NORM(l, out, "%s", name);
+            int norm = r->slot == PF_LN1_W || r->slot == PF_LN2_W || strstr(r->pattern, "norm");
+            if (r->layout == PF_TL_VECTOR && norm) HFGEN_NORM(l, out, "%s", name);
             else if (r->layout == PF_TL_VECTOR) HFGEN_BIAS(l, out, "%s", name);
             else if (r->layout == PF_TL_CONV1D) HFGEN_CONV(l, in, out, "%s", name);
             else HFGEN_LIN(l, out, in, "%s", name);
         }
+    hfgen_global_rows(s, f, p, flags, 1, l);
 }
 
+/* gpt2, gptj, mistral and every newer family come from the table. Two layouts keep hand-written
+ * lists, because the table orders their rows differently and the committed tests' fixtures must stay
+ * byte-identical: llama with biases (q, k, v, o, then their biases; MLP biases after the matrices)
+ * and opt (the attention's layer norm after its projections, embed_positions with OPT's offset of 2,
+ * project_in/out before the layers). */
 static HFGEN_UNUSED void hfgen_tensors(const hfgen_spec *s, hfgen_list *l)
 {
     size_t D = s->dim, F = s->ffn, V = s->vocab, hd = hfgen_head_dim(s);
     size_t Q = s->heads * hd, KV = (s->kv_heads ? s->kv_heads : s->heads) * hd;
-    if (!strcmp(s->arch, "gpt2")) {
-        const char *p = s->prefix ? s->prefix : "";
-        hfgen_add(l, 3, 1.0f, (int64_t)V, (int64_t)D, "%swte.weight", p);
-        hfgen_add(l, 3, 0.3f, (int64_t)s->max_pos, (int64_t)D, "%swpe.weight", p);
-        for (size_t i = 0; i < s->layers; i++) {
-            HFGEN_NORM(l, D, "%sh.%zu.ln_1.weight", p, i);
-            HFGEN_BIAS(l, D, "%sh.%zu.ln_1.bias", p, i);
-            HFGEN_CONV(l, D, 3 * D, "%sh.%zu.attn.c_attn.weight", p, i);
-            HFGEN_BIAS(l, 3 * D, "%sh.%zu.attn.c_attn.bias", p, i);
-            HFGEN_CONV(l, D, D, "%sh.%zu.attn.c_proj.weight", p, i);
-            HFGEN_BIAS(l, D, "%sh.%zu.attn.c_proj.bias", p, i);
-            HFGEN_NORM(l, D, "%sh.%zu.ln_2.weight", p, i);
-            HFGEN_BIAS(l, D, "%sh.%zu.ln_2.bias", p, i);
-            HFGEN_CONV(l, D, F, "%sh.%zu.mlp.c_fc.weight", p, i);
-            HFGEN_BIAS(l, F, "%sh.%zu.mlp.c_fc.bias", p, i);
-            HFGEN_CONV(l, F, D, "%sh.%zu.mlp.c_proj.weight", p, i);
-            HFGEN_BIAS(l, D, "%sh.%zu.mlp.c_proj.bias", p, i);
-        }
-        HFGEN_NORM(l, D, "%sln_f.weight", p);
-        HFGEN_BIAS(l, D, "%sln_f.bias", p);
-    } else if (!strcmp(s->arch, "mistral") || !strcmp(s->arch, "llama")) {
+    if ((!strcmp(s->arch, "mistral") || !strcmp(s->arch, "llama")) && (s->attn_bias || s->mlp_bias)) {
         hfgen_add(l, 3, 1.0f, (int64_t)V, (int64_t)D, "model.embed_tokens.weight");
         for (size_t i = 0; i < s->layers; i++) {
             HFGEN_NORM(l, D, "model.layers.%zu.input_layernorm.weight", i);
@@ -245,24 +251,6 @@ static HFGEN_UNUSED void hfgen_tensors(const hfgen_spec *s, hfgen_list *l)
             HFGEN_BIAS(l, D, "%sfinal_layer_norm.bias", p);
         }
         if (s->opt_head) HFGEN_LIN(l, V, E, "lm_head.weight");
-    } else if (!strcmp(s->arch, "gptj")) {
-        hfgen_add(l, 3, 1.0f, (int64_t)V, (int64_t)D, "transformer.wte.weight");
-        for (size_t i = 0; i < s->layers; i++) {
-            HFGEN_NORM(l, D, "transformer.h.%zu.ln_1.weight", i);
-            HFGEN_BIAS(l, D, "transformer.h.%zu.ln_1.bias", i);
-            HFGEN_LIN(l, D, D, "transformer.h.%zu.attn.q_proj.weight", i);
-            HFGEN_LIN(l, D, D, "transformer.h.%zu.attn.k_proj.weight", i);
-            HFGEN_LIN(l, D, D, "transformer.h.%zu.attn.v_proj.weight", i);
-            HFGEN_LIN(l, D, D, "transformer.h.%zu.attn.out_proj.weight", i);
-            HFGEN_LIN(l, F, D, "transformer.h.%zu.mlp.fc_in.weight", i);
-            HFGEN_BIAS(l, F, "transformer.h.%zu.mlp.fc_in.bias", i);
-            HFGEN_LIN(l, D, F, "transformer.h.%zu.mlp.fc_out.weight", i);
-            HFGEN_BIAS(l, D, "transformer.h.%zu.mlp.fc_out.bias", i);
-        }
-        HFGEN_NORM(l, D, "transformer.ln_f.weight");
-        HFGEN_BIAS(l, D, "transformer.ln_f.bias");
-        HFGEN_LIN(l, V, D, "lm_head.weight");
-        HFGEN_BIAS(l, V, "lm_head.bias");
     } else {
         hfgen_tensors_from_table(s, l);
     }
@@ -557,11 +545,11 @@ static HFGEN_UNUSED const hfgen_spec *hfgen_fixture(const char *name)
 {
     static const struct { const char *name; hfgen_spec s; } fx[] = {
         {"gpt2", {.arch = "gpt2", .layers = 2, .dim = 32, .heads = 4, .ffn = 128, .vocab = 300, .max_pos = 64,
-                  .dtype = PROFS_DTYPE_F32, .seed = 101}},
+                  .tied = 1, .prefix = "", .dtype = PROFS_DTYPE_F32, .seed = 101}},
         {"gpt2_bf16", {.arch = "gpt2", .layers = 2, .dim = 32, .heads = 4, .ffn = 128, .vocab = 300, .max_pos = 64,
-                       .dtype = PROFS_DTYPE_BF16, .shards = 2, .prefix = "transformer.", .seed = 102}},
+                       .tied = 1, .dtype = PROFS_DTYPE_BF16, .shards = 2, .prefix = "transformer.", .seed = 102}},
         {"gpt2_inv", {.arch = "gpt2", .layers = 2, .dim = 32, .heads = 4, .ffn = 128, .vocab = 300, .max_pos = 64,
-                      .gpt2_inv_scale = 1, .dtype = PROFS_DTYPE_F32, .seed = 103}},
+                      .tied = 1, .prefix = "", .gpt2_inv_scale = 1, .dtype = PROFS_DTYPE_F32, .seed = 103}},
         {"mistral", {.arch = "mistral", .layers = 2, .dim = 32, .heads = 4, .kv_heads = 2, .ffn = 64, .vocab = 300,
                      .max_pos = 64, .window = 5, .dtype = PROFS_DTYPE_F32, .seed = 201}},
         {"mistral_bf16", {.arch = "mistral", .layers = 2, .dim = 32, .heads = 4, .kv_heads = 2, .ffn = 64,
