@@ -47,4 +47,19 @@ if [ -x "$gen" ]; then
   floor_untouched llama fx/llama 1 "[3]"
 fi
 
+# ---- finding 2: a report of denormal singular values renders at once ----
+# (the y-axis ticks came from a step accumulated against an absolute epsilon:
+# ~1e28 iterations; now a bounded count). A stuck render is killed by timeout.
+cat > denormal.json <<'J'
+{"model": {"path": "m"}, "settings": {"rank": "screenot"},
+ "layers": [{"layer": 0, "rank": 0, "threshold": 4e-320, "singular_values": [5e-310, 3e-315, 2e-320, 0]},
+            {"layer": 1, "rank": 0, "threshold": 0, "singular_values": [1e-300, 1e-301]}]}
+J
+t0=$(date +%s%N)
+expect report-denormal 0 "wrote" -- timeout 20 "$bin" report --report denormal.json
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "   (rendered in $ms ms)"
+[ "$(grep -o 'class="tick" text-anchor="end"' denormal.html | wc -l)" -le 26 ] && say ok report-denormal-ticks-bounded \
+  || say FAIL "report-denormal: $(grep -o 'class="tick" text-anchor="end"' denormal.html | wc -l) y ticks"
+
 exit $fail

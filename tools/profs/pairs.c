@@ -253,6 +253,7 @@ int tool_pairs_read(struct tool_pairs *out, const char *path, const struct tool_
     int got;
     char msg[512];
     while ((got = next_line(&r, &len)) == 1) {
+        if (tool_interrupted()) { snprintf(err, errlen, "%s: interrupted", path); goto fail; }
         if (o->max_pairs && out->n >= o->max_pairs) break;
         const char *line = r.buf;
         size_t l = len;
@@ -337,6 +338,7 @@ int tool_read_lines(char ***lines, size_t *n, const char *path, char *err, size_
     int got;
     char **v = NULL;
     while ((got = next_line(&r, &len)) == 1) {
+        if (tool_interrupted()) { snprintf(err, errlen, "%s: interrupted", path); goto fail; }
         if (len == 0) continue;
         if (strlen(r.buf) != len) { snprintf(err, errlen, "%s:%zu: contains a NUL byte", path, r.lineno); goto fail; }
         if (!valid_utf8((const unsigned char *)r.buf, len)) { snprintf(err, errlen, "%s:%zu: invalid UTF-8", path, r.lineno); goto fail; }
