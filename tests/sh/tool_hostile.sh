@@ -62,4 +62,58 @@ echo "   (rendered in $ms ms)"
 [ "$(grep -o 'class="tick" text-anchor="end"' denormal.html | wc -l)" -le 26 ] && say ok report-denormal-ticks-bounded \
   || say FAIL "report-denormal: $(grep -o 'class="tick" text-anchor="end"' denormal.html | wc -l) y ticks"
 
+# ---- finding 3: --out is committed atomically; nothing is removed without --force ----
+# A directory (the user's files) created at --out while the run writes its
+# temporary output survives untouched, and the run fails saying so. The model
+# carries a 64 MiB extra file so the save lasts long enough to be caught.
+race=$build/tests/race_out
+if [ -x "$race" ]; then
+  cp -r m mbig && head -c 67108864 /dev/zero > mbig/extra.bin
+  out=$("$race" . .raced.profs-tmp- raced -- "$bin" edit --model mbig --pairs "$pairs" --out raced --quiet 2>&1); rc=$?
+  [ "$rc" = 1 ] && grep -qF "while this run was writing its output; it was left as it is and nothing was written (use --force to replace it)" <<<"$out" \
+    && say ok out-race-refused || say FAIL "out-race: exit $rc: $out"
+  [ "$(cat raced/user-file 2>/dev/null)" = mine ] && [ "$(ls -A raced)" = user-file ] && say ok out-race-user-data-kept \
+    || say FAIL "out-race: raced/ now holds: $(ls -A raced 2>&1)"
+  [ -z "$(find . -maxdepth 1 -name '.raced.profs-tmp-*')" ] && say ok out-race-no-leftovers || say FAIL "out-race: temporaries left"
+  # with --force the same race replaces the directory
+  rm -rf raced
+  out=$("$race" . .raced.profs-tmp- raced -- "$bin" edit --model mbig --pairs "$pairs" --out raced --force --quiet 2>&1); rc=$?
+  [ "$rc" = 0 ] && [ -s raced/profs_edit.json ] && [ ! -e raced/user-file ] && say ok out-race-force-replaces \
+    || say FAIL "out-race --force: exit $rc: $out"
+  rm -rf mbig raced
+fi
+# two runs to one --out: the second does not silently replace the first
+expect out-second-run 1 "exists and is not empty (use --force to replace it)" -- "$bin" edit --model m --pairs "$pairs" --out e_demo --quiet
+# an empty directory at --out is fine and is replaced
+mkdir empty_out && expect out-empty-dir 0 "" -- "$bin" edit --model m --pairs "$pairs" --out empty_out --quiet
+[ -s empty_out/profs_edit.json ] && say ok out-empty-dir-filled || say FAIL "empty_out not filled"
+
+# ---- finding 7: --out . is refused before any work, also with --force ----
+mkdir dot && (cd dot && touch keep && expect out-dot-force 1 "--out '.' names the current directory; it cannot be replaced" -- "$bin" edit --model ../m --pairs "$pairs" --out . --force --quiet)
+[ -e dot/keep ] && say ok out-dot-kept || say FAIL "dot/keep removed"
+expect out-dotdot 1 "names a parent directory" -- "$bin" apply --model m --edit e_demo/profs_edit.safetensors --out dot/.. --force --quiet
+
+# ---- finding 7: temporaries of killed runs are reclaimed, live ones kept ----
+host=$(uname -n | tr -c 'A-Za-z0-9.\n' '_' | cut -c1-32)
+dead=$(sh -c 'echo $$')           # a process that has exited
+mkdir -p ".e_st.profs-tmp-$dead@$host-AAAAAA/sub" ".e_st.profs-tmp-$$@$host-BBBBBB" ".e_st.profs-tmp-CCCCCC" \
+         ".e_st.profs-tmp-$dead@otherhost-DDDDDD"
+head -c 1000 /dev/zero > ".e_st.profs-tmp-$dead@$host-AAAAAA/sub/model.safetensors"
+expect stale-reclaimed 0 "removed './.e_st.profs-tmp-$dead@$host-AAAAAA', left by an interrupted run (process $dead) that no longer exists" \
+  -- "$bin" edit --model m --pairs "$pairs" --out e_st --quiet
+[ ! -e ".e_st.profs-tmp-$dead@$host-AAAAAA" ] && [ -d ".e_st.profs-tmp-$$@$host-BBBBBB" ] && [ -d ".e_st.profs-tmp-CCCCCC" ] \
+  && [ -d ".e_st.profs-tmp-$dead@otherhost-DDDDDD" ] && say ok stale-only-dead-owners \
+  || say FAIL "stale reclaim: $(ls -d .e_st.* 2>&1)"
+rm -rf .e_st.profs-tmp-*
+# a kill -9 mid-save leaves a temporary that the next run removes
+cp -r m mbig2 && head -c 134217728 /dev/zero > mbig2/extra.bin
+"$bin" edit --model mbig2 --pairs "$pairs" --out e_k --quiet >/dev/null 2>&1 & kp=$!
+for _ in $(seq 200); do ls -d .e_k.profs-tmp-* >/dev/null 2>&1 && break; sleep 0.02; done
+kill -9 $kp 2>/dev/null; wait $kp 2>/dev/null
+left=$(ls -d .e_k.profs-tmp-* 2>/dev/null | wc -l)
+expect stale-after-kill9 0 "" -- "$bin" edit --model m --pairs "$pairs" --out e_k --quiet
+[ "$left" -ge 1 ] && [ -z "$(ls -d .e_k.profs-tmp-* 2>/dev/null)" ] && [ -s e_k/profs_edit.json ] && say ok stale-after-kill9-reclaimed \
+  || say FAIL "after kill -9: $left left before, now: $(ls -d .e_k.* 2>&1)"
+rm -rf mbig2
+
 exit $fail

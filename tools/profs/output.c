@@ -81,6 +81,7 @@ int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report 
         fprintf(stderr, "profs: %s\n", err);
         return -1;
     }
+    od.force = force;
     int rc = profs_model_save(m, od.tmp, tool_progress_cb, prog);
     tool_progress_end(prog);
     if (rc) {

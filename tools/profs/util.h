@@ -87,6 +87,7 @@ uint64_t tool_peak_rss(void);
 struct tool_outdir {
     char *final;    /* --out as given */
     char *tmp;      /* the temporary directory being built */
+    int force;      /* commit may replace a non-empty directory (set after begin) */
 };
 /* Refuse --out equal to or inside src (either may not exist yet), and an
  * existing non-empty --out unless force. Returns 0 or -1 with message in err. */
@@ -96,9 +97,13 @@ int tool_check_out(const char *src, const char *out, int force, char *err, size_
 int tool_check_file_out(const char *flag, const char *path, char *err, size_t errlen);
 /* Create the temporary directory. Returns 0 or -1 with message in err. */
 int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t errlen);
-/* Rename the temporary directory to the final name (replacing an existing
- * one, which is removed). Returns 0 or -1 with message in err; the
- * temporary directory is removed on failure. */
+/* Rename the temporary directory to the final name. Atomic with respect to
+ * what is there at that moment: without o->force it lands only on a name that
+ * does not exist or on an empty directory, and nothing else is ever removed
+ * (a directory that appeared during the run is left alone: -1). With
+ * o->force an existing directory is exchanged for the new one and removed.
+ * Returns 0 or -1 with message in err; the temporary directory is removed on
+ * failure. */
 int tool_outdir_commit(struct tool_outdir *o, char *err, size_t errlen);
 /* Remove the temporary directory (if any) and free. Safe after commit. */
 void tool_outdir_abort(struct tool_outdir *o);
