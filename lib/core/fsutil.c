@@ -78,7 +78,9 @@ int pf_fsync_dir(const char *path, int is_dir)
     return rc;
 }
 
-int pf_atomic_begin(pf_atomic *a, const char *path)
+int pf_atomic_begin(pf_atomic *a, const char *path) { return pf_atomic_begin_mode(a, path, 0666); }
+
+int pf_atomic_begin_mode(pf_atomic *a, const char *path, unsigned mode)
 {
     a->path = NULL;
     a->tmp = NULL;
@@ -102,7 +104,7 @@ int pf_atomic_begin(pf_atomic *a, const char *path)
     for (int attempt = 0; attempt < 100; attempt++) {
         snprintf(a->tmp, n, "%s/.%s.tmp-%ld-%lx", dir, base, (long)getpid(),
                  (seed + (unsigned long)attempt * 7919u) & 0xffffffu);
-        a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)(mode & 0777));
         if (a->fd >= 0 || errno != EEXIST) break;
     }
     free(dir);

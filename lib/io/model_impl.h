@@ -37,6 +37,7 @@ struct profs_model {
     pf_stage *stages;          /* (n_tensors) */
     size_t n_staged;
     json_t *config;            /* config.json or NULL */
+    int follow_outside_links;  /* profs_model_set_follow_outside_links */
 };
 
 /* Index of tensor `name`, or -1. */

@@ -116,4 +116,42 @@ expect stale-after-kill9 0 "" -- "$bin" edit --model m --pairs "$pairs" --out e_
   || say FAIL "after kill -9: $left left before, now: $(ls -d .e_k.* 2>&1)"
 rm -rf mbig2
 
+# ---- finding 5: symbolic links out of the model are refused; modes never widen ----
+umask 022
+mkdir -p outside/dir && echo "not the model's" > outside/secret && chmod 640 outside/secret && echo x > outside/dir/f
+cp -r m ml && ln -s "$PWD/outside/secret" ml/secret
+expect link-outside-refused 1 "ml/secret: symbolic link to '$PWD/outside/secret', outside the model directory; refused" \
+  -- "$bin" edit --model ml --pairs "$pairs" --out e_ml --quiet
+[ ! -e e_ml ] && say ok link-outside-nothing-written || say FAIL "e_ml written"
+expect link-outside-refused-apply 1 "symbolic link to '$PWD/outside/secret'" -- "$bin" apply --model ml --edit e_demo/profs_edit.safetensors --out a_ml --quiet
+rm ml/secret && ln -s "$PWD/outside/dir" ml/extdir
+expect link-dir-outside-refused 1 "ml/extdir: symbolic link to '$PWD/outside/dir', outside the model directory; refused" \
+  -- "$bin" edit --model ml --pairs "$pairs" --out e_ml --quiet
+rm ml/extdir
+echo hf_secret > ml/hf_token && chmod 600 ml/hf_token && mkdir ml/sub && echo s > ml/sub/notes.txt && chmod 700 ml/sub
+ln -s tokenizer.json ml/tokenizer_copy.json && ln -s sub ml/sublink
+expect link-inside-followed 0 "" -- "$bin" edit --model ml --pairs "$pairs" --out e_ml --quiet
+[ "$(stat -c %a e_ml/hf_token)" = 600 ] && say ok mode-600-kept || say FAIL "hf_token mode $(stat -c %a e_ml/hf_token)"
+[ "$(stat -c %a e_ml/sub)" = 700 ] && say ok dir-mode-kept || say FAIL "sub mode $(stat -c %a e_ml/sub)"
+[ -f e_ml/tokenizer_copy.json ] && [ ! -L e_ml/tokenizer_copy.json ] && cmp -s e_ml/tokenizer_copy.json m/tokenizer.json \
+  && [ -f e_ml/sublink/notes.txt ] && say ok link-inside-copied || say FAIL "inside links not copied"
+[ "$(stat -c %a e_ml/config.json)" = 644 ] && say ok mode-644-default || say FAIL "config.json mode $(stat -c %a e_ml/config.json)"
+# the flag allows an outside link; the copy keeps the target's mode 640
+ln -s "$PWD/outside/secret" ml/secret
+expect link-outside-allowed 0 "" -- "$bin" edit --model ml --pairs "$pairs" --out e_ml2 --follow-outside-links --quiet
+[ "$(cat e_ml2/secret 2>/dev/null)" = "not the model's" ] && [ "$(stat -c %a e_ml2/secret)" = 640 ] && say ok link-outside-mode-640 \
+  || say FAIL "secret copy: $(stat -c %a e_ml2/secret 2>&1)"
+# the Hugging Face cache layout: snapshot files are links into the repository's blobs/
+repo=hub/models--org--tiny && mkdir -p "$repo/blobs" "$repo/snapshots/abc123"
+for f in m/*; do
+  h=$(sha256sum "$f" | cut -c1-40); cp "$f" "$repo/blobs/$h"; ln -s "../../blobs/$h" "$repo/snapshots/abc123/$(basename "$f")"
+done
+expect hf-cache-links 0 "" -- "$bin" edit --model "$repo/snapshots/abc123" --pairs "$pairs" --out e_hf --quiet
+[ -f e_hf/config.json ] && [ ! -L e_hf/config.json ] && cmp -s e_hf/tokenizer.json m/tokenizer.json && say ok hf-cache-copied \
+  || say FAIL "hf cache copy"
+# a link from one snapshot into another repository's blobs is still refused
+mkdir -p hub/models--other--x/blobs && echo '{}' > hub/models--other--x/blobs/ff && ln -s ../../../models--other--x/blobs/ff "$repo/snapshots/abc123/extra.json"
+expect hf-cache-other-repo 1 "extra.json: symbolic link to '$PWD/hub/models--other--x/blobs/ff', outside the model directory" \
+  -- "$bin" edit --model "$repo/snapshots/abc123" --pairs "$pairs" --out e_hf2 --quiet
+
 exit $fail

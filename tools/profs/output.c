@@ -71,6 +71,17 @@ json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_re
     return d;
 }
 
+int tool_check_model_copy(const char *dir, int follow_links)
+{
+    profs_model *m = NULL;
+    int rc = profs_model_open(&m, dir);
+    if (rc == 0) rc = profs_model_set_follow_outside_links(m, follow_links);
+    if (rc == 0) rc = profs_model_check_save(m);
+    profs_model_free(m);
+    if (rc) tool_fail_lib(rc, dir);
+    return rc ? -1 : 0;
+}
+
 int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report *rep, const char *src_dir,
                       const char *out, int force, json_t *prov, struct tool_progress *prog, double *seconds)
 {
