@@ -135,8 +135,14 @@ static int copy_buffered(pf_atomic *a, int in_fd, uint64_t off, uint64_t len, co
         size_t want = len < bufsize ? (size_t)len : bufsize;
         ssize_t r = pread(in_fd, buf, want, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            rc = pf_error(PROFS_EIO, "%s: read failed: %s", in_name, r < 0 ? strerror(errno) : "unexpected end of file");
+        if (r < 0) {
+            rc = pf_error(PROFS_EIO, "%s: read failed: %s", in_name, strerror(errno));
+            break;
+        }
+        if (r == 0) {   /* shorter than when it was opened */
+            rc = pf_error(PROFS_EIO, "%s: changed while it was being read (it ends at byte %llu, %llu more were "
+                          "expected); inputs must not change while they are open", in_name,
+                          (unsigned long long)off, (unsigned long long)len);
             break;
         }
         rc = pf_write_all(a->fd, buf, (size_t)r, a->path);

@@ -1,11 +1,13 @@
 /* Test helper: run a command and, the moment a name starting with PREFIX
- * appears in WATCH_DIR (inotify), stop the command, create the directory
- * MKDIR_PATH with a file "user-file" holding "mine\n", and let the command go
- * on. Exits with the command's status (128 + signal when killed), or 99 when
- * the command finished before the name appeared.
- *   race_out WATCH_DIR PREFIX MKDIR_PATH -- COMMAND [ARGS...]
- * tests/sh/tool_hostile.sh uses it to create a directory at --out while the
- * tool is writing its temporary output, between its check and its commit. */
+ * appears in WATCH_DIR (inotify), stop the command, act, and let it go on:
+ *   race_out WATCH_DIR PREFIX mkdir PATH -- COMMAND [ARGS...]
+ *       create directory PATH holding a file "user-file" with "mine\n";
+ *   race_out WATCH_DIR PREFIX truncate FILE SIZE -- COMMAND [ARGS...]
+ *       truncate FILE to SIZE bytes (a source changing under the mapping).
+ * Exits with the command's status (128 + signal when killed), or 99 when the
+ * command finished before the name appeared. tests/sh/tool_hostile.sh uses it
+ * to act while the tool writes its temporary output, between its check and
+ * its commit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,17 +23,21 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 6 || strcmp(argv[4], "--") != 0) {
-        fprintf(stderr, "usage: race_out WATCH_DIR PREFIX MKDIR_PATH -- COMMAND [ARGS...]\n");
+    int dd = 1;
+    while (dd < argc && strcmp(argv[dd], "--") != 0) dd++;
+    int mk = argc > 3 && strcmp(argv[3], "mkdir") == 0 && dd == 5;
+    int tr = argc > 3 && strcmp(argv[3], "truncate") == 0 && dd == 6;
+    if (dd + 1 >= argc || (!mk && !tr)) {
+        fprintf(stderr, "usage: race_out WATCH_DIR PREFIX (mkdir PATH | truncate FILE SIZE) -- COMMAND [ARGS...]\n");
         return 2;
     }
-    const char *dir = argv[1], *prefix = argv[2], *target = argv[3];
+    const char *dir = argv[1], *prefix = argv[2], *target = argv[4];
     int fd = inotify_init1(IN_CLOEXEC);
     if (fd < 0 || inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO) < 0) { perror("inotify"); return 2; }
     pid_t pid = fork();
     if (pid < 0) { perror("fork"); return 2; }
     if (pid == 0) {
-        execvp(argv[5], argv + 5);
+        execvp(argv[dd + 1], argv + dd + 1);
         perror("exec");
         _exit(127);
     }
@@ -57,11 +63,15 @@ int main(int argc, char **argv)
         }
     }
     kill(pid, SIGSTOP);
-    if (mkdir(target, 0777) != 0) { perror(target); kill(pid, SIGKILL); return 2; }
-    char file[PATH_MAX];
-    snprintf(file, sizeof file, "%s/user-file", target);
-    FILE *f = fopen(file, "w");
-    if (!f || fputs("mine\n", f) < 0 || fclose(f) != 0) { perror(file); kill(pid, SIGKILL); return 2; }
+    if (tr) {
+        if (truncate(target, (off_t)strtoll(argv[5], NULL, 10)) != 0) { perror(target); kill(pid, SIGKILL); return 2; }
+    } else {
+        if (mkdir(target, 0777) != 0) { perror(target); kill(pid, SIGKILL); return 2; }
+        char file[PATH_MAX];
+        snprintf(file, sizeof file, "%s/user-file", target);
+        FILE *f = fopen(file, "w");
+        if (!f || fputs("mine\n", f) < 0 || fclose(f) != 0) { perror(file); kill(pid, SIGKILL); return 2; }
+    }
     kill(pid, SIGCONT);
     int st;
     if (waitpid(pid, &st, 0) != pid) { perror("waitpid"); return 2; }

@@ -5,6 +5,7 @@
 
 #include "profs/profs.h"
 #include "tool.h"
+#include "util.h"
 
 struct command { const char *name; tool_cmd_fn fn; const char *summary; };
 
@@ -84,5 +85,6 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return EXIT_USAGE;
     }
+    tool_catch_sigbus();
     return c->fn(argc - 1, argv + 1);
 }

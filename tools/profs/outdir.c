@@ -257,6 +257,7 @@ int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t 
     chmod(templ, 0777 & ~um); /* mkdtemp makes it 0700 */
     o->final = strdup(out);
     o->tmp = strdup(templ);
+    tool_sigbus_set_tmp(templ);
     if (!o->final || !o->tmp) { tool_rmtree(templ); free(o->final); free(o->tmp); snprintf(err, errlen, "out of memory"); return -1; }
     return 0;
 }
@@ -342,6 +343,7 @@ int tool_outdir_commit(struct tool_outdir *o, char *err, size_t errlen)
         }
     }
 done:;
+    tool_sigbus_set_tmp(NULL);
     int dfd = open(o->final, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) { fsync(dfd); close(dfd); }
     if (old) { tool_rmtree(old); free(old); }
@@ -356,6 +358,7 @@ fail:
 
 void tool_outdir_abort(struct tool_outdir *o)
 {
+    tool_sigbus_set_tmp(NULL);
     if (o->tmp) tool_rmtree(o->tmp);
     free(o->tmp);
     free(o->final);

@@ -72,6 +72,12 @@ void tool_progress_end(struct tool_progress *p);
 /* Print a status line ("profs: ...") unless quiet; closes an open bar first. */
 void tool_progress_note(struct tool_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Install the SIGBUS handler: a mapped source truncated under the tool ends
+ * with "FILE changed while it was being read", the temporary output directory
+ * (tool_sigbus_set_tmp) removed, exit 1. */
+void tool_catch_sigbus(void);
+/* The temporary output directory the SIGBUS handler removes (NULL: none). */
+void tool_sigbus_set_tmp(const char *path);
 /* Install SIGINT/SIGTERM handlers that set the interruption flag. */
 void tool_catch_signals(void);
 int tool_interrupted(void);
