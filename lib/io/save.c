@@ -102,7 +102,8 @@ static int path_within(const char *path, const char *dir)
 static int check_link(const plan *p, const char *link)
 {
     char *target = realpath(link, NULL);
-    if (!target) return pf_error(PROFS_EIO, "%s: symbolic link that cannot be resolved: %s", link, strerror(errno));
+    if (!target) return pf_error(PROFS_EIO, "%s: cannot stat: %s (a symbolic link that cannot be resolved)", link,
+                                 strerror(errno));
     int ok = p->any_link || path_within(target, p->root) || (p->blobs && path_within(target, p->blobs));
     int rc = ok ? PROFS_OK
                 : pf_error(PROFS_EUNSUPPORTED, "%s: symbolic link to '%s', outside the model directory; refused "

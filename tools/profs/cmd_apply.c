@@ -70,10 +70,10 @@ int cmd_apply(int argc, char **argv)
     profs_edit_report *rep = NULL;
     json_t *prov = NULL;
     int status = EXIT_FAIL;
-    if (tool_check_model_copy(model, follow_links)) goto out; /* a refused link stops before the long work */
     if ((rc = profs_edit_load(&edit, editp))) { tool_fail_lib(rc, editp); goto out; }
     if ((rc = profs_model_open(&m, model))) { tool_fail_lib(rc, model); goto out; }
     profs_model_set_follow_outside_links(m, follow_links);
+    if ((rc = profs_model_check_save(m))) { tool_fail_lib(rc, model); goto out; } /* before the projection */
     if ((rc = profs_edit_apply(&rep, edit, m, targets))) { tool_fail_lib(rc, "applying the edit"); goto out; }
     char id[512];
     if (base_model) snprintf(id, sizeof id, "%s", base_model);

@@ -133,8 +133,8 @@ int cmd_edit(int argc, char **argv)
     json_t *prov = NULL, *data = NULL, *layers_json = NULL;
     double t_collect = 0, t_est = 0, t_save = 0;
 
-    if (tool_check_model_copy(model, follow_links)) goto out; /* a refused link stops before the long work */
     if (tool_open_lm(&lm, model, max_length)) goto out;
+    if (tool_check_model_copy(model, follow_links)) goto out; /* a refused link stops before the long work */
     char model_id[512];
     if (base_model) snprintf(model_id, sizeof model_id, "%s", base_model);
     else tool_model_id(model_id, sizeof model_id, profs_lm_model(lm.lm), model);
