@@ -773,11 +773,11 @@ START_TEST(output_inside_source_and_special_files)
     char *fifo = at(src, "pipe"), *out = at(dir, "out");
     ck_assert_int_eq(mkfifo(fifo, 0644), 0);
     ck_assert_profs_error(profs_model_save(m, out, NULL, NULL), PROFS_EUNSUPPORTED,
-                          "pipe: not a regular file or directory");
+                          "pipe: is a FIFO (named pipe), not a regular file or directory");
     ck_assert(!exists(out));
     /* and opening a FIFO as a model fails at once instead of blocking */
     profs_model *f = NULL;
-    ck_assert_profs_error(profs_model_open(&f, fifo), PROFS_EIO, "pipe: not a regular file");
+    ck_assert_profs_error(profs_model_open(&f, fifo), PROFS_EIO, "pipe: is a FIFO (named pipe), not a regular file");
     profs_model_free(m);
     free(inner); free(nested); free(a); free(b); free(fifo); free(out);
 }

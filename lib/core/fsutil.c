@@ -43,6 +43,14 @@ const char *pf_path_basename(const char *path)
     return slash ? slash + 1 : path;
 }
 
+const char *pf_file_kind(unsigned mode)
+{
+    mode_t m = (mode_t)mode;
+    return S_ISREG(m) ? "a regular file" : S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO (named pipe)"
+         : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket"
+         : S_ISLNK(m) ? "a symbolic link" : "a special file";
+}
+
 int pf_write_all(int fd, const void *buf, size_t n, const char *name)
 {
     const char *p = buf;

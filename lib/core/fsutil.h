@@ -45,6 +45,11 @@ int pf_atomic_commit(pf_atomic *a);
 /* Close and unlink the temporary if it still exists; free everything. */
 void pf_atomic_abort(pf_atomic *a);
 
+/* What a file of this st_mode is, for messages: "a regular file", "a directory",
+ * "a FIFO (named pipe)", "a character device", "a block device", "a socket",
+ * "a symbolic link", "a special file". */
+const char *pf_file_kind(unsigned mode);
+
 /* Write all n bytes to fd; on failure returns PROFS_EIO naming `name`. */
 int pf_write_all(int fd, const void *buf, size_t n, const char *name);
 /* fsync the directory holding `path` (or `path` itself when is_dir). */

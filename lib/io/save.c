@@ -257,7 +257,8 @@ static int plan_dir(plan *p, const profs_model *m, const char *src, const char *
                 rc = add_job(p, JOB_COPY, last ? 2 : 0, strdup(sp), pf_path_join(dest, names[i]), 0,
                              (uint64_t)st.st_size, st.st_mode & 0777);
         } else {
-            rc = pf_error(PROFS_EUNSUPPORTED, "%s: not a regular file or directory; cannot copy it", sp);
+            rc = pf_error(PROFS_EUNSUPPORTED, "%s: is %s, not a regular file or directory; cannot copy it", sp,
+                          pf_file_kind((unsigned)st.st_mode));
         }
         free(sp);
     }

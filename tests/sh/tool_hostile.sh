@@ -172,4 +172,10 @@ if [ -x "$race" ]; then
   rm -rf mbus
 fi
 
+# ---- finding 7: a gzip of zeros is named for what it holds, not "empty" ----
+head -c 10000000 /dev/zero | gzip -c > zeros.jsonl.gz
+expect gzip-of-zeros 1 "zeros.jsonl.gz:1: contains a NUL byte at column 1: binary data (such as zeros), not a line of text" \
+  -- "$bin" edit --model m --pairs zeros.jsonl.gz --out e_z --quiet
+expect gzip-of-zeros-skipped 1 "no pairs (every line was bad)" -- "$bin" edit --model m --pairs zeros.jsonl.gz --out e_z --skip-bad-lines --quiet
+
 exit $fail

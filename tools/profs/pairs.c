@@ -18,38 +18,63 @@ static const char *const known_fields[][2] = {
 };
 #define N_KNOWN (sizeof known_fields / sizeof known_fields[0])
 
-/* A growable line reader over gzgets; handles lines of any length. */
-struct line_reader { gzFile f; char *buf; size_t cap; size_t lineno; };
+/* A growable line reader over gzread; handles lines of any length and keeps
+ * NUL bytes (a line holding one is reported, never read as empty). Once a
+ * line has a NUL byte the rest of it is skipped, not stored: binary data such
+ * as a gzip of zeros costs no memory. */
+struct line_reader {
+    gzFile f;
+    char *buf; size_t cap; size_t lineno;
+    char in[1 << 16]; size_t ipos, ilen; int eof;
+};
 
 /* Returns 1 with a line (line ending removed), 0 at end, -1 on error. */
 static int next_line(struct line_reader *r, size_t *len)
 {
     size_t n = 0;
+    int any = 0, nul = 0;
     for (;;) {
-        if (r->cap - n < 2) {
-            size_t nc = r->cap ? r->cap * 2 : 4096;
+        if (r->ipos == r->ilen) {
+            if (r->eof) break;
+            int got = gzread(r->f, r->in, sizeof r->in);
+            if (got < 0) return -1;
+            if (got == 0) {
+                int zerr;
+                gzerror(r->f, &zerr);
+                if (zerr != Z_OK && zerr != Z_STREAM_END) return -1;   /* a truncated gzip stream shows here */
+                r->eof = 1;
+                break;
+            }
+            r->ipos = 0;
+            r->ilen = (size_t)got;
+        }
+        any = 1;
+        const char *s = r->in + r->ipos;
+        size_t avail = r->ilen - r->ipos;
+        const char *nl = memchr(s, '\n', avail);
+        size_t take = nl ? (size_t)(nl - s) + 1 : avail;
+        size_t keep = take;
+        if (nul) keep = 0;
+        else {
+            const char *z = memchr(s, '\0', take);
+            if (z) { nul = 1; keep = (size_t)(z - s) + 1; }
+        }
+        if (r->cap - n < keep + 1) {
+            size_t nc = r->cap ? r->cap : 4096;
+            while (nc - n < keep + 1) nc *= 2;
             char *nb = realloc(r->buf, nc);
             if (!nb) return -1;
             r->buf = nb;
             r->cap = nc;
         }
-        if (!gzgets(r->f, r->buf + n, (int)(r->cap - n > 1 << 30 ? 1 << 30 : r->cap - n))) {
-            int zerr;
-            gzerror(r->f, &zerr);
-            if (zerr != Z_OK && zerr != Z_STREAM_END) return -1;
-            if (n == 0) return 0;
-            break;
-        }
-        n += strlen(r->buf + n);
-        if (n > 0 && r->buf[n - 1] == '\n') break;
-        if (gzeof(r->f)) break;
+        memcpy(r->buf + n, s, keep);
+        n += keep;
+        r->ipos += take;
+        if (nl) break;
     }
-    if (n == 0 || r->buf[n - 1] != '\n') {
-        /* last line without its newline: a truncated gzip stream shows here */
-        int zerr;
-        gzerror(r->f, &zerr);
-        if (zerr != Z_OK && zerr != Z_STREAM_END) return -1;
-    }
+    if (!any) return 0;
+    if (!r->buf) { r->buf = malloc(1); if (!r->buf) return -1; r->cap = 1; }
+    r->buf[n] = '\0';
     r->lineno++;
     while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r')) r->buf[--n] = '\0';
     *len = n;
@@ -264,7 +289,8 @@ int tool_pairs_read(struct tool_pairs *out, const char *path, const struct tool_
         while (k < l && (line[k] == ' ' || line[k] == '\t')) k++;
         if (k == l) continue; /* blank line */
         if (strlen(line) != l) {
-            snprintf(msg, sizeof msg, "contains a NUL byte");
+            snprintf(msg, sizeof msg, "contains a NUL byte at column %zu: binary data%s, not a line of text",
+                     strlen(line) + 1, strlen(line) == 0 ? " (such as zeros)" : "");
         } else {
             char *a = NULL, *b = NULL;
             int rc;
