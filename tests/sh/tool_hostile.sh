@@ -178,4 +178,15 @@ expect gzip-of-zeros 1 "zeros.jsonl.gz:1: contains a NUL byte at column 1: binar
   -- "$bin" edit --model m --pairs zeros.jsonl.gz --out e_z --quiet
 expect gzip-of-zeros-skipped 1 "no pairs (every line was bad)" -- "$bin" edit --model m --pairs zeros.jsonl.gz --out e_z --skip-bad-lines --quiet
 
+# ---- finding 7: NaN in a weight no computation reads is warned, naming the tensor ----
+# the last row of the position table is never read by these short pairs
+cp -r m mnan
+hn=$(od -An -t u8 -N8 mnan/model.safetensors | tr -d ' ')
+end=$(tail -c +9 mnan/model.safetensors | head -c "$hn" | jq '.["transformer.wpe.weight"].data_offsets[1]')
+numel=$(tail -c +9 mnan/model.safetensors | head -c "$hn" | jq '.["transformer.wpe.weight"].shape | .[0] * .[1]')
+printf '\000\000\300\177' | dd of=mnan/model.safetensors bs=1 seek=$((8 + hn + end - 4)) conv=notrunc status=none
+expect nan-unread-warned 0 "profs: warning: tensor 'transformer.wpe.weight' of the source holds 1 NaN/Inf value (first at element $((numel - 1)))" \
+  -- "$bin" edit --model mnan --pairs "$pairs" --out e_nan --quiet
+rm -rf mnan e_nan
+
 exit $fail
