@@ -21,6 +21,8 @@ for f in gpt2 llama mistral opt gptj; do   # the selector byte picks the family 
   i=$((i + 1))
 done
 printf '\000{"model_type": "gpt2", "n_head": 0}' > $c/config/zero_heads
+# issue 11 finding 6: n_head 0 divided by zero in lib/lm/arch.c before its range check
+printf '\000{"model_type":"gpt2","n_embd":32,"n_layer":2,"n_head":0,"vocab_size":300,"n_positions":64}' > $c/config/n_head_zero_sigfpe
 line='{"preferred": "the cat sat", "dispreferred": "the dog bit"}'
 printf '\000%s\n%s\n' "$line" "$line" > $c/pairs/jsonl
 printf '\001%s\n' "$line" > $c/pairs/jsonl_gz
