@@ -99,21 +99,26 @@ static uint64_t first_nonfinite(const unsigned char *p, int dtype, uint64_t n, u
     return first;
 }
 
-int tool_warn_nonfinite(const profs_model *m)
+int tool_warn_nonfinite(const profs_model *m, struct tool_progress *prog)
 {
     int warned = 0;
+    uint64_t total = 0, done = 0, nb;
+    for (size_t i = 0; i < profs_model_tensor_count(m); i++)
+        if (!profs_model_tensor_size(m, profs_model_tensor_name(m, i), NULL, &nb)) total += nb;
     for (size_t i = 0; i < profs_model_tensor_count(m); i++) {
-        if (tool_interrupted()) return -1;
+        if (tool_progress_cb(prog, "check", done, total)) { tool_progress_end(prog); return -1; }
         const char *name = profs_model_tensor_name(m, i);
         int dt;
         uint64_t numel, nbytes;
         const void *data;
-        if (profs_model_tensor_info(m, name, &dt, NULL, NULL) || profs_model_tensor_size(m, name, &numel, NULL)) continue;
+        if (profs_model_tensor_info(m, name, &dt, NULL, NULL) || profs_model_tensor_size(m, name, &numel, &nbytes)) continue;
+        done += nbytes;
         if (dt != PROFS_DTYPE_F32 && dt != PROFS_DTYPE_F16 && dt != PROFS_DTYPE_BF16 && dt != PROFS_DTYPE_F64) continue;
         if (profs_model_tensor_data(m, name, &data, &nbytes) || !numel) continue;
         uint64_t bad, first = first_nonfinite(data, dt, numel, &bad);
         (void)profs_model_release(m, name);
         if (bad) {
+            tool_progress_end(prog);
             fprintf(stderr, "profs: warning: tensor '%s' of the source holds %llu NaN/Inf value%s (first at element "
                     "%llu); no computation here read it\n", name, (unsigned long long)bad,
                     bad == 1 ? "" : "s", (unsigned long long)first);
@@ -146,7 +151,7 @@ int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report 
     }
     od.force = force;
     /* a NaN the edit never reads would be copied silently: say which tensor */
-    if (tool_warn_nonfinite(m) < 0) { fprintf(stderr, "profs: interrupted; nothing written\n"); goto fail; }
+    if (tool_warn_nonfinite(m, prog) < 0) { fprintf(stderr, "profs: interrupted; nothing written\n"); goto fail; }
     int rc = profs_model_save(m, od.tmp, tool_progress_cb, prog);
     tool_progress_end(prog);
     if (rc) {
