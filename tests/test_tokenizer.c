@@ -106,6 +106,9 @@ END_TEST
 
 START_TEST(open_rejects_unsupported_components)
 {
+    /* found by fuzz_tokenizer: one huge id among two tokens allocated per-id tables of 322 M entries */
+    expect_open_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 322222222}, \"merges\": []}}",
+                      PROFS_EFORMAT, "token id 322222222 is far beyond the 2 tokens of model.vocab and added_tokens");
     expect_open_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", PROFS_EUNSUPPORTED,
                       "model type 'Unigram' is not supported");
     expect_open_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": [], \"dropout\": 0.1}}",

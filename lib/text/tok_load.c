@@ -901,6 +901,13 @@ static int load(loader *L, json_t *root, json_t *cfg, const char *cfg_file)
     int32_t *added_ids;
     if ((rc = scan_added(L, added, json_object_get(model, "vocab"), &added_ids, &max_id))) return rc;
     L->added_ids = added_ids;
+    /* Id density bound: real files number their tokens 0..n-1 (a few gaps at
+     * most); one huge id among few tokens would make every per-id table that
+     * large (a 100-byte file allocating gigabytes). */
+    size_t n_tokens = json_object_size(json_object_get(model, "vocab")) + json_array_size(added);
+    if (max_id >= 0 && (uint64_t)max_id >= 4 * (uint64_t)n_tokens + 65536)
+        return pf_error(PROFS_EFORMAT, "%s: token id %lld is far beyond the %zu tokens of model.vocab and added_tokens "
+                        "(ids must be dense: below 4 x the token count + 65536)", L->file, (long long)max_id, n_tokens);
     t->n_ids = (size_t)(max_id + 1);
     t->tok = calloc(t->n_ids + 1, sizeof *t->tok);
     t->model_tok = calloc(t->n_ids + 1, sizeof *t->model_tok);
