@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_common.h"
 #include "profs/profs.h"
 #include "subspace/subspace_impl.h"
 
@@ -42,16 +43,8 @@ static void check_edit(const profs_edit *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char path[] = "/tmp/profs-fuzz-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) return 0;
-    size_t off = 0;
-    while (off < size) {
-        ssize_t w = write(fd, data + off, size - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    close(fd);
+    const char *path = fz_path(0, "artifact.safetensors");
+    if (fz_write(path, data, size)) return 0;
     profs_collector *c = NULL;
     if (profs_collector_load(&c, path) == PROFS_OK) {
         check_collector(c);

@@ -315,6 +315,89 @@ START_TEST(edge_cases)
 }
 END_TEST
 
+/* Pairs identical up to float rounding (a low-rank pattern a few ulps high, as two
+ * batches of one forward pass give): the difference matrix is noise below the
+ * numerical floor, so ScreeNOT finds nothing and a fixed rank is an error naming
+ * both ranks. Before the floor, ScreeNOT kept the noise pattern as directions. */
+START_TEST(rounding_noise_is_not_a_direction)
+{
+    tu_rng rng = {17};
+    double q[2 * D];
+    tu_orthonormal_rows(q, 2, D, &rng);
+    profs_collector *c;
+    ck_assert_profs_ok(profs_collector_new(&c, 1, D));
+    float xp[D], xm[D];
+    for (size_t i = 0; i < N; i++) {
+        double z1 = tu_normal(&rng), z2 = tu_normal(&rng);
+        for (int d = 0; d < D; d++) {
+            xp[d] = (float)(10.0 * tu_normal(&rng));
+            xm[d] = (float)((double)xp[d] + 4e-6 * (3.0 * z1 * q[d] + 2.0 * z2 * q[D + d]));
+        }
+        ck_assert_profs_ok(profs_collector_add_pair(c, xp, xm));
+    }
+    profs_estimator *e;
+    ck_assert_profs_ok(profs_estimator_new(&e));
+    ck_assert_profs_ok(profs_estimator_set_rank_rule(e, PROFS_RANK_SCREENOT, 5));
+    profs_subspace *s = NULL;
+    ck_assert_profs_ok(profs_estimate(&s, e, c, 0));
+    ck_assert_double_gt(profs_subspace_singular_values(s)[0], 0.0);   /* not exactly zero: noise */
+    ck_assert_uint_eq(profs_subspace_rank(s), 0);
+    profs_subspace_free(s);
+    s = NULL;
+    ck_assert_profs_ok(profs_estimator_set_rank_rule(e, PROFS_RANK_FIXED, 1));
+    ck_assert_profs_error(profs_estimate(&s, e, c, 0), PROFS_ENUMERIC,
+                          "layer 0: fixed rank 1 exceeds the numerical rank 0 of the difference matrix "
+                          "(singular values at or below the numerical floor");
+    ck_assert_ptr_null(s);
+    profs_estimator_free(e);
+    profs_collector_free(c);
+}
+END_TEST
+
+/* The floor never touches a real direction: a planted rank-3 signal a thousand
+ * times weaker than the embeddings' scale is still found whole, with the same
+ * rank ScreeNOT gives on the singular values alone. */
+START_TEST(numerical_floor_keeps_a_weak_real_signal)
+{
+    tu_rng rng = {23};
+    double q[R * D];
+    tu_orthonormal_rows(q, R, D, &rng);
+    profs_collector *c;
+    ck_assert_profs_ok(profs_collector_new(&c, 1, D));
+    float xp[D], xm[D];
+    for (size_t i = 0; i < N; i++) {
+        double z[R] = {0.04 * tu_normal(&rng), 0.03 * tu_normal(&rng), 0.025 * tu_normal(&rng)};
+        for (int d = 0; d < D; d++) {
+            xp[d] = (float)(10.0 * tu_normal(&rng));
+            double m = xp[d] + 0.003 * tu_normal(&rng);
+            for (int j = 0; j < R; j++) m += z[j] * q[j * D + d];
+            xm[d] = (float)m;
+        }
+        ck_assert_profs_ok(profs_collector_add_pair(c, xp, xm));
+    }
+    profs_estimator *e;
+    ck_assert_profs_ok(profs_estimator_new(&e));
+    ck_assert_profs_ok(profs_estimator_set_centering(e, PROFS_CENTER_NONE));
+    ck_assert_profs_ok(profs_estimator_set_rank_rule(e, PROFS_RANK_SCREENOT, 5));
+    profs_subspace *s = NULL;
+    ck_assert_profs_ok(profs_estimate(&s, e, c, 0));
+    double thr;
+    size_t rank;
+    ck_assert_profs_ok(profs_screenot(&thr, &rank, profs_subspace_singular_values(s), D, (double)D / N, 5,
+                                      PROFS_SCREENOT_IMPUTE));
+    ck_assert_uint_eq(rank, R);
+    ck_assert_uint_eq(profs_subspace_rank(s), R);
+    profs_subspace_free(s);
+    s = NULL;
+    ck_assert_profs_ok(profs_estimator_set_rank_rule(e, PROFS_RANK_FIXED, R));
+    ck_assert_profs_ok(profs_estimate(&s, e, c, 0));
+    ck_assert_uint_eq(profs_subspace_rank(s), R);
+    profs_subspace_free(s);
+    profs_estimator_free(e);
+    profs_collector_free(c);
+}
+END_TEST
+
 START_TEST(subspace_from_basis)
 {
     float b[2 * 3] = {1, 0, 0, 0, 0.6f, 0.8f};
@@ -353,6 +436,8 @@ int main(void)
     tcase_add_test(tc, gram_matches_gesdd);
     tcase_add_test(tc, edge_cases);
     tcase_add_test(tc, subspace_from_basis);
+    tcase_add_test(tc, rounding_noise_is_not_a_direction);
+    tcase_add_test(tc, numerical_floor_keeps_a_weak_real_signal);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

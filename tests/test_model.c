@@ -647,6 +647,37 @@ START_TEST(reject_index_missing_shard)
 }
 END_TEST
 
+/* A shard that is a directory, a FIFO or a device is named for what it is,
+ * not reported as missing; so is a model.safetensors that is a directory. */
+START_TEST(reject_index_shard_of_the_wrong_kind)
+{
+    ck_assert_int_eq(fx_sharded(dir), 0);
+    char *p = at("model-00002-of-00003.safetensors");
+    profs_model *m = NULL;
+    ck_assert_int_eq(unlink(p), 0);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_profs_error(profs_model_open(&m, dir), PROFS_EFORMAT,
+                          "weight_map names shard 'model-00002-of-00003.safetensors', which is a directory, not a safetensors file");
+    ck_assert_int_eq(rmdir(p), 0);
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    ck_assert_profs_error(profs_model_open(&m, dir), PROFS_EFORMAT, "which is a FIFO (named pipe), not a safetensors file");
+    ck_assert_int_eq(unlink(p), 0);
+    ck_assert_int_eq(symlink("/dev/null", p), 0);
+    ck_assert_profs_error(profs_model_open(&m, dir), PROFS_EFORMAT, "which is a character device, not a safetensors file");
+    ck_assert_ptr_null(m);
+    /* opened directly: the same words */
+    ck_assert_profs_error(profs_model_open(&m, p), PROFS_EIO, "is a character device, not a regular file");
+    ck_assert_int_eq(unlink(p), 0);
+    free(p);
+    char *other = tu_tmpdir("model_kind"), *single = tu_join(other, "model.safetensors");
+    ck_assert_int_eq(mkdir(single, 0755), 0);
+    ck_assert_profs_error(profs_model_open(&m, other), PROFS_EFORMAT, "model.safetensors: is a directory, not a safetensors file");
+    tu_rmtree(other);
+    free(other);
+    free(single);
+}
+END_TEST
+
 START_TEST(reject_index_tensor_absent_from_shard)
 {
     ck_assert_int_eq(fx_sharded(dir), 0);
@@ -841,6 +872,7 @@ static Suite *model_suite(void)
     tcase_add_test(rj, reject_size_overflow);
     tcase_add_test(rj, reject_length_mismatch_with_file);
     tcase_add_test(rj, reject_index_missing_shard);
+    tcase_add_test(rj, reject_index_shard_of_the_wrong_kind);
     tcase_add_test(rj, reject_index_tensor_absent_from_shard);
     tcase_add_test(rj, reject_shard_tensor_not_in_index);
     tcase_add_test(rj, reject_index_malformed);

@@ -156,11 +156,11 @@ END_TEST
 START_TEST(unstaged_directory_is_byte_identical)
 {
     ck_assert_int_eq(fx_sharded(src), 0);
-    /* a subdirectory and a symlinked file (as in a Hugging Face cache snapshot) are copied too */
+    /* a subdirectory and a symlinked file (pointing inside the model) are copied too */
     char *sub = at(src, "original");
     ck_assert_int_eq(mkdir(sub, 0755), 0);
     ck_assert_int_eq(fx_text(sub, "params.json", "{\"dim\": 4}"), 0);
-    char *blob = at(dir, "blob"), *link = at(src, "generation_config.json");
+    char *blob = at(sub, "blob"), *link = at(src, "generation_config.json");
     ck_assert_int_eq(tu_write_file(blob, "{\"do_sample\": true}", 19), 0);
     ck_assert_int_eq(symlink(blob, link), 0);
     snap before;
@@ -194,6 +194,66 @@ START_TEST(unstaged_directory_is_byte_identical)
     profs_model_free(o);
     profs_model_free(m);
     free(gen); free(params); free(sparams); free(out); free(sub); free(blob); free(link);
+}
+END_TEST
+
+/* The link policy: links inside the model and into the same Hugging Face cache
+ * repository's blobs/ are followed; others are refused before anything is
+ * written, naming the link and its target, unless allowed. Modes never widen. */
+START_TEST(links_outside_the_model_are_refused_and_modes_kept)
+{
+    /* dir/hub/models--o--m/{blobs/cfg, snapshots/r1/}: the snapshot is the model */
+    char *hub = at(dir, "hub"), *repo = at(hub, "models--o--m"), *blobs = at(repo, "blobs"),
+         *snaps = at(repo, "snapshots"), *snap_dir = at(snaps, "r1");
+    ck_assert_int_eq(mkdir(hub, 0755) | mkdir(repo, 0755) | mkdir(blobs, 0755) | mkdir(snaps, 0755) |
+                     mkdir(snap_dir, 0755), 0);
+    ck_assert_int_eq(fx_sharded(snap_dir), 0);
+    char *cfg_blob = at(blobs, "cfg"), *cfg_link = at(snap_dir, "generation_config.json");
+    ck_assert_int_eq(tu_write_file(cfg_blob, "{}", 2), 0);
+    ck_assert_int_eq(symlink("../../blobs/cfg", cfg_link), 0);
+    char *tok = at(snap_dir, "hf_token");
+    ck_assert_int_eq(tu_write_file(tok, "secret", 6), 0);
+    ck_assert_int_eq(chmod(tok, 0600), 0);
+    profs_model *m = NULL;
+    ck_assert_profs_ok(profs_model_open(&m, snap_dir));
+    ck_assert_profs_ok(profs_model_check_save(m));
+    char *out = at(dir, "out");
+    ck_assert_profs_ok(profs_model_save(m, out, NULL, NULL));
+    char *otok = at(out, "hf_token"), *ocfg = at(out, "generation_config.json");
+    struct stat st;
+    ck_assert_int_eq(stat(otok, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);      /* not widened to 0644 */
+    ck_assert_int_eq(lstat(ocfg, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    tu_rmtree(out);
+    profs_model_free(m);
+
+    /* a link out of the repository: refused, nothing created */
+    char *secret = at(dir, "secret"), *slink = at(snap_dir, "secret");
+    ck_assert_int_eq(tu_write_file(secret, "shadow", 6), 0);
+    ck_assert_int_eq(chmod(secret, 0640), 0);
+    ck_assert_int_eq(symlink(secret, slink), 0);
+    ck_assert_profs_ok(profs_model_open(&m, snap_dir));
+    char want[1024];
+    snprintf(want, sizeof want, "%s: symbolic link to '", slink);
+    ck_assert_profs_error(profs_model_check_save(m), PROFS_EUNSUPPORTED, want);
+    ck_assert(tu_contains(profs_last_error(), "/secret', outside the model directory; refused"));
+    ck_assert_profs_error(profs_model_save(m, out, NULL, NULL), PROFS_EUNSUPPORTED, want);
+    ck_assert(!exists(out));
+    /* allowed: copied with the target's mode */
+    ck_assert_profs_ok(profs_model_set_follow_outside_links(m, 1));
+    ck_assert_profs_ok(profs_model_check_save(m));
+    ck_assert_profs_ok(profs_model_save(m, out, NULL, NULL));
+    char *osec = at(out, "secret");
+    ck_assert_int_eq(stat(osec, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
+    ck_assert_profs_ok(profs_model_set_follow_outside_links(m, 0));
+    ck_assert_profs_error(profs_model_check_save(m), PROFS_EUNSUPPORTED, want);
+    ck_assert_profs_error(profs_model_set_follow_outside_links(NULL, 1), PROFS_EINVAL, "model is NULL");
+    ck_assert_profs_error(profs_model_check_save(NULL), PROFS_EINVAL, "model is NULL");
+    profs_model_free(m);
+    free(hub); free(repo); free(blobs); free(snaps); free(snap_dir); free(cfg_blob); free(cfg_link); free(tok);
+    free(out); free(otok); free(ocfg); free(secret); free(slink); free(osec);
 }
 END_TEST
 
@@ -713,11 +773,11 @@ START_TEST(output_inside_source_and_special_files)
     char *fifo = at(src, "pipe"), *out = at(dir, "out");
     ck_assert_int_eq(mkfifo(fifo, 0644), 0);
     ck_assert_profs_error(profs_model_save(m, out, NULL, NULL), PROFS_EUNSUPPORTED,
-                          "pipe: not a regular file or directory");
+                          "pipe: is a FIFO (named pipe), not a regular file or directory");
     ck_assert(!exists(out));
     /* and opening a FIFO as a model fails at once instead of blocking */
     profs_model *f = NULL;
-    ck_assert_profs_error(profs_model_open(&f, fifo), PROFS_EIO, "pipe: not a regular file");
+    ck_assert_profs_error(profs_model_open(&f, fifo), PROFS_EIO, "pipe: is a FIFO (named pipe), not a regular file");
     profs_model_free(m);
     free(inner); free(nested); free(a); free(b); free(fifo); free(out);
 }
@@ -741,6 +801,7 @@ static Suite *save_suite(void)
     tcase_add_test(tc, killed_save_leaves_nothing_complete_looking);
     tcase_add_test(tc, progress_and_cancellation);
     tcase_add_test(tc, output_inside_source_and_special_files);
+    tcase_add_test(tc, links_outside_the_model_are_refused_and_modes_kept);
     suite_add_tcase(s, tc);
     return s;
 }

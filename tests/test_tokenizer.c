@@ -114,6 +114,9 @@ START_TEST(open_rejects_unsupported_components)
                       "model.vocab[0]: expected [non-empty piece, score]");
     expect_open_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", PROFS_EFORMAT,
                       "model.unk_token: missing");
+    /* found by fuzz_tokenizer: one huge id among two tokens allocated per-id tables of 322 M entries */
+    expect_open_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 322222222}, \"merges\": []}}",
+                      PROFS_EFORMAT, "token id 322222222 is far beyond the 2 tokens of model.vocab and added_tokens");
     expect_open_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": [], \"dropout\": 0.1}}",
                       PROFS_EUNSUPPORTED, "model.dropout");
     expect_open_error("{" MODEL ", \"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"\"}}",
@@ -135,6 +138,60 @@ START_TEST(open_rejects_unsupported_components)
     expect_open_error("{" MODEL ", \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": "
                       "[{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"B\", "
                       "\"type_id\": 1}}], \"special_tokens\": {}}}", PROFS_EUNSUPPORTED, "only one sequence $A");
+}
+END_TEST
+
+/* Normalised text may grow at most 32 x its input + 256 bytes: four chained
+ * Replace("a" -> 1000 x "a") on 10 bytes (10 TB uncapped) are refused naming
+ * the normalizer; a real expanding chain (Prepend + Replace(" " -> "▁")) on a
+ * text of spaces (3 x) is fine. */
+START_TEST(normalizer_growth_is_bounded)
+{
+    char thousand[1001];
+    memset(thousand, 'a', 1000);
+    thousand[1000] = '\0';
+    char json[8192];
+    snprintf(json, sizeof json, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
+             "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": ["
+             "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"%s\"}, "
+             "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"%s\"}, "
+             "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"%s\"}, "
+             "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"%s\"}]}}",
+             thousand, thousand, thousand, thousand);
+    char *dir;
+    char *path = write_json("tok_bomb", json, &dir);
+    profs_tokenizer *t = NULL;
+    ck_assert_profs_ok(profs_tokenizer_open(&t, path));
+    int32_t ids[16];
+    size_t n = 0;
+    /* "a" alone: 1000 bytes after step 0 (bound 288), refused there */
+    ck_assert_profs_error(profs_tokenizer_encode(t, "a", 1, 0, ids, 16, &n), PROFS_EUNSUPPORTED,
+                          "tokenizer normalizer 0 (Replace): the normalised text would exceed 32 x the input + 256 "
+                          "bytes (288 bytes for a 1-byte segment); refused as a growth bomb");
+    ck_assert_profs_error(profs_tokenizer_encode(t, "aaaaaaaaaa", 10, 0, ids, 16, &n), PROFS_EUNSUPPORTED,
+                          "(576 bytes for a 10-byte segment)");
+    /* text without a match passes through */
+    ck_assert_profs_ok(profs_tokenizer_encode(t, "", 0, 0, ids, 16, &n));
+    profs_tokenizer_free(t);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+
+    path = write_json("tok_meta", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\u2581\": 0}, \"merges\": []}, "
+                      "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\u2581\"}, "
+                      "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\u2581\"}]}}", &dir);
+    ck_assert_profs_ok(profs_tokenizer_open(&t, path));
+    char spaces[4097];
+    memset(spaces, ' ', 4096);
+    spaces[4096] = '\0';
+    int32_t *big = malloc(8192 * sizeof *big);
+    ck_assert_profs_ok(profs_tokenizer_encode(t, spaces, 4096, 0, big, 8192, &n));
+    ck_assert_uint_eq(n, 4097);   /* the prepended marker plus one per space */
+    free(big);
+    profs_tokenizer_free(t);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
 }
 END_TEST
 
@@ -510,6 +567,7 @@ int main(void)
     tcase_add_test(tc, open_rejects_malformed_files);
     tcase_add_test(tc, open_rejects_unsupported_components);
     tcase_add_test(tc, encode_size_query_and_small_buffer);
+    tcase_add_test(tc, normalizer_growth_is_bounded);
     tcase_add_test(tc, encode_alloc_one_pass);
     tcase_add_test(tc, encode_rejects_invalid_utf8);
     tcase_add_test(tc, decode_errors_and_size_query);

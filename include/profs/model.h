@@ -196,12 +196,44 @@ PROFS_API size_t profs_model_staged_count(const profs_model *m);
  * source itself is refused (PROFS_EEXIST). The source is never modified.
  * Staged edits remain staged after the call.
  *
+ * Symbolic links in the source directory are followed only when they resolve
+ * inside it or, for a Hugging Face cache snapshot (`<repo>/snapshots/<rev>/`),
+ * into the same repository's `blobs/`; any other link is refused
+ * (PROFS_EUNSUPPORTED naming the link and its target) before anything is
+ * written, unless profs_model_set_follow_outside_links() allowed it. Every
+ * copied file and directory gets its source's permission bits (less the
+ * umask), never wider ones.
+ *
+ * The source files must not change while the model is open: the weights are
+ * memory-mapped, and a file truncated under the mapping faults (SIGBUS) on
+ * the next read. Re-download or sync into a new directory, not over an open one.
+ *
  * @param progress  optional; stage "save", done/total in bytes
- * @return PROFS_OK, PROFS_EEXIST, PROFS_EIO, PROFS_ECANCELLED, PROFS_ENOMEM,
- *         or the code a transform returned.
+ * @return PROFS_OK, PROFS_EEXIST, PROFS_EIO, PROFS_EUNSUPPORTED, PROFS_ECANCELLED,
+ *         PROFS_ENOMEM, or the code a transform returned.
  */
 PROFS_API PROFS_NODISCARD int profs_model_save(profs_model *m, const char *out_path,
                                                profs_progress_fn progress, void *userdata);
+
+/**
+ * Let profs_model_save() follow symbolic links that point outside the model
+ * directory (and outside a Hugging Face cache repository's blobs/), copying
+ * their targets into the output. Off by default: a link such as
+ * `secret -> /etc/shadow` would otherwise copy a file the model does not own.
+ * @param allow  non-zero to follow every link, 0 for the default policy
+ * @return PROFS_OK, or PROFS_EINVAL for a NULL model.
+ */
+PROFS_API int profs_model_set_follow_outside_links(profs_model *m, int allow);
+
+/**
+ * Check, without writing anything, that profs_model_save() can copy the source
+ * directory: every entry is a regular file or a directory, and every symbolic
+ * link obeys the link policy above. Hosts call it before long work whose
+ * result will be saved, so a refused link is reported at once.
+ * @return PROFS_OK (always for a single-file model), PROFS_EUNSUPPORTED naming
+ *         the entry, PROFS_EIO, PROFS_ENOMEM, PROFS_EINVAL for a NULL model.
+ */
+PROFS_API int profs_model_check_save(const profs_model *m);
 
 /* ---- writing new safetensors files ---- */
 

@@ -134,8 +134,10 @@ typedef struct profs_subspace profs_subspace;
  * Edge cases: no pairs -> PROFS_ESTATE. ScreeNOT needs rank_max < min(N, D)
  * (and 2 rank_max + 1 < min(N, D) when imputing), else PROFS_EINVAL naming the
  * limits (so N = 1 works only with a fixed rank). A fixed rank above min(N, D)
- * is PROFS_ESHAPE; a fixed rank above the numerical rank of T (singular values
- * below 1e-6 of the largest count as zero, e.g. identical pairs) is PROFS_ENUMERIC.
+ * is PROFS_ESHAPE; a fixed rank above the numerical rank of T is PROFS_ENUMERIC
+ * naming both. Singular values at or below the numerical floor
+ * max(1e-6 s_1, 256 FLT_EPSILON max(|X+|_F, |X-|_F)) are rounding noise, not
+ * directions (pairs identical up to rounding have numerical rank 0).
  * ScreeNOT may select rank 0 (nothing to project): that is a valid subspace.
  * Its selected rank is capped at the numerical rank.
  *

@@ -43,6 +43,14 @@ const char *pf_path_basename(const char *path)
     return slash ? slash + 1 : path;
 }
 
+const char *pf_file_kind(unsigned mode)
+{
+    mode_t m = (mode_t)mode;
+    return S_ISREG(m) ? "a regular file" : S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO (named pipe)"
+         : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket"
+         : S_ISLNK(m) ? "a symbolic link" : "a special file";
+}
+
 int pf_write_all(int fd, const void *buf, size_t n, const char *name)
 {
     const char *p = buf;
@@ -78,7 +86,9 @@ int pf_fsync_dir(const char *path, int is_dir)
     return rc;
 }
 
-int pf_atomic_begin(pf_atomic *a, const char *path)
+int pf_atomic_begin(pf_atomic *a, const char *path) { return pf_atomic_begin_mode(a, path, 0666); }
+
+int pf_atomic_begin_mode(pf_atomic *a, const char *path, unsigned mode)
 {
     a->path = NULL;
     a->tmp = NULL;
@@ -102,7 +112,7 @@ int pf_atomic_begin(pf_atomic *a, const char *path)
     for (int attempt = 0; attempt < 100; attempt++) {
         snprintf(a->tmp, n, "%s/.%s.tmp-%ld-%lx", dir, base, (long)getpid(),
                  (seed + (unsigned long)attempt * 7919u) & 0xffffffu);
-        a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)(mode & 0777));
         if (a->fd >= 0 || errno != EEXIST) break;
     }
     free(dir);
@@ -133,8 +143,14 @@ static int copy_buffered(pf_atomic *a, int in_fd, uint64_t off, uint64_t len, co
         size_t want = len < bufsize ? (size_t)len : bufsize;
         ssize_t r = pread(in_fd, buf, want, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            rc = pf_error(PROFS_EIO, "%s: read failed: %s", in_name, r < 0 ? strerror(errno) : "unexpected end of file");
+        if (r < 0) {
+            rc = pf_error(PROFS_EIO, "%s: read failed: %s", in_name, strerror(errno));
+            break;
+        }
+        if (r == 0) {   /* shorter than when it was opened */
+            rc = pf_error(PROFS_EIO, "%s: changed while it was being read (it ends at byte %llu, %llu more were "
+                          "expected); inputs must not change while they are open", in_name,
+                          (unsigned long long)off, (unsigned long long)len);
             break;
         }
         rc = pf_write_all(a->fd, buf, (size_t)r, a->path);

@@ -31,6 +31,10 @@ typedef struct pf_atomic {
 } pf_atomic;
 
 int pf_atomic_begin(pf_atomic *a, const char *path);
+/* As pf_atomic_begin, the temporary created with permission bits `mode`
+ * (& ~umask, as open(2) applies it): a copy never gets wider permissions
+ * than its source. */
+int pf_atomic_begin_mode(pf_atomic *a, const char *path, unsigned mode);
 int pf_atomic_write(pf_atomic *a, const void *buf, size_t n);
 /* Copy len bytes of in_fd starting at offset off into the temporary (appending). */
 int pf_atomic_copy_fd(pf_atomic *a, int in_fd, uint64_t off, uint64_t len, const char *in_name);
@@ -40,6 +44,11 @@ int pf_atomic_finish(pf_atomic *a);
 int pf_atomic_commit(pf_atomic *a);
 /* Close and unlink the temporary if it still exists; free everything. */
 void pf_atomic_abort(pf_atomic *a);
+
+/* What a file of this st_mode is, for messages: "a regular file", "a directory",
+ * "a FIFO (named pipe)", "a character device", "a block device", "a socket",
+ * "a symbolic link", "a special file". */
+const char *pf_file_kind(unsigned mode);
 
 /* Write all n bytes to fd; on failure returns PROFS_EIO naming `name`. */
 int pf_write_all(int fd, const void *buf, size_t n, const char *name);

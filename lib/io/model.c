@@ -129,9 +129,17 @@ static int open_sharded(profs_model *m, const char *index_name)
     for (size_t i = 0; i < nshards; i++) {
         char *sp = pf_path_join(m->dir, shards[i]);
         if (!sp) { rc = pf_enomem("path"); goto done; }
-        if (!file_exists(sp)) {
-            rc = pf_error(PROFS_EFORMAT, "%s: weight_map names shard '%s', which does not exist", ipath,
-                          shards[i]);
+        struct stat sst;
+        if (stat(sp, &sst) != 0 || !S_ISREG(sst.st_mode)) {
+            int missing = stat(sp, &sst) != 0;
+            if (missing && errno == ENOENT)
+                rc = pf_error(PROFS_EFORMAT, "%s: weight_map names shard '%s', which does not exist", ipath, shards[i]);
+            else if (missing)
+                rc = pf_error(PROFS_EIO, "%s: weight_map names shard '%s', which cannot be read: %s", ipath, shards[i],
+                              strerror(errno));
+            else
+                rc = pf_error(PROFS_EFORMAT, "%s: weight_map names shard '%s', which is %s, not a safetensors file",
+                              ipath, shards[i], pf_file_kind((unsigned)sst.st_mode));
             free(sp);
             goto done;
         }
@@ -209,6 +217,10 @@ int profs_model_open(profs_model **out, const char *path)
         else if (file_exists(index)) rc = open_sharded(m, INDEX_NAME);
         else if (file_exists(bsingle)) { m->from_bin = 1; rc = open_single(m, bsingle); }
         else if (file_exists(bindex)) { m->from_bin = 1; rc = open_sharded(m, BIN_INDEX_NAME); }
+        else if (stat(single, &st) == 0)
+            rc = pf_error(PROFS_EFORMAT, "%s: is %s, not a safetensors file", single, pf_file_kind((unsigned)st.st_mode));
+        else if (stat(index, &st) == 0)
+            rc = pf_error(PROFS_EFORMAT, "%s: is %s, not a JSON file", index, pf_file_kind((unsigned)st.st_mode));
         else rc = pf_error(PROFS_ENOTFOUND, "%s: directory holds none of %s, %s, %s, %s", path, SINGLE_NAME,
                            INDEX_NAME, BIN_SINGLE_NAME, BIN_INDEX_NAME);
         free(single);

@@ -42,6 +42,7 @@ struct profs_model {
     pf_stage *stages;          /* (n_tensors) */
     size_t n_staged;
     json_t *config;            /* config.json or NULL */
+    int follow_outside_links;  /* profs_model_set_follow_outside_links */
 };
 
 /* transformers 5's default max_shard_size ("50GB", decimal units). */

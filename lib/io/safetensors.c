@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "profs/common.h"
 
 static uint64_t read_le64(const uint8_t *p)
@@ -275,7 +276,7 @@ int pf_st_open(pf_st_file *f, const char *path)
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = pf_error(PROFS_EIO, "%s: not a regular file", path);
+        rc = pf_error(PROFS_EIO, "%s: is %s, not a regular file", path, pf_file_kind((unsigned)st.st_mode));
         goto fail;
     }
     f->size = (uint64_t)st.st_size;

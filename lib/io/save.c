@@ -43,6 +43,7 @@ typedef struct job {
     size_t file;      /* JOB_SHARD: index into m->files; JOB_NEW_SHARD: index into the shard plan */
     const char *text; /* JOB_TEXT: borrowed from the shard plan */
     uint64_t size;    /* bytes this job writes */
+    unsigned mode;    /* permission bits of the source (never widened) */
     pf_atomic a;
 } job;
 
@@ -50,15 +51,19 @@ typedef struct plan {
     job *jobs;
     size_t n, cap;
     char **dirs;      /* directories this save created, in creation order */
+    unsigned *dmodes; /* (ndirs) their sources' permission bits */
     size_t ndirs, dcap;
     uint64_t done, total;
     profs_progress_fn progress;
     void *userdata;
     struct stat out_st;   /* the output directory (directory saves) */
     pf_shard_plan shards; /* PyTorch source: the safetensors files to write */
+    char *root;           /* realpath of the model directory */
+    char *blobs;          /* realpath of <repo>/blobs for a Hugging Face cache snapshot, or NULL */
+    int any_link;         /* follow symbolic links anywhere */
 } plan;
 
-static int add_job(plan *p, int kind, int order, char *src, char *dest, size_t file, uint64_t size)
+static int add_job(plan *p, int kind, int order, char *src, char *dest, size_t file, uint64_t size, unsigned mode)
 {
     if (!dest || (kind == JOB_COPY && !src)) { free(src); free(dest); return pf_enomem("path"); }
     if (p->n == p->cap) {
@@ -69,22 +74,70 @@ static int add_job(plan *p, int kind, int order, char *src, char *dest, size_t f
         p->cap = cap;
     }
     p->jobs[p->n++] = (job){ .kind = kind, .order = order, .src = src, .dest = dest, .file = file,
-                             .size = size, .a = { NULL, NULL, -1 } };
+                             .size = size, .mode = mode, .a = { NULL, NULL, -1 } };
     p->total += size;
     return PROFS_OK;
 }
 
-static int add_dir(plan *p, char *dir)
+static int add_dir(plan *p, char *dir, unsigned mode)
 {
     if (!dir) return pf_enomem("path");
     if (p->ndirs == p->dcap) {
         size_t cap = p->dcap ? 2 * p->dcap : 8;
         char **v = realloc(p->dirs, cap * sizeof *v);
-        if (!v) { free(dir); return pf_enomem("save plan"); }
-        p->dirs = v;
+        if (v) p->dirs = v;
+        unsigned *w = v ? realloc(p->dmodes, cap * sizeof *w) : NULL;
+        if (!v || !w) { free(dir); return pf_enomem("save plan"); }
+        p->dmodes = w;
         p->dcap = cap;
     }
+    p->dmodes[p->ndirs] = mode;
     p->dirs[p->ndirs++] = dir;
+    return PROFS_OK;
+}
+
+/* Is `path` (a realpath) inside directory `dir` (a realpath)? */
+static int path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0' || (n == 1 && dir[0] == '/'));
+}
+
+/* The link policy: a symbolic link in the model is followed when it resolves
+ * inside the model directory or, for the Hugging Face cache layout
+ * (<repo>/snapshots/<revision>/ with links to ../../blobs/<hash>), inside the
+ * same repository's blobs/; anything else is refused naming the link and its
+ * target, unless profs_model_set_follow_outside_links() allowed it. */
+static int check_link(const plan *p, const char *link)
+{
+    char *target = realpath(link, NULL);
+    if (!target) return pf_error(PROFS_EIO, "%s: cannot stat: %s (a symbolic link that cannot be resolved)", link,
+                                 strerror(errno));
+    int ok = p->any_link || path_within(target, p->root) || (p->blobs && path_within(target, p->blobs));
+    int rc = ok ? PROFS_OK
+                : pf_error(PROFS_EUNSUPPORTED, "%s: symbolic link to '%s', outside the model directory; refused "
+                           "(links may point inside the model directory or, in a Hugging Face cache snapshot, "
+                           "into the repository's blobs/; profs_model_set_follow_outside_links allows others)",
+                           link, target);
+    free(target);
+    return rc;
+}
+
+/* p->root and p->blobs for the model directory `dir`. */
+static int plan_roots(plan *p, const char *dir)
+{
+    p->root = realpath(dir, NULL);
+    if (!p->root) return pf_error(PROFS_EIO, "%s: cannot resolve: %s", dir, strerror(errno));
+    char *snap = pf_path_dirname(p->root);
+    if (!snap) return pf_enomem("path");
+    if (strcmp(pf_path_basename(snap), "snapshots") == 0) {
+        char *repo = pf_path_dirname(snap);
+        char *b = repo ? pf_path_join(repo, "blobs") : NULL;
+        if (b) p->blobs = realpath(b, NULL);
+        free(repo);
+        free(b);
+    }
+    free(snap);
     return PROFS_OK;
 }
 
@@ -103,6 +156,9 @@ static void plan_cleanup(plan *p, int failed)
     free(p->jobs);
     free(p->dirs);
     pf_shard_plan_free(&p->shards);
+    free(p->dmodes);
+    free(p->root);
+    free(p->blobs);
 }
 
 static int report(plan *p, uint64_t bytes)
@@ -170,6 +226,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Permission bits of an open file (0666 when fstat fails). */
+static unsigned file_mode(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (unsigned)(st.st_mode & 0777) : 0666u;
+}
+
 /* Plan the copy of source directory `src` into `dest` (relative depth `depth`). */
 static int plan_dir(plan *p, const profs_model *m, const char *src, const char *dest, int depth)
 {
@@ -199,14 +262,17 @@ static int plan_dir(plan *p, const profs_model *m, const char *src, const char *
         char *sp = pf_path_join(src, names[i]);
         if (!sp) { rc = pf_enomem("path"); break; }
         struct stat st;
-        if (stat(sp, &st) != 0) {
+        if (lstat(sp, &st) == 0 && S_ISLNK(st.st_mode)) rc = check_link(p, sp);
+        if (rc) {
+            /* refused link */
+        } else if (stat(sp, &st) != 0) {
             rc = pf_error(PROFS_EIO, "%s: cannot stat: %s", sp, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
             if (st.st_dev == p->out_st.st_dev && st.st_ino == p->out_st.st_ino) {
                 /* the output directory itself lies inside the source: not part of the model */
             } else {
                 char *dp = pf_path_join(dest, names[i]);
-                rc = add_dir(p, dp);   /* created in phase 1 */
+                rc = add_dir(p, dp, st.st_mode & 0777);   /* created in phase 1 */
                 if (rc == 0) rc = plan_dir(p, m, sp, dp, depth + 1);
             }
         } else if (S_ISREG(st.st_mode) && depth == 0 && not_copied(m, names[i])) {
@@ -217,12 +283,13 @@ static int plan_dir(plan *p, const profs_model *m, const char *src, const char *
                                       (!m->index_name && w >= 0));
             if (w >= 0)
                 rc = add_job(p, JOB_SHARD, last ? 2 : 1, NULL, pf_path_join(dest, names[i]), (size_t)w,
-                             m->files[w].size);
+                             m->files[w].size, file_mode(m->files[w].fd));
             else
                 rc = add_job(p, JOB_COPY, last ? 2 : 0, strdup(sp), pf_path_join(dest, names[i]), 0,
-                             (uint64_t)st.st_size);
+                             (uint64_t)st.st_size, st.st_mode & 0777);
         } else {
-            rc = pf_error(PROFS_EUNSUPPORTED, "%s: not a regular file or directory; cannot copy it", sp);
+            rc = pf_error(PROFS_EUNSUPPORTED, "%s: is %s, not a regular file or directory; cannot copy it", sp,
+                          pf_file_kind((unsigned)st.st_mode));
         }
         free(sp);
     }
@@ -352,6 +419,14 @@ static int write_new_shard(plan *p, job *j, profs_model *m)
     return rc;
 }
 
+/* Permission bits for a file made from all of m's files: never wider than any of them. */
+static unsigned sources_mode(const profs_model *m)
+{
+    unsigned mode = 0666u;
+    for (size_t i = 0; i < m->n_files; i++) mode &= file_mode(m->files[i].fd);
+    return mode;
+}
+
 /* The jobs that write a PyTorch source as safetensors (max: bytes per shard). */
 static int plan_new_shards(plan *p, profs_model *m, const char *dest_dir, const char *single_path, uint64_t max)
 {
@@ -369,11 +444,11 @@ static int plan_new_shards(plan *p, profs_model *m, const char *dest_dir, const 
         free(hdr);
         if (rc) { free(dest); break; }
         uint64_t size = p->shards.s[i].bytes + hlen;
-        rc = add_job(p, JOB_NEW_SHARD, single ? 2 : 1, NULL, dest, i, size);
+        rc = add_job(p, JOB_NEW_SHARD, single ? 2 : 1, NULL, dest, i, size, sources_mode(m));
     }
     if (rc == 0 && p->shards.index_json) {
         rc = add_job(p, JOB_TEXT, 2, NULL, pf_path_join(dest_dir, "model.safetensors.index.json"), 0,
-                     strlen(p->shards.index_json));
+                     strlen(p->shards.index_json), sources_mode(m));
         if (rc == 0) p->jobs[p->n - 1].text = p->shards.index_json;
     }
     return rc;
@@ -390,7 +465,7 @@ static int copy_file(plan *p, job *j)
 
 static int run_job(plan *p, job *j, profs_model *m)
 {
-    int rc = pf_atomic_begin(&j->a, j->dest);
+    int rc = pf_atomic_begin_mode(&j->a, j->dest, j->mode);
     if (rc) return rc;
     if (j->kind == JOB_COPY) rc = copy_file(p, j);
     else if (j->kind == JOB_NEW_SHARD) rc = write_new_shard(p, j, m);
@@ -403,10 +478,28 @@ static int run_job(plan *p, job *j, profs_model *m)
     return rc;
 }
 
+int profs_model_set_follow_outside_links(profs_model *m, int allow)
+{
+    if (!m) return pf_error(PROFS_EINVAL, "profs_model_set_follow_outside_links: model is NULL");
+    m->follow_outside_links = allow != 0;
+    return PROFS_OK;
+}
+
+int profs_model_check_save(const profs_model *m)
+{
+    if (!m) return pf_error(PROFS_EINVAL, "profs_model_check_save: model is NULL");
+    if (!m->is_dir) return PROFS_OK;
+    plan p = { .any_link = m->follow_outside_links };
+    int rc = plan_roots(&p, m->dir);
+    if (rc == 0) rc = plan_dir(&p, m, m->dir, "", 0);
+    plan_cleanup(&p, 0);
+    return rc;
+}
+
 int profs_model_save(profs_model *m, const char *out_path, profs_progress_fn progress, void *userdata)
 {
     if (!m || !out_path || !*out_path) return pf_error(PROFS_EINVAL, "profs_model_save: NULL or empty argument");
-    plan p = { .progress = progress, .userdata = userdata };
+    plan p = { .progress = progress, .userdata = userdata, .any_link = m->follow_outside_links };
     int rc = PROFS_OK;
     struct stat st;
     int exists = stat(out_path, &st) == 0;
@@ -419,7 +512,7 @@ int profs_model_save(profs_model *m, const char *out_path, profs_progress_fn pro
         if (exists && S_ISDIR(st.st_mode))
             return pf_error(PROFS_EIO, "%s: is a directory; a single-file model saves to a file path", out_path);
         if (m->from_bin) rc = plan_new_shards(&p, m, NULL, out_path, UINT64_MAX);
-        else rc = add_job(&p, JOB_SHARD, 2, NULL, strdup(out_path), 0, f->size);
+        else rc = add_job(&p, JOB_SHARD, 2, NULL, strdup(out_path), 0, f->size, file_mode(f->fd));
     } else {
         struct stat src;
         if (stat(m->dir, &src) != 0)
@@ -431,18 +524,19 @@ int profs_model_save(profs_model *m, const char *out_path, profs_progress_fn pro
         if (!exists) {
             if (mkdir(out_path, 0777) != 0)
                 return pf_error(PROFS_EIO, "%s: cannot create directory: %s", out_path, strerror(errno));
-            rc = add_dir(&p, strdup(out_path));
+            rc = add_dir(&p, strdup(out_path), 0777);
             if (rc == 0 && stat(out_path, &st) != 0)
                 rc = pf_error(PROFS_EIO, "%s: cannot stat: %s", out_path, strerror(errno));
         }
         p.out_st = st;
         size_t made = p.ndirs;   /* directories planned below are created in phase 1 */
+        if (rc == 0) rc = plan_roots(&p, m->dir);
         if (rc == 0) rc = plan_dir(&p, m, m->dir, out_path, 0);
         if (rc == 0 && m->from_bin) rc = plan_new_shards(&p, m, out_path, NULL, m->max_shard_size);
         if (rc == 0) qsort(p.jobs, p.n, sizeof *p.jobs, cmp_job_order);
         /* phase 1a: create the planned subdirectories (parents come before children) */
         for (size_t i = made; i < p.ndirs && rc == 0; i++) {
-            if (mkdir(p.dirs[i], 0777) != 0) {
+            if (mkdir(p.dirs[i], (mode_t)p.dmodes[i]) != 0) {
                 if (errno == EEXIST) { free(p.dirs[i]); p.dirs[i] = strdup(""); continue; }
                 rc = pf_error(PROFS_EIO, "%s: cannot create directory: %s", p.dirs[i], strerror(errno));
             }

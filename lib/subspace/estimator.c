@@ -1,5 +1,6 @@
 /* Estimator: difference matrix, centering, SVD, rank rule -> subspace. */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +9,19 @@
 #include "profs/collector.h"
 #include "subspace/subspace_impl.h"
 
-/* Singular values at or below this fraction of the largest count as zero. */
-#define PF_NUMERICAL_RANK_TOL 1e-6
+/* The numerical floor. A singular value of T at or below it is rounding noise,
+ * not a direction:
+ *   floor = max(PF_SVD_REL_TOL * s_1, PF_FLOOR_ULPS * FLT_EPSILON * max(|X+|_F, |X-|_F)).
+ * The first term is the SVD's own precision (the Gram path loses half the digits
+ * of double: ~1e-8 s_1). The second is the float32 precision of the embeddings
+ * themselves: two embeddings of the same text computed in different batches
+ * differ by a few hundred ulps after a deep forward pass, and the spectral norm
+ * of such a difference matrix is at most its Frobenius norm, so noise stays
+ * below PF_FLOOR_ULPS ulps of the embeddings' norm. A real preference direction
+ * is many orders of magnitude above it (the demo's kept values are ~1e-2 of the
+ * embeddings' norm, the floor 3e-5 of it). */
+#define PF_SVD_REL_TOL 1e-6
+#define PF_FLOOR_ULPS 256.0
 
 struct profs_estimator {
     int centering;   /* profs_centering */
@@ -88,6 +100,20 @@ static int shared_direction(double *u, const float *xp, size_t n, size_t dim, in
     return PROFS_OK;
 }
 
+/* The numerical floor (see PF_FLOOR_ULPS) for largest singular value s1 and the
+ * count values of each side's embeddings. */
+static double numerical_floor(double s1, const float *xp, const float *xm, size_t count)
+{
+    double np = 0, nm = 0;
+    for (size_t i = 0; i < count; i++) {
+        np += (double)xp[i] * (double)xp[i];
+        nm += (double)xm[i] * (double)xm[i];
+    }
+    double scale = sqrt(np > nm ? np : nm);
+    double f_svd = PF_SVD_REL_TOL * s1, f_emb = PF_FLOOR_ULPS * FLT_EPSILON * scale;
+    return f_svd > f_emb ? f_svd : f_emb;
+}
+
 int profs_estimate(profs_subspace **out, const profs_estimator *e, const profs_collector *c, size_t layer)
 {
     if (!out || !c) return pf_error(PROFS_EINVAL, "profs_estimate: NULL argument");
@@ -133,15 +159,17 @@ int profs_estimate(profs_subspace **out, const profs_estimator *e, const profs_c
     rc = pf_svd_right(s, vt, t, n, dim, k, PF_SVD_AUTO);
     if (rc) { pf_error_prefix(rc, "layer %zu: ", layer); goto done; }
 
+    double floor_v = numerical_floor(s[0], xp, xm, n * dim);
     size_t numerical = 0;
     for (size_t i = 0; i < p; i++)
-        if (s[i] > PF_NUMERICAL_RANK_TOL * s[0]) numerical++;
+        if (s[i] > floor_v) numerical++;
     size_t rank;
     double threshold = NAN;
     if (e->rule == PROFS_RANK_FIXED) {
         if (k > numerical) {
             rc = pf_error(PROFS_ENUMERIC, "layer %zu: fixed rank %zu exceeds the numerical rank %zu of the difference matrix "
-                          "(identical or degenerate pairs?)", layer, k, numerical);
+                          "(singular values at or below the numerical floor %.3g are rounding noise; "
+                          "identical or degenerate pairs?)", layer, k, numerical, floor_v);
             goto done;
         }
         rank = k;

@@ -12,4 +12,9 @@
 int pf_tokenizer_encode_alloc(const profs_tokenizer *t, const char *text, size_t len, unsigned flags,
                               int32_t **ids, size_t *n);
 
+/* Open a tokenizer from the bytes of a tokenizer.json in memory (no
+ * tokenizer_config.json); messages name `name`. For the fuzzer, which would
+ * otherwise write every input to a file. Same errors as profs_tokenizer_open(). */
+int pf_tokenizer_load_buffer(profs_tokenizer **out, const char *name, const char *json, size_t len);
+
 #endif

@@ -14,8 +14,8 @@
 #include "profs/tokenizer.h"
 
 /* ---- growable buffers ---- */
-typedef struct { char *p; size_t n, cap; } pf_sbuf;          /* bytes */
-int pf_sbuf_reserve(pf_sbuf *b, size_t extra);                /* room for extra more bytes */
+typedef struct { char *p; size_t n, cap, max; } pf_sbuf;     /* bytes; max > 0: n never exceeds it */
+int pf_sbuf_reserve(pf_sbuf *b, size_t extra);                /* room for extra more bytes (PROFS_EUNSUPPORTED past max) */
 int pf_sbuf_append(pf_sbuf *b, const void *s, size_t n);
 void pf_sbuf_free(pf_sbuf *b);
 

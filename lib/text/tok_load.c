@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "text/tok_api.h"
 #include "text/tok_internal.h"
 
 typedef struct {
@@ -1034,16 +1035,11 @@ static int apply_config(loader *L, json_t *cfg, const char *cfg_file)
 
 /* ---------------------------------------------------------------- entry point */
 
-static json_t *load_json(const char *file, size_t flags, int *rc)
+/* Parse a JSON object from memory; messages name `file`. */
+static json_t *parse_json(const char *file, const char *buf, size_t len, size_t flags, int *rc)
 {
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        *rc = pf_error(PROFS_EIO, "%s: cannot open: %s", file, strerror(errno));
-        return NULL;
-    }
     json_error_t err;
-    json_t *root = json_loadf(f, JSON_ALLOW_NUL | flags, &err);
-    fclose(f);
+    json_t *root = json_loadb(buf, len, JSON_ALLOW_NUL | flags, &err);
     if (!root) {
         *rc = pf_error(PROFS_EFORMAT, "%s:%d:%d: invalid JSON: %s", file, err.line, err.column, err.text);
         return NULL;
@@ -1054,6 +1050,38 @@ static json_t *load_json(const char *file, size_t flags, int *rc)
         return NULL;
     }
     *rc = PROFS_OK;
+    return root;
+}
+
+/* Read a whole file and parse it (one read, not jansson's character-at-a-time
+ * json_loadf: a multi-megabyte tokenizer.json loads several times faster). */
+static json_t *load_json(const char *file, size_t flags, int *rc)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        *rc = pf_error(PROFS_EIO, "%s: cannot open: %s", file, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *nb = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!nb) { free(buf); buf = NULL; break; }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf) { *rc = pf_enomem(file); return NULL; }
+    if (bad) {
+        free(buf);
+        *rc = pf_error(PROFS_EIO, "%s: read error", file);
+        return NULL;
+    }
+    json_t *root = parse_json(file, buf, n, flags, rc);
+    free(buf);
     return root;
 }
 
@@ -1074,6 +1102,13 @@ static int load(loader *L, json_t *root, json_t *cfg, const char *cfg_file)
     json_t *vocab_obj = L->uni_vocab ? L->uni_vocab : json_object_get(model, "vocab");
     if ((rc = scan_added(L, added, vocab_obj, &added_ids, &max_id))) return rc;
     L->added_ids = added_ids;
+    /* Id density bound: real files number their tokens 0..n-1 (a few gaps at
+     * most); one huge id among few tokens would make every per-id table that
+     * large (a 100-byte file allocating gigabytes). */
+    size_t n_tokens = json_object_size(json_object_get(model, "vocab")) + json_array_size(added);
+    if (max_id >= 0 && (uint64_t)max_id >= 4 * (uint64_t)n_tokens + 65536)
+        return pf_error(PROFS_EFORMAT, "%s: token id %lld is far beyond the %zu tokens of model.vocab and added_tokens "
+                        "(ids must be dense: below 4 x the token count + 65536)", L->file, (long long)max_id, n_tokens);
     t->n_ids = (size_t)(max_id + 1);
     t->tok = calloc(t->n_ids + 1, sizeof *t->tok);
     t->model_tok = calloc(t->n_ids + 1, sizeof *t->model_tok);
@@ -1191,6 +1226,29 @@ int pf_tokenizer_load(profs_tokenizer **out, const char *path)
     free(vocab_file);
     free(L.added_ids);
     json_decref(L.uni_vocab);
+    if (rc) {
+        pf_tokenizer_destroy(t);
+        return rc;
+    }
+    *out = t;
+    return PROFS_OK;
+}
+
+int pf_tokenizer_load_buffer(profs_tokenizer **out, const char *name, const char *json, size_t len)
+{
+    profs_tokenizer *t = calloc(1, sizeof *t);
+    if (!t || !(t->path = dup_n(name, strlen(name)))) {
+        free(t);
+        return pf_enomem("tokenizer");
+    }
+    t->model_unk = t->bos = t->eos = t->pad = t->unk = -1;
+    loader L = {t->path, t, NULL, NULL};
+    int rc;
+    json_t *root = parse_json(t->path, json, len, 0, &rc);
+    if (!rc) rc = load(&L, root, NULL, "tokenizer_config.json");
+    json_decref(root);
+    json_decref(L.uni_vocab);
+    free(L.added_ids);
     if (rc) {
         pf_tokenizer_destroy(t);
         return rc;

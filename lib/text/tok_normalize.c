@@ -1,9 +1,28 @@
 /* Normalizers: Prepend, Replace, NFC/NFD/NFKC/NFKD (libutf8proc), Lowercase, Strip, StripAccents, applied
- * in sequence to one segment of text between added tokens. */
+ * in sequence to one segment of text between added tokens.
+ *
+ * Growth bound: no step's output may exceed PF_NORM_GROWTH x the segment's
+ * length + PF_NORM_SLACK bytes. Real normalizers stay far below it (NFKD's
+ * worst code point grows 11x, Prepend adds one marker, Replace(" ", "▁") 3x);
+ * a hostile chain such as four Replace("a" -> 1000 x "a") would otherwise grow
+ * a 10-byte text to 10 TB. Past the bound the encode fails with
+ * PROFS_EUNSUPPORTED naming the normalizer. */
+#include <stdint.h>
 #include <string.h>
 #include <utf8proc.h>
 
+#include "core/error.h"
 #include "text/tok_encode.h"
+
+#define PF_NORM_GROWTH 32
+#define PF_NORM_SLACK 256
+
+static const char *norm_name(int kind)
+{
+    static const char *const names[] = {"Prepend", "Replace", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Strip",
+                                        "StripAccents"};
+    return kind >= 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
+}
 
 static int is_ascii(const char *s, size_t n)
 {
@@ -153,11 +172,19 @@ int pf_tok_normalize_with(const profs_tokenizer *t, const char *s, size_t n, pf_
     const char *cur = s;
     size_t cur_n = n;
     int rc = PROFS_OK;
+    size_t bound = n <= (SIZE_MAX - PF_NORM_SLACK) / PF_NORM_GROWTH ? PF_NORM_GROWTH * n + PF_NORM_SLACK : SIZE_MAX;
     for (size_t i = 0; i < t->n_norm && !rc; i++) {
         pf_sbuf *dst = i + 1 == t->n_norm ? out : (i % 2 ? &other : tmp);
         size_t base = dst == out ? out->n : 0;
         if (dst != out) dst->n = 0;
+        size_t saved_max = dst->max;
+        dst->max = base <= SIZE_MAX - bound ? base + bound : SIZE_MAX;
         rc = norm_step(&t->norm[i], cur, cur_n, dst, mt);
+        dst->max = saved_max;
+        if (rc == PROFS_EUNSUPPORTED && t->norm[i].kind <= PF_NORM_STRIP_ACCENTS)   /* the bound (kinds are known) */
+            rc = pf_error(PROFS_EUNSUPPORTED, "tokenizer normalizer %zu (%s): the normalised text would exceed %d x the "
+                          "input + %d bytes (%zu bytes for a %zu-byte segment); refused as a growth bomb",
+                          i, norm_name(t->norm[i].kind), PF_NORM_GROWTH, PF_NORM_SLACK, bound, n);
         cur = dst->p + base;
         cur_n = dst->n - base;
     }

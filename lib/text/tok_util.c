@@ -10,6 +10,8 @@
 
 int pf_sbuf_reserve(pf_sbuf *b, size_t extra)
 {
+    if (b->max && (extra > b->max || b->n > b->max - extra))
+        return pf_error(PROFS_EUNSUPPORTED, "the text would grow past %zu bytes", b->max);
     if (b->cap - b->n >= extra) return PROFS_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap - b->n < extra) {

@@ -194,7 +194,8 @@ for delay in 0.05 0.3; do
 done
 no_leftovers interrupt
 # SIGTERM and SIGINT in the middle of collection (once a progress line with a rate has appeared): exit 1, nothing
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do cat "$pairs"; done > many.jsonl
+# long enough that a plain progress line (every 2 s) appears mid-collection on an idle machine
+for i in $(seq 100); do cat "$pairs"; done > many.jsonl
 for sig in TERM INT; do
   rm -rf sig_out; : > sig.err
   "$bin" edit --model m --pairs many.jsonl --out sig_out > sig.out 2> sig.err & pid=$!

@@ -9,7 +9,7 @@
 
 static const char help[] =
     "usage: profs apply --model DIR --edit FILE --out DIR [--targets value|key|both]\n"
-    "                   [--base-model ID] [--force] [--quiet]\n"
+    "                   [--base-model ID] [--force] [--follow-outside-links] [--quiet]\n"
     "\n"
     "Project an edit file's subspaces out of a model's MLP matrices and write the\n"
     "edited model directory: everything the source had, the edited weights, the\n"
@@ -26,6 +26,10 @@ static const char help[] =
     "  --base-model ID the model id for the card and provenance (default: config.json\n"
     "                  _name_or_path when it is a hub id, else the directory name)\n"
     "  --force         replace an existing non-empty --out\n"
+    "  --follow-outside-links\n"
+    "                  copy the targets of symbolic links that point outside the model\n"
+    "                  directory (refused by default; links inside it and into a Hugging\n"
+    "                  Face cache repository's blobs/ are always followed)\n"
     "  --quiet         no progress on stderr\n"
     "\n"
     "exit status: 0 ok, 1 failure (nothing written), 2 usage error\n";
@@ -33,7 +37,7 @@ static const char help[] =
 int cmd_apply(int argc, char **argv)
 {
     const char *model = NULL, *editp = NULL, *out = NULL, *targets_s = NULL, *base_model = NULL;
-    int force = 0, quiet = 0;
+    int force = 0, quiet = 0, follow_links = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"edit", OPT_STRING, &editp, 1, NULL},
@@ -41,6 +45,7 @@ int cmd_apply(int argc, char **argv)
         {"targets", OPT_STRING, &targets_s, 0, NULL},
         {"base-model", OPT_STRING, &base_model, 0, NULL},
         {"force", OPT_FLAG, &force, 0, NULL},
+        {"follow-outside-links", OPT_FLAG, &follow_links, 0, NULL},
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
     };
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
@@ -78,6 +83,8 @@ int cmd_apply(int argc, char **argv)
         goto out;
     }
     if ((rc = profs_model_open(&m, model))) { tool_fail_lib(rc, model); goto out; }
+    profs_model_set_follow_outside_links(m, follow_links);
+    if ((rc = profs_model_check_save(m))) { tool_fail_lib(rc, model); goto out; } /* before the projection */
     if ((rc = profs_edit_apply(&rep, edit, m, targets))) { tool_fail_lib(rc, "applying the edit"); goto out; }
     char id[512];
     if (base_model) snprintf(id, sizeof id, "%s", base_model);

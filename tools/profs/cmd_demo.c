@@ -159,7 +159,8 @@ int cmd_demo(int argc, char **argv)
     {
         struct tool_outdir od;
         size_t vocab = 0;
-        if (tool_outdir_begin(&od, base, err, sizeof err) || demo_write_model(od.tmp, &d, &vocab, err, sizeof err) ||
+        /* the demo directory is ours (marker checked above): its base/ is replaced */
+        if (tool_outdir_begin(&od, base, err, sizeof err) || (od.force = 1, demo_write_model(od.tmp, &d, &vocab, err, sizeof err)) ||
             tool_outdir_commit(&od, err, sizeof err)) {
             tool_outdir_abort(&od);
             fprintf(stderr, "profs: %s\n", err);

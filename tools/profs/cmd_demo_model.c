@@ -62,6 +62,7 @@ int cmd_demo_model(int argc, char **argv)
         fprintf(stderr, "profs: %s\n", err);
         return EXIT_FAIL;
     }
+    od.force = force;
     if (demo_write_model(od.tmp, &d, &vocab, err, sizeof err) || tool_outdir_commit(&od, err, sizeof err)) {
         tool_outdir_abort(&od);
         demo_data_free(&d);

@@ -66,6 +66,9 @@ static const char help[] =
     "  --eval FILE.json          'profs eval --json' results (edited model vs --baseline) for\n"
     "                            the card's Evaluation table\n"
     "  --force                   replace an existing non-empty --out\n"
+    "  --follow-outside-links    copy the targets of symbolic links that point outside the\n"
+    "                            model directory (refused by default; links inside it and\n"
+    "                            into a Hugging Face cache repository's blobs/ are followed)\n"
     "  --quiet                   no progress on stderr\n"
     "\n"
     "exit status: 0 ok, 1 failure (never a partial --out), 2 usage error\n";
@@ -78,7 +81,7 @@ int cmd_edit(int argc, char **argv)
     struct tool_pairs_flags pfl = {0};
     size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8, batch_tokens = 8192;
     int64_t seed = 0;
-    int rank_max_given = 0, max_pairs_given = 0, force = 0, quiet = 0, no_share = 0;
+    int rank_max_given = 0, max_pairs_given = 0, force = 0, quiet = 0, no_share = 0, follow_links = 0;
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"pairs", OPT_STRING, &pairs, 1, NULL},
@@ -103,6 +106,7 @@ int cmd_edit(int argc, char **argv)
         {"base-model", OPT_STRING, &base_model, 0, NULL},
         {"eval", OPT_STRING, &eval_file, 0, NULL},
         {"force", OPT_FLAG, &force, 0, NULL},
+        {"follow-outside-links", OPT_FLAG, &follow_links, 0, NULL},
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
     };
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
@@ -176,6 +180,7 @@ int cmd_edit(int argc, char **argv)
     if (tool_open_lm(&lm, model, max_length)) goto out;
     lm.batch_tokens = batch_tokens;
     lm.no_prefix_sharing = no_share;
+    if (tool_check_model_copy(model, follow_links)) goto out; /* a refused link stops before the long work */
     char model_id[512];
     if (base_model) snprintf(model_id, sizeof model_id, "%s", base_model);
     else if (tool_base_model(model_id, sizeof model_id, profs_lm_model(lm.lm), model))
@@ -211,6 +216,7 @@ int cmd_edit(int argc, char **argv)
     /* apply through a fresh store (the runtime's is dropped first) */
     tool_close_lm(&lm);
     if ((rc = profs_model_open(&m, model))) { tool_fail_lib(rc, model); goto out; }
+    profs_model_set_follow_outside_links(m, follow_links);
     if ((rc = profs_edit_apply(&rep, edit, m, targets))) { tool_fail_lib(rc, "applying the edit"); goto out; }
 
     prov = tool_provenance_new("profs edit", argc, argv);

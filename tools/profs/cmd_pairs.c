@@ -57,6 +57,7 @@ int tool_pairs_flags_parse(const char *cmd, const struct tool_pairs_flags *fl, s
                            struct tool_pairs_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->cancelled = tool_interrupted; /* SIGINT/SIGTERM stop a long read (tool_catch_signals) */
     const char *format = fl->format;
     if (!format || strcmp(format, "auto") == 0) o->format = PAIRS_AUTO;
     else if (strcmp(format, "jsonl") == 0) o->format = PAIRS_JSONL;

@@ -6,6 +6,7 @@
 #include "mpi_shard.h"
 #include "profs/profs.h"
 #include "tool.h"
+#include "util.h"
 
 struct command { const char *name; tool_cmd_fn fn; const char *summary; };
 
@@ -85,6 +86,7 @@ static int run(int argc, char **argv)
         print_usage(stderr);
         return EXIT_USAGE;
     }
+    tool_catch_sigbus();
     if (tool_mpi_size() > 1 && strcmp(c->name, "collect") != 0 && strcmp(c->name, "edit") != 0) {
         if (tool_mpi_rank() == 0)
             fprintf(stderr, "profs %s: runs in one process; under mpirun only 'collect' and 'edit' share "

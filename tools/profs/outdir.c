@@ -1,11 +1,12 @@
 /* Atomic output directories and small file helpers.
- * The output is built in ".NAME.profs-tmp-XXXXXX" beside --out and renamed
+ * The output is built in ".NAME.profs-tmp-PID@HOST-XXXXXX" beside --out and renamed
  * into place at the end, so a failed or interrupted run never leaves a
  * partial output directory under the requested name. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,14 @@ int tool_check_out(const char *src, const char *out, int force, char *err, size_
 {
     char a[PATH_MAX], b[PATH_MAX];
     if (abs_path(out, b)) { snprintf(err, errlen, "%s: path too long", out); return -1; }
+    const char *last = tool_basename(out);
+    if (strcmp(last, ".") == 0 || strcmp(last, "..") == 0 || strcmp(b, "/") == 0) {
+        snprintf(err, errlen, "--out '%s' names %s; it cannot be replaced by a new directory: "
+                 "give the output directory by its name", out,
+                 strcmp(b, "/") == 0 ? "the root directory" : strcmp(last, ".") == 0 ? "the current directory"
+                                                                                     : "a parent directory");
+        return -1;
+    }
     if (src) {
         if (abs_path(src, a)) { snprintf(err, errlen, "%s: path too long", src); return -1; }
         size_t la = strlen(a);
@@ -168,6 +177,54 @@ int tool_check_out(const char *src, const char *out, int force, char *err, size_
     return 0;
 }
 
+/* This host's name reduced to [A-Za-z0-9._] (at most 32 characters), so
+ * temporary names say which machine's process owns them. */
+static void host_tag(char tag[40])
+{
+    char h[256] = "";
+    if (gethostname(h, sizeof h - 1) != 0) h[0] = '\0';
+    size_t k = 0;
+    for (size_t i = 0; h[i] && k < 32; i++) {
+        unsigned char c = (unsigned char)h[i];
+        tag[k++] = (char)((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ? c : '_');
+    }
+    if (!k) tag[k++] = '_';
+    tag[k] = '\0';
+}
+
+/* Remove ".BASE.profs-tmp-PID@HOST-*" directories in parent left by runs that
+ * were killed (kill -9, power loss): only on this host, only ours (same
+ * user), only when process PID no longer exists. */
+static void reclaim_stale(const char *parent, const char *base, const char *host)
+{
+    char prefix[PATH_MAX];
+    int pl = snprintf(prefix, sizeof prefix, ".%s.profs-tmp-", base);
+    if (pl <= 0 || pl >= (int)sizeof prefix) return;
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *e;
+    size_t hl = strlen(host);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, (size_t)pl) != 0) continue;
+        const char *q = e->d_name + pl;
+        char *end;
+        errno = 0;
+        long pid = strtol(q, &end, 10);
+        if (errno || end == q || pid <= 0 || *end != '@' || strncmp(end + 1, host, hl) != 0 || end[1 + hl] != '-')
+            continue;   /* an older name without owner, or another host's */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* its owner is alive (or not ours to ask) */
+        char *path = tool_join(parent, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid()) {
+            tool_rmtree(path);
+            fprintf(stderr, "profs: removed '%s', left by an interrupted run (process %ld) that no longer exists\n",
+                    path, pid);
+        }
+        free(path);
+    }
+    closedir(d);
+}
+
 int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -183,8 +240,11 @@ int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t 
         snprintf(err, errlen, "--out '%s': parent directory '%s' does not exist", out, parent);
         return -1;
     }
-    char templ[PATH_MAX];
-    if (snprintf(templ, sizeof templ, "%s/.%s.profs-tmp-XXXXXX", parent, base) >= (int)sizeof templ) {
+    char host[40], templ[PATH_MAX];
+    host_tag(host);
+    reclaim_stale(parent, base, host);
+    if (snprintf(templ, sizeof templ, "%s/.%s.profs-tmp-%ld@%s-XXXXXX", parent, base, (long)getpid(), host) >=
+        (int)sizeof templ) {
         snprintf(err, errlen, "--out '%s': path too long", out);
         return -1;
     }
@@ -197,30 +257,93 @@ int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t 
     chmod(templ, 0777 & ~um); /* mkdtemp makes it 0700 */
     o->final = strdup(out);
     o->tmp = strdup(templ);
+    tool_sigbus_set_tmp(templ);
     if (!o->final || !o->tmp) { tool_rmtree(templ); free(o->final); free(o->tmp); snprintf(err, errlen, "out of memory"); return -1; }
     return 0;
+}
+
+/* rename(2) that fails with EEXIST when `to` exists: renameat2(RENAME_NOREPLACE),
+ * or, where the file system lacks it, link-free rename() of a directory, which
+ * still never replaces a non-empty directory or a file (ENOTEMPTY, ENOTDIR). */
+static int rename_noreplace(const char *from, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return -1;
+#endif
+    struct stat st;
+    if (lstat(to, &st) == 0 && !S_ISDIR(st.st_mode)) { errno = EEXIST; return -1; }
+    return rename(from, to);
+}
+
+/* Exchange two paths atomically (RENAME_EXCHANGE); -1 with errno where unsupported. */
+static int rename_exchange(const char *a, const char *b)
+{
+#ifdef RENAME_EXCHANGE
+    return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
+#else
+    (void)a; (void)b;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
 int tool_outdir_commit(struct tool_outdir *o, char *err, size_t errlen)
 {
     char *old = NULL;
     struct stat st;
-    if (lstat(o->final, &st) == 0) {
-        /* Move the existing directory aside first, so a crash leaves one of the two. */
-        size_t n = strlen(o->tmp) + 8;
-        old = malloc(n);
-        if (!old) { snprintf(err, errlen, "out of memory"); goto fail; }
-        snprintf(old, n, "%s.old", o->tmp);
+    /* Without --force nothing at --out is ever removed: the finished directory
+     * goes onto a name that must not exist, or onto an empty directory (which
+     * rename(2) replaces atomically and only while it is empty). What the
+     * check before the run saw does not matter: a directory that appeared
+     * since, or a concurrent run's output, stays as it is. */
+    if (rename_noreplace(o->tmp, o->final) == 0) goto done;
+    if (errno == EEXIST && lstat(o->final, &st) == 0 && S_ISDIR(st.st_mode) && rename(o->tmp, o->final) == 0)
+        goto done;   /* an empty directory, replaced atomically */
+    if (errno != EEXIST && errno != ENOTEMPTY && errno != ENOTDIR) {
+        snprintf(err, errlen, "%s: cannot rename the finished output into place: %s", o->final, strerror(errno));
+        goto fail;
+    }
+    if (!o->force) {
+        snprintf(err, errlen, "--out '%s' %s while this run was writing its output; it was left as it is and "
+                 "nothing was written (use --force to replace it)", o->final,
+                 lstat(o->final, &st) == 0 && S_ISDIR(st.st_mode) ? "is not empty (it was filled or created)"
+                                                                  : "appeared as a file");
+        goto fail;
+    }
+    /* --force: replace what is there now, directories only */
+    if (lstat(o->final, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "--out '%s' exists and is not a directory; not replaced", o->final);
+        goto fail;
+    }
+    size_t n = strlen(o->tmp) + 8;
+    old = malloc(n);
+    if (!old) { snprintf(err, errlen, "out of memory"); goto fail; }
+    snprintf(old, n, "%s.old", o->tmp);
+    if (rename_exchange(o->tmp, o->final) == 0) {
+        /* o->tmp now holds the replaced directory */
+        if (rename(o->tmp, old) != 0) { tool_rmtree(o->tmp); free(old); old = NULL; }
+    } else {
+        /* move the existing directory aside first, so a crash leaves one of the two */
         if (rename(o->final, old) != 0) {
             snprintf(err, errlen, "%s: cannot replace: %s", o->final, strerror(errno));
             goto fail;
         }
+        if (rename_noreplace(o->tmp, o->final) != 0) {
+            snprintf(err, errlen, "%s: cannot rename the finished output into place: %s", o->final, strerror(errno));
+            if (rename_noreplace(old, o->final) != 0) {
+                size_t l = strlen(err);
+                snprintf(err + l, errlen - l, "; the replaced directory is kept as '%s'", old);
+                free(old);
+                old = NULL;
+                tool_outdir_abort(o);
+                return -1;
+            }
+            goto fail;
+        }
     }
-    if (rename(o->tmp, o->final) != 0) {
-        snprintf(err, errlen, "%s: cannot rename the finished output into place: %s", o->final, strerror(errno));
-        if (old) rename(old, o->final);
-        goto fail;
-    }
+done:;
+    tool_sigbus_set_tmp(NULL);
     int dfd = open(o->final, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) { fsync(dfd); close(dfd); }
     if (old) { tool_rmtree(old); free(old); }
@@ -235,6 +358,7 @@ fail:
 
 void tool_outdir_abort(struct tool_outdir *o)
 {
+    tool_sigbus_set_tmp(NULL);
     if (o->tmp) tool_rmtree(o->tmp);
     free(o->tmp);
     free(o->final);

@@ -115,6 +115,74 @@ json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_re
     return d;
 }
 
+/* Index of the first non-finite element of n little-endian values of a float
+ * dtype (n when none) and their count in *bad. */
+static uint64_t first_nonfinite(const unsigned char *p, int dtype, uint64_t n, uint64_t *bad)
+{
+    uint64_t first = n;
+    *bad = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        int nf;
+        if (dtype == PROFS_DTYPE_F32) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            nf = (u & 0x7f800000u) == 0x7f800000u;
+        } else if (dtype == PROFS_DTYPE_F64) {
+            uint64_t u;
+            memcpy(&u, p + 8 * i, 8);
+            nf = (u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+        } else {
+            uint16_t u = (uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
+            nf = dtype == PROFS_DTYPE_F16 ? (u & 0x7c00u) == 0x7c00u : (u & 0x7f80u) == 0x7f80u;
+        }
+        if (nf) {
+            if (first == n) first = i;
+            (*bad)++;
+        }
+    }
+    return first;
+}
+
+int tool_warn_nonfinite(const profs_model *m, struct tool_progress *prog)
+{
+    int warned = 0;
+    uint64_t total = 0, done = 0, nb;
+    for (size_t i = 0; i < profs_model_tensor_count(m); i++)
+        if (!profs_model_tensor_size(m, profs_model_tensor_name(m, i), NULL, &nb)) total += nb;
+    for (size_t i = 0; i < profs_model_tensor_count(m); i++) {
+        if (tool_progress_cb(prog, "check", done, total)) { tool_progress_end(prog); return -1; }
+        const char *name = profs_model_tensor_name(m, i);
+        int dt;
+        uint64_t numel, nbytes;
+        const void *data;
+        if (profs_model_tensor_info(m, name, &dt, NULL, NULL) || profs_model_tensor_size(m, name, &numel, &nbytes)) continue;
+        done += nbytes;
+        if (dt != PROFS_DTYPE_F32 && dt != PROFS_DTYPE_F16 && dt != PROFS_DTYPE_BF16 && dt != PROFS_DTYPE_F64) continue;
+        if (profs_model_tensor_data(m, name, &data, &nbytes) || !numel) continue;
+        uint64_t bad, first = first_nonfinite(data, dt, numel, &bad);
+        (void)profs_model_release(m, name);
+        if (bad) {
+            tool_progress_end(prog);
+            fprintf(stderr, "profs: warning: tensor '%s' of the source holds %llu NaN/Inf value%s (first at element "
+                    "%llu); no computation here read it\n", name, (unsigned long long)bad,
+                    bad == 1 ? "" : "s", (unsigned long long)first);
+            warned++;
+        }
+    }
+    return warned;
+}
+
+int tool_check_model_copy(const char *dir, int follow_links)
+{
+    profs_model *m = NULL;
+    int rc = profs_model_open(&m, dir);
+    if (rc == 0) rc = profs_model_set_follow_outside_links(m, follow_links);
+    if (rc == 0) rc = profs_model_check_save(m);
+    profs_model_free(m);
+    if (rc) tool_fail_lib(rc, dir);
+    return rc ? -1 : 0;
+}
+
 int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report *rep, const char *src_dir,
                       const char *out, int force, json_t *prov, struct tool_progress *prog, double *seconds)
 {
@@ -125,6 +193,9 @@ int tool_write_edited(profs_model *m, const profs_edit *edit, profs_edit_report 
         fprintf(stderr, "profs: %s\n", err);
         return -1;
     }
+    od.force = force;
+    /* a NaN the edit never reads would be copied silently: say which tensor */
+    if (tool_warn_nonfinite(m, prog) < 0) { fprintf(stderr, "profs: interrupted; nothing written\n"); goto fail; }
     int rc = profs_model_save(m, od.tmp, tool_progress_cb, prog);
     tool_progress_end(prog);
     if (rc) {

@@ -28,6 +28,14 @@ json_t *tool_data_json(const char *path, const struct tool_pairs *p, size_t n_re
 json_t *tool_tensors_json(const profs_edit_report *rep);
 /* "N tensors changed", with "(M expert matrices)" when slices of fused expert tensors are among them. */
 void tool_changed_summary(char *buf, size_t n, const profs_edit_report *rep);
+/* Warn on stderr, naming each tensor of a float dtype that holds NaN or Inf
+ * (one pass over the weights at memory speed, pages released as it goes;
+ * progress stage "check"). Returns the number of such tensors, or -1 when
+ * interrupted. */
+int tool_warn_nonfinite(const profs_model *m, struct tool_progress *prog);
+/* Open the model directory and check that it can be copied under the link
+ * policy (profs_model_check_save); prints the error. 0 or -1. */
+int tool_check_model_copy(const char *dir, int follow_links);
 /* Save the staged model into out (atomically) with profs/edit.safetensors,
  * profs_edit.json (prov, completed with tensors_changed, edit_file and
  * edit_sha256) and README.md. Prints errors; returns 0 or -1 (nothing left behind then). */

@@ -173,6 +173,10 @@ static int read_jsonl(struct reader *r)
     size_t len;
     int got;
     while ((got = tool_stream_line(&r->s, &line, &len)) == 1) {
+        if (r->o->cancelled && r->o->cancelled()) {
+            snprintf(r->err, r->errlen, "%s:%zu: interrupted", r->path, r->s.lineno);
+            return -1;
+        }
         if (r->s.lineno == 1 && is_bom(line, len)) { line += 3; len -= 3; }
         size_t k = 0;
         while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
@@ -224,6 +228,10 @@ static int read_json(struct reader *r)
     }
     pos++;
     for (size_t i = 0;; i++) {
+        if (r->o->cancelled && r->o->cancelled()) {
+            snprintf(r->err, r->errlen, "%s:%zu: interrupted", r->path, line);
+            goto out;
+        }
         SKIP_WS();
         if (pos < len && data[pos] == ']' && i == 0) { pos++; break; }
         if (pos == len) { snprintf(r->err, r->errlen, "%s:%zu: the JSON array is not closed", r->path, line); goto out; }
@@ -298,6 +306,10 @@ static int read_tsv(struct reader *r)
     char *line;
     size_t len;
     while ((got = tool_stream_line(&r->s, &line, &len)) == 1) {
+        if (r->o->cancelled && r->o->cancelled()) {
+            snprintf(r->err, r->errlen, "%s:%zu: interrupted", r->path, r->s.lineno);
+            return -1;
+        }
         if (r->s.lineno == 1 && is_bom(line, len)) { line += 3; len -= 3; }
         size_t k = 0;
         while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;

@@ -46,6 +46,7 @@ struct tool_pairs_opts {
     int format;                     /* enum tool_pairs_format */
     int skip_bad;                   /* skip and count bad records instead of failing */
     size_t max_pairs;               /* 0: all */
+    int (*cancelled)(void);         /* polled once per line: non-zero stops the read, "interrupted" (NULL: never) */
 };
 
 #define TOOL_PAIRS_MAX_FIELDS 6

@@ -364,6 +364,7 @@ int tool_collect(profs_collector **out, struct tool_lm *t, const struct tool_pai
     if (!ids || !lens) { fprintf(stderr, "profs: out of memory\n"); goto out; }
     for (size_t i = 0; i < 2 * N; i++) {
         const char *s = i % 2 ? p->dispreferred[i / 2] : p->preferred[i / 2];
+        if (tool_interrupted()) { fprintf(stderr, "profs: interrupted\n"); goto out; }
         if (tool_tokenize(t, s, &ids[i], &lens[i])) goto out;
         if (lens[i] == 0) { fprintf(stderr, "profs: pair %zu: a sentence has no tokens\n", i / 2 + 1); goto out; }
         tokens += (double)lens[i];
@@ -676,7 +677,11 @@ int tool_evaluate(struct tool_eval *out, struct tool_lm *t, const struct tool_ev
         }
         json_array_append_new(out->per_prompt, json_pack("{s:s, s:f, s:o}", "prompt", o->prompts[i],
                                                          "toxic_mass", mass, "continuations", conts));
-        tool_progress_cb(prog, "eval", i + 1, o->n_prompts);
+        if (tool_progress_cb(prog, "eval", i + 1, o->n_prompts)) {
+            tool_progress_end(prog);
+            fprintf(stderr, "profs: interrupted\n");
+            goto out;
+        }
     }
     tool_progress_end(prog);
     out->toxic_mass = o->n_prompts ? mass_sum / (double)o->n_prompts : NAN;

@@ -83,7 +83,7 @@ void tool_progress_note(struct tool_progress *p, const char *fmt, ...)
 /* Units shown for the known stages of the library. */
 static const char *unit_of(const char *stage)
 {
-    if (strcmp(stage, "save") == 0 || strcmp(stage, "copy") == 0) return "bytes";
+    if (strcmp(stage, "save") == 0 || strcmp(stage, "copy") == 0 || strcmp(stage, "check") == 0) return "bytes";
     if (strcmp(stage, "collect") == 0) return "tokens";
     if (strcmp(stage, "eval") == 0) return "prompts";
     if (strcmp(stage, "perplexity") == 0) return "windows";

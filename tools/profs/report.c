@@ -121,7 +121,11 @@ static void scree_svg(struct buf *b, const json_t *layer)
                "role=\"img\" aria-label=\"scree plot of layer %lld\">",
             W, H, W, H, (long long)json_integer_value(json_object_get(layer, "layer")));
     bprintf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fafbfc\" stroke=\"#d0d7de\"/>", L, T, pw, ph);
-    for (double v = 0; v <= ymax + 1e-12; v += step) {
+    /* ticks from a count, never by accumulating a step (with denormal values a
+     * step-accumulating loop against an absolute epsilon ran ~1e28 times) */
+    int n_ticks = (int)fmin(12.0, floor(ymax / step + 0.5));
+    for (int ti = 0; ti <= n_ticks; ti++) {
+        double v = ti * step;
         bprintf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eaeef2\"/>", L, L + pw, YP(v), YP(v));
         bprintf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.3g</text>", L - 5, YP(v) + 4, v);
     }
@@ -226,6 +230,11 @@ int tool_report_html(const json_t *r, const char *html_path, char *err, size_t e
     size_t i;
     json_t *L;
     json_array_foreach((json_t *)layers, i, L) {
+        if (tool_interrupted()) {
+            free(b.s);
+            snprintf(err, errlen, "%s: interrupted; not written", html_path);
+            return -1;
+        }
         bprintf(&b, "<div class=\"card\"><h3>layer %lld</h3>", (long long)json_integer_value(json_object_get(L, "layer")));
         scree_svg(&b, L);
         bprintf(&b, "</div>\n");

@@ -72,6 +72,12 @@ void tool_progress_end(struct tool_progress *p);
 /* Print a status line ("profs: ...") unless quiet; closes an open bar first. */
 void tool_progress_note(struct tool_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Install the SIGBUS handler: a mapped source truncated under the tool ends
+ * with "FILE changed while it was being read", the temporary output directory
+ * (tool_sigbus_set_tmp) removed, exit 1. */
+void tool_catch_sigbus(void);
+/* The temporary output directory the SIGBUS handler removes (NULL: none). */
+void tool_sigbus_set_tmp(const char *path);
 /* Install SIGINT/SIGTERM handlers that set the interruption flag. */
 void tool_catch_signals(void);
 int tool_interrupted(void);
@@ -87,6 +93,7 @@ uint64_t tool_peak_rss(void);
 struct tool_outdir {
     char *final;    /* --out as given */
     char *tmp;      /* the temporary directory being built */
+    int force;      /* commit may replace a non-empty directory (set after begin) */
 };
 /* Refuse --out equal to or inside src (either may not exist yet), and an
  * existing non-empty --out unless force. Returns 0 or -1 with message in err. */
@@ -96,9 +103,13 @@ int tool_check_out(const char *src, const char *out, int force, char *err, size_
 int tool_check_file_out(const char *flag, const char *path, char *err, size_t errlen);
 /* Create the temporary directory. Returns 0 or -1 with message in err. */
 int tool_outdir_begin(struct tool_outdir *o, const char *out, char *err, size_t errlen);
-/* Rename the temporary directory to the final name (replacing an existing
- * one, which is removed). Returns 0 or -1 with message in err; the
- * temporary directory is removed on failure. */
+/* Rename the temporary directory to the final name. Atomic with respect to
+ * what is there at that moment: without o->force it lands only on a name that
+ * does not exist or on an empty directory, and nothing else is ever removed
+ * (a directory that appeared during the run is left alone: -1). With
+ * o->force an existing directory is exchanged for the new one and removed.
+ * Returns 0 or -1 with message in err; the temporary directory is removed on
+ * failure. */
 int tool_outdir_commit(struct tool_outdir *o, char *err, size_t errlen);
 /* Remove the temporary directory (if any) and free. Safe after commit. */
 void tool_outdir_abort(struct tool_outdir *o);

@@ -133,6 +133,8 @@ _PROTOTYPES = {
     "profs_model_unstage": (STATUS, [c_void_p, c_char_p]),
     "profs_model_staged_count": (c_size_t, [c_void_p]),
     "profs_model_save": (STATUS, [c_void_p, c_char_p, PROGRESS_FN, c_void_p]),
+    "profs_model_set_follow_outside_links": (STATUS, [c_void_p, c_int]),
+    "profs_model_check_save": (STATUS, [c_void_p]),
     "profs_safetensors_write": (STATUS, [c_char_p, c_size_t, P(c_char_p), c_int_p, c_size_t_p,
                                          P(c_int64_p), P(c_void_p), c_size_t, P(c_char_p),
                                          P(c_char_p)]),

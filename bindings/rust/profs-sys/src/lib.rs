@@ -140,6 +140,8 @@ extern "C" {
     pub fn profs_model_staged_count(m: *const profs_model) -> usize;
     pub fn profs_model_save(m: *mut profs_model, out_path: *const c_char, progress: profs_progress_fn,
                             userdata: *mut c_void) -> c_int;
+    pub fn profs_model_set_follow_outside_links(m: *mut profs_model, allow: c_int) -> c_int;
+    pub fn profs_model_check_save(m: *const profs_model) -> c_int;
     pub fn profs_safetensors_write(path: *const c_char, n_tensors: usize, names: *const *const c_char,
                                    dtypes: *const c_int, ndims: *const usize,
                                    shapes: *const *const i64, data: *const *const c_void,
