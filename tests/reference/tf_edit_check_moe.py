@@ -83,7 +83,7 @@ def check(src, out, prompt, max_new, text_file):
     a, b = base.raw_tensors(src), base.raw_tensors(out)
     if set(a) != set(b):
         bad.append(f"tensor names differ: {sorted(set(a) ^ set(b))}")
-    with base.safe_open(os.path.join(out, "profs_edit.safetensors"), framework="pt") as f:
+    with base.safe_open(os.path.join(out, "profs", "edit.safetensors"), framework="pt") as f:
         meta = f.metadata()
         layers = [int(x) for x in meta["layers"].split(",") if x != ""]
         basis = {l: f.get_tensor(f"layers.{l}.basis").to(torch.float64).numpy() for l in layers}
