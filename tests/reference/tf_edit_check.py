@@ -71,9 +71,11 @@ POST_NORM_TOL = 1e-5
 
 
 def post_norm_basis(V, g):
-    """Orthonormal rows spanning diag(g) V (float64 QR)."""
+    """Orthonormal rows spanning diag(g) V (float64 QR), rounded to float32 as profs hands its
+    basis to the projector (lib/edit/apply.c: Gram-Schmidt in double, then float): the rows agree
+    with profs' up to sign, which Q^T Q does not see, and the float32 values are then the same."""
     q, _ = np.linalg.qr((V * g[None, :]).T)
-    return q.T
+    return q.T.astype(np.float32).astype(np.float64)
 
 
 def raw_tensors(d):
