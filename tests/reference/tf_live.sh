@@ -16,6 +16,9 @@
 #    missing/unexpected/mismatched keys, edited matrices are the float64 projection
 #    (BF16/F16: its nearest value), every other tensor is bit-identical, and
 #    transformers' greedy text equals `profs generate`.
+# 5. `profs edit` on the committed PyTorch (.bin) checkpoints: tests/reference/tf_check_output.py loads each
+#    output in transformers (no missing/unexpected keys, tied weights tied, the *.safetensors glob rule,
+#    the model card, no absolute paths).
 # Prints the wall time of each stage. Exit status 0 when everything matches.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,6 +84,16 @@ for d in "$work"/out/*/; do
 done
 in_env "/$rel/repo/tests/reference/tf_edit_check.py" "$prompt" "$max_new" "${checks[@]}" ||
   { echo "tf_live: some profs edit outputs disagree with transformers (above)" >&2; exit 1; }
+
+stage "PyTorch checkpoints (tests/data/bin): profs edit writes safetensors that transformers loads"
+bins=()
+for d in "$repo"/tests/data/bin/gpt2_f32 "$repo"/tests/data/bin/gpt2_bf16 "$repo"/tests/data/bin/opt_f16; do
+  name=bin_$(basename "$d")
+  "$bin" edit --model "$d" --pairs "$work/pairs.jsonl" --max-length 64 --rank 3 --out "$work/edits/$name" --quiet >/dev/null
+  bins+=("/$rel/edits/$name")
+done
+in_env "/$rel/repo/tests/reference/tf_check_output.py" "${bins[@]}" ||
+  { echo "tf_live: an edit of a PyTorch checkpoint does not load cleanly in transformers (above)" >&2; exit 1; }
 
 stage "done: everything agrees with transformers"
 echo "tf_live: wall time $(( $(date +%s) - t0 )) s"
