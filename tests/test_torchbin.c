@@ -524,6 +524,9 @@ static const struct pkl_case { const char *name; const char *bytes; size_t len; 
       "storage class is not one of"),
     C("storage key with a slash", "\x80\x02(X\x07\0\0\0storagectorch\nFloatStorage\nX\x04\0\0\0../xX\x03\0\0\0cpuK\x06tQ.",
       "storage key or location is not a plain string"),
+    /* found by fuzz_pickle: a key starting with a NUL byte named no zip entry at all */
+    C("storage key with a NUL byte", "\x80\x02(X\x07\0\0\0storagectorch\nFloatStorage\nX\x02\0\0\0\0" "0X\x03\0\0\0cpuK\x06tQ.",
+      "storage key or location is not a plain string"),
     C("negative stride", "\x80\x02" OD "(X\x01\0\0\0w" RB "(" PID "K\x00(K\x02K\x03t(J\xfd\xff\xff\xffK\x01t\x89" OD "tRu.",
       "a stride is not a non-negative int"),
     C("size and stride of different lengths", "\x80\x02" OD "(X\x01\0\0\0w" RB "(" PID "K\x00(K\x02K\x03t(K\x03t\x89" OD "tRu.",

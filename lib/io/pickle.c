@@ -304,7 +304,8 @@ static int op_persid(up *u)
     val *cls = pid->items[1], *key = pid->items[2], *n = pid->items[4];
     if (cls->kind != V_GLOBAL || cls->g->id != G_STORAGE)
         return fail(u, "BINPERSID: storage class is not one of torch.{Float,Half,BFloat16,Double,Long}Storage", NULL, NULL);
-    if (key->kind != V_STR || !key->slen || strchr(key->s, '/') || pid->items[3]->kind != V_STR)
+    if (key->kind != V_STR || !key->slen || memchr(key->s, '\0', key->slen) || strchr(key->s, '/') ||
+        pid->items[3]->kind != V_STR)
         return fail(u, "BINPERSID: storage key or location is not a plain string", NULL, NULL);
     if (n->kind != V_INT || n->i < 0) return fail(u, "BINPERSID: storage size is not a non-negative int", NULL, NULL);
     val *s = new_val(u, V_STORAGE);
