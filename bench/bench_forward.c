@@ -6,6 +6,13 @@
  * from a 32-block Qwen3-8B-shaped BF16 model (vocabulary 151936, untied head).
  *
  *   bench_forward [--quick] [--only NAME] [--big | --big-only] [--big-qwen3] [--pairs N] [--tmp DIR]
+ *   bench_forward --model DIR [--tokens N] [--reps R]
+ *
+ * Every row runs in each compute mode this processor has (profs_lm_set_compute: f32,
+ * then bf16 and int8 where AMX provides them), with the speed-up over f32 measured in
+ * the same run. --model runs an existing checkpoint as llama-bench's prompt test does
+ * (one sequence of --tokens tokens, default 512, the best of --reps runs, default 3)
+ * in every mode: the figures docs/runtime.md sets next to llama-bench -p 512.
  *
  * Models with random weights are generated into a temporary directory (under
  * --tmp, default $TMPDIR or /tmp) and deleted afterwards. Throughput is
@@ -14,6 +21,7 @@
  * with M = all tokens of the batch, right before and right after the run (the
  * better of the two is the reference). OPENBLAS_NUM_THREADS sets the threads. */
 #include <cblas.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +111,7 @@ static double sgemm_gflops(const hfgen_spec *s, size_t tokens)
 static void run_forward(const char *tmp, const char *label, hfgen_spec s, int quick)
 {
     static const int dts[] = {PROFS_DTYPE_F32, PROFS_DTYPE_BF16};
-    static const size_t batches[][2] = {{64, 64}, {16, 512}};
+    static const size_t batches[][2] = {{64, 64}, {16, 512}, {1, 512}};
     for (int di = 0; di < 2; di++) {
         s.dtype = dts[di];
         char dir[4096];
@@ -116,7 +124,7 @@ static void run_forward(const char *tmp, const char *label, hfgen_spec s, int qu
         int rc = profs_lm_open(&lm, dir);
         if (rc) { fprintf(stderr, "open: %s\n", profs_last_error()); exit(1); }
         if (profs_lm_set_resident_bytes(lm, 0)) exit(1); /* stream: convert each block every pass */
-        for (int bi = 0; bi < (quick ? 1 : 2); bi++) {
+        for (int bi = 0; bi < (quick ? 1 : 3); bi++) {
             size_t n = batches[bi][0], len = batches[bi][1], T = n * len;
             if (profs_lm_set_batch_tokens(lm, T)) exit(1);
             int32_t **ids = malloc(n * sizeof *ids);
@@ -128,16 +136,28 @@ static void run_forward(const char *tmp, const char *label, hfgen_spec s, int qu
                 lens[i] = len;
             }
             float *out = malloc(n * s.layers * s.dim * sizeof(float));
-            double before = sgemm_gflops(&s, T); /* the machine may be shared: measure around the run */
-            double t0 = now();
-            rc = profs_lm_pool_ids(lm, out, (const int32_t *const *)ids, lens, n, 0, NULL, NULL);
-            double dt = now() - t0;
-            if (rc) { fprintf(stderr, "forward: %s\n", profs_last_error()); exit(1); }
-            double flops = 2.0 * block_params(&s) * (double)s.layers * (double)T;
-            double g = flops / dt / 1e9, after = sgemm_gflops(&s, T), ref = before > after ? before : after;
-            printf("%-12s %-4s %3zu x %3zu: %8.1f tokens/s  %6.1f GFLOP/s  sgemm %6.1f GFLOP/s  ratio %5.1f%%\n",
-                   label, profs_dtype_name(s.dtype), n, len, (double)T / dt, g, ref, 100.0 * g / ref);
-            fflush(stdout);
+            double f32_dt = 0;
+            for (int mode = PROFS_COMPUTE_F32; mode <= PROFS_COMPUTE_INT8; mode++) {
+                if (profs_lm_set_compute(lm, mode)) continue; /* not on this processor */
+                double before = mode ? 0 : sgemm_gflops(&s, T); /* the machine may be shared: measure around the run */
+                double t0 = now();
+                rc = profs_lm_pool_ids(lm, out, (const int32_t *const *)ids, lens, n, 0, NULL, NULL);
+                double dt = now() - t0;
+                if (rc) { fprintf(stderr, "forward: %s\n", profs_last_error()); exit(1); }
+                double flops = 2.0 * block_params(&s) * (double)s.layers * (double)T, g = flops / dt / 1e9;
+                if (mode == PROFS_COMPUTE_F32) {
+                    f32_dt = dt;
+                    double after = sgemm_gflops(&s, T), ref = before > after ? before : after;
+                    printf("%-12s %-4s %3zu x %3zu f32:  %8.1f tokens/s  %6.1f GFLOP/s  sgemm %6.1f GFLOP/s  ratio %5.1f%%\n",
+                           label, profs_dtype_name(s.dtype), n, len, (double)T / dt, g, ref, 100.0 * g / ref);
+                } else {
+                    printf("%-12s %-4s %3zu x %3zu %-4s: %8.1f tokens/s  %6.1f GFLOP/s  %.2fx f32 (%s)\n", label,
+                           profs_dtype_name(s.dtype), n, len, profs_compute_name(mode), (double)T / dt, g, f32_dt / dt,
+                           profs_lm_compute_kernel(lm));
+                }
+                fflush(stdout);
+            }
+            if (profs_lm_set_compute(lm, PROFS_COMPUTE_F32)) exit(1);
             for (size_t i = 0; i < n; i++) free(ids[i]);
             free(ids);
             free(lens);
@@ -147,6 +167,64 @@ static void run_forward(const char *tmp, const char *label, hfgen_spec s, int qu
         rmtree(dir);
         (void)tg;
     }
+}
+
+/* llama-bench's prompt test on a given checkpoint: one sequence of `tokens` ids, best of `reps`, every mode. */
+static void run_model(const char *dir, size_t tokens, int reps)
+{
+    profs_lm *lm = NULL;
+    if (profs_lm_open(&lm, dir)) { fprintf(stderr, "open: %s\n", profs_last_error()); exit(1); }
+    if (profs_lm_set_resident_bytes(lm, 0) || profs_lm_set_batch_tokens(lm, tokens)) exit(1);
+    size_t V = profs_lm_vocab_size(lm), L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm);
+    int32_t *ids = malloc(tokens * sizeof *ids);
+    uint64_t st = 42;
+    for (size_t t = 0; t < tokens; t++) ids[t] = (int32_t)(hfgen_mix(&st) % V);
+    const int32_t *pp[1] = {ids};
+    size_t lens[1] = {tokens};
+    float *out = malloc(L * D * sizeof(float)), *ref = malloc(L * D * sizeof(float));
+    double f32_best = 0;
+    printf("%s: %s, %zu blocks, one sequence of %zu tokens, best of %d runs (a first untimed run maps the weights)\n",
+           dir, profs_lm_architecture(lm), L, tokens, reps);
+    for (int mode = PROFS_COMPUTE_F32; mode <= PROFS_COMPUTE_INT8; mode++) {
+        if (profs_lm_set_compute(lm, mode)) {
+            printf("  %-4s not on this processor (%s)\n", profs_compute_name(mode), profs_last_error());
+            continue;
+        }
+        double best = 1e30;
+        for (int r = 0; r <= reps; r++) {
+            double t0 = now();
+            if (profs_lm_pool_ids(lm, out, pp, lens, 1, 0, NULL, NULL)) {
+                fprintf(stderr, "forward: %s\n", profs_last_error());
+                exit(1);
+            }
+            double dt = now() - t0;
+            if (r && dt < best) best = dt;
+        }
+        if (mode == PROFS_COMPUTE_F32) {
+            f32_best = best;
+            memcpy(ref, out, L * D * sizeof(float));
+            printf("  f32  %8.1f tokens/s (%s)\n", (double)tokens / best, profs_lm_compute_kernel(lm));
+        } else {
+            double worst = 0;
+            for (size_t l = 0; l < L; l++) {
+                double num = 0, den = 0;
+                for (size_t d = 0; d < D; d++) {
+                    double e = (double)out[l * D + d] - ref[l * D + d];
+                    num += e * e;
+                    den += (double)ref[l * D + d] * ref[l * D + d];
+                }
+                double rel = sqrt(num / (den > 0 ? den : 1));
+                if (rel > worst) worst = rel;
+            }
+            printf("  %-4s %8.1f tokens/s (%s), %.2fx f32; pooled block outputs within %.1e of f32 (relative, worst layer)\n",
+                   profs_compute_name(mode), (double)tokens / best, profs_lm_compute_kernel(lm), f32_best / best, worst);
+        }
+        fflush(stdout);
+    }
+    free(ids);
+    free(out);
+    free(ref);
+    profs_lm_free(lm);
 }
 
 static long peak_rss_mb(void)
@@ -199,9 +277,9 @@ static void run_big(const char *tmp, hfgen_spec s, const char *label, size_t pai
 
 int main(int argc, char **argv)
 {
-    int quick = 0, big = 0, big_qwen3 = 0, fwd = 1;
-    size_t pairs = 8;
-    const char *tmp = getenv("TMPDIR"), *only = NULL;
+    int quick = 0, big = 0, big_qwen3 = 0, fwd = 1, reps = 3;
+    size_t pairs = 8, tokens = 512;
+    const char *tmp = getenv("TMPDIR"), *only = NULL, *model = NULL;
     if (!tmp || !*tmp) tmp = "/tmp";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
@@ -211,11 +289,19 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--pairs") && i + 1 < argc) pairs = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--tmp") && i + 1 < argc) tmp = argv[++i];
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) tokens = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_forward [--quick] [--only NAME] [--big | --big-only] [--big-qwen3] "
-                            "[--pairs N] [--tmp DIR]\n");
+                            "[--pairs N] [--tmp DIR]\n       bench_forward --model DIR [--tokens N] [--reps R]\n");
             return 2;
         }
+    }
+    if (model) {
+        if (!tokens || reps < 1) { fprintf(stderr, "bench_forward: --tokens and --reps must be at least 1\n"); return 2; }
+        run_model(model, tokens, reps);
+        return 0;
     }
     if (fwd) {
         static const struct { const char *label; hfgen_spec s; } rows[] = {

@@ -29,7 +29,8 @@
  * Thread safety: a profs_lm may be used by one thread at a time (options and
  * forward calls are not synchronised). Different handles are independent.
  * OpenBLAS decides the number of threads of the matrix products
- * (OPENBLAS_NUM_THREADS).
+ * (OPENBLAS_NUM_THREADS); the reduced-precision kernels of
+ * profs_lm_set_compute() use as many threads as OpenBLAS would.
  */
 #ifndef PROFS_LM_H
 #define PROFS_LM_H
@@ -175,6 +176,43 @@ PROFS_API PROFS_NODISCARD int profs_lm_pool_pairs(profs_lm *lm, float *out, uint
  * profs_lm_collect() (1, the default) or run every sentence whole (0).
  */
 PROFS_API int profs_lm_set_prefix_sharing(profs_lm *lm, int on);
+
+/** Compute modes of the blocks' matrix products (profs_lm_set_compute()). */
+enum profs_compute {
+    /** f32 on OpenBLAS sgemm: the default, on every processor. */
+    PROFS_COMPUTE_F32 = 0,
+    /** Weights and activations rounded to BF16 (nearest even), products summed in f32, on
+     *  Intel AMX-BF16 tiles (instruction sets amx_tile and amx_bf16). */
+    PROFS_COMPUTE_BF16 = 1,
+    /** Weights and activations quantised to int8 with one scale per weight row and per token
+     *  (symmetric, max-abs / 127), products summed exactly in int32, on Intel AMX-INT8 tiles
+     *  (amx_tile and amx_int8). */
+    PROFS_COMPUTE_INT8 = 2
+};
+
+/**
+ * Choose how the blocks' matrix products are computed (default
+ * PROFS_COMPUTE_F32). The reduced-precision modes change the results by their
+ * rounding (docs/runtime.md measures what they do to an edit's subspaces);
+ * attention scores, norms, activations, the MoE router, the embedding and the
+ * head stay f32 in every mode. A BF16 checkpoint's matrices are multiplied
+ * straight from the mapping in BF16 mode; other weights are converted as each
+ * block is loaded. Changing the mode drops resident converted weights.
+ * The instruction sets are read from the processor at run time, less those
+ * named in the environment variable PROFS_DISABLE_ISA (comma-separated
+ * lscpu-style names such as `amx_bf16`, for tests and diagnosis).
+ * @param mode  a #profs_compute
+ * @return PROFS_OK; PROFS_EUNSUPPORTED when this processor (or operating
+ *         system) cannot run the mode, the message naming the instruction set
+ *         it lacks; PROFS_EINVAL for another value.
+ */
+PROFS_API int profs_lm_set_compute(profs_lm *lm, int mode);
+/** The current #profs_compute mode. */
+PROFS_API int profs_lm_compute(const profs_lm *lm);
+/** "f32", "bf16" or "int8" (NULL for another value): the names the tool's --compute takes. */
+PROFS_API const char *profs_compute_name(int mode);
+/** What runs the current mode's products: "OpenBLAS sgemm", "AMX-BF16 tiles", "AMX-INT8 tiles". */
+PROFS_API const char *profs_lm_compute_kernel(const profs_lm *lm);
 
 /**
  * Tokenise a text as collection does: with the tokenizer's special tokens

@@ -10,6 +10,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "lm/lm_internal.h"
+#include "lm/qgemm.h"
 
 #define MLP_ROWS 512   /* rows of the MLP scratch: (MLP_ROWS, F) floats, twice when gated */
 
@@ -90,6 +91,23 @@ void pf_linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const
         for (size_t r = 0; r < n; r++) add_into(y + r * ldy, b, out);
 }
 #define linear pf_linear
+
+int pf_lin(const profs_lm *lm, float *y, size_t ldy, const float *x, size_t ldx, size_t n, const pf_wt *w,
+           int conv1d, size_t in, size_t out, const float *b, float beta)
+{
+    if (!w->q) {
+        pf_linear(y, ldy, x, ldx, n, w->p, conv1d, in, out, b, beta);
+        return 0;
+    }
+    int th = openblas_get_num_threads();
+    int rc = lm->compute == PROFS_COMPUTE_INT8
+                 ? pf_qgemm_int8(y, ldy, x, ldx, n, w->q, w->qscale, w->ldq, in, w->in_p, out, beta, th)
+                 : pf_qgemm_bf16(y, ldy, x, ldx, n, w->q, w->qlo, w->ldq, in, w->in_p, out, beta, th);
+    if (rc) return rc;
+    if (b && n)
+        for (size_t r = 0; r < n; r++) add_into(y + r * ldy, b, out);
+    return 0;
+}
 
 
 /* e^x for x in [-87, 88] (clamped outside) with a relative error below 2e-7:
@@ -317,6 +335,7 @@ static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
     size_t D = c->dim, Q = c->q_dim, KV = c->kv_dim, F = c->ffn_dim, ld = Q + 2 * KV;
     const int *tr = lm->ltrans;
     size_t W = c->slides[layer] ? c->sliding_window : 0;
+    int rc;
 
     /* attention input */
     const float *ain = x;
@@ -324,12 +343,12 @@ static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
         norm_rows(c, sc->h, x, T, w[PF_LN1_W].p, w[PF_LN1_B].p);
         ain = sc->h;
     }
-    if (w[PF_QKV_W].p) {
-        linear(sc->qkv, ld, ain, D, T, w[PF_QKV_W].p, tr[PF_QKV_W], D, ld, w[PF_QKV_B].p, 0.0f);
+    if (w[PF_QKV_W].p || w[PF_QKV_W].q) {
+        if ((rc = pf_lin(lm, sc->qkv, ld, ain, D, T, &w[PF_QKV_W], tr[PF_QKV_W], D, ld, w[PF_QKV_B].p, 0.0f))) return rc;
     } else {
-        linear(sc->qkv, ld, ain, D, T, w[PF_Q_W].p, 0, D, Q, w[PF_Q_B].p, 0.0f);
-        linear(sc->qkv + Q, ld, ain, D, T, w[PF_K_W].p, 0, D, KV, w[PF_K_B].p, 0.0f);
-        linear(sc->qkv + Q + KV, ld, ain, D, T, w[PF_V_W].p, 0, D, KV, w[PF_V_B].p, 0.0f);
+        if ((rc = pf_lin(lm, sc->qkv, ld, ain, D, T, &w[PF_Q_W], 0, D, Q, w[PF_Q_B].p, 0.0f))) return rc;
+        if ((rc = pf_lin(lm, sc->qkv + Q, ld, ain, D, T, &w[PF_K_W], 0, D, KV, w[PF_K_B].p, 0.0f))) return rc;
+        if ((rc = pf_lin(lm, sc->qkv + Q + KV, ld, ain, D, T, &w[PF_V_W], 0, D, KV, w[PF_V_B].p, 0.0f))) return rc;
     }
     float scale = c->attn_scale;
     if (c->scale_by_layer) scale /= (float)(layer + 1);
@@ -384,11 +403,11 @@ static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
     /* output projection into the residual stream */
     if (w[PF_ATTN_OUT_NORM_W].p) {
         /* gemma: the attention output is normalised before it is added */
-        linear(sc->h, D, sc->att, Q, T, w[PF_O_W].p, tr[PF_O_W], Q, D, w[PF_O_B].p, 0.0f);
+        if ((rc = pf_lin(lm, sc->h, D, sc->att, Q, T, &w[PF_O_W], tr[PF_O_W], Q, D, w[PF_O_B].p, 0.0f))) return rc;
         norm_rows(c, sc->h, sc->h, T, w[PF_ATTN_OUT_NORM_W].p, NULL);
         add_into(x, sc->h, T * D);
     } else {
-        linear(x, D, sc->att, Q, T, w[PF_O_W].p, tr[PF_O_W], Q, D, w[PF_O_B].p, 1.0f);
+        if ((rc = pf_lin(lm, x, D, sc->att, Q, T, &w[PF_O_W], tr[PF_O_W], Q, D, w[PF_O_B].p, 1.0f))) return rc;
         if (!c->ln_before) norm_rows(c, x, x, T, w[PF_LN1_W].p, w[PF_LN1_B].p);
     }
 
@@ -403,9 +422,9 @@ static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
     if (c->moe_layer && c->moe_layer[layer]) return pf_moe_block(lm, lw, layer, x, min, T);
     for (size_t r0 = 0; r0 < T; r0 += MLP_ROWS) {
         size_t n = T - r0 < MLP_ROWS ? T - r0 : MLP_ROWS;
-        linear(sc->up, F, min + r0 * D, D, n, w[PF_UP_W].p, tr[PF_UP_W], D, F, w[PF_UP_B].p, 0.0f);
-        if (w[PF_GATE_W].p) {
-            linear(sc->gate, F, min + r0 * D, D, n, w[PF_GATE_W].p, tr[PF_GATE_W], D, F, w[PF_GATE_B].p, 0.0f);
+        if ((rc = pf_lin(lm, sc->up, F, min + r0 * D, D, n, &w[PF_UP_W], tr[PF_UP_W], D, F, w[PF_UP_B].p, 0.0f))) return rc;
+        if (w[PF_GATE_W].p || w[PF_GATE_W].q) {
+            if ((rc = pf_lin(lm, sc->gate, F, min + r0 * D, D, n, &w[PF_GATE_W], tr[PF_GATE_W], D, F, w[PF_GATE_B].p, 0.0f))) return rc;
             activate(c->act, sc->gate, n * F);
             mul_into(sc->up, sc->gate, n * F);
         } else {
@@ -413,11 +432,11 @@ static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
         }
         if (w[PF_MLP_OUT_NORM_W].p) {
             /* gemma: what the MLP adds is post_feedforward_layernorm(down(...)) */
-            linear(sc->out, D, sc->up, F, n, w[PF_DOWN_W].p, tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 0.0f);
+            if ((rc = pf_lin(lm, sc->out, D, sc->up, F, n, &w[PF_DOWN_W], tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 0.0f))) return rc;
             norm_rows(c, sc->out, sc->out, n, w[PF_MLP_OUT_NORM_W].p, NULL);
             add_into(x + r0 * D, sc->out, n * D);
         } else {
-            linear(x + r0 * D, D, sc->up, F, n, w[PF_DOWN_W].p, tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 1.0f);
+            if ((rc = pf_lin(lm, x + r0 * D, D, sc->up, F, n, &w[PF_DOWN_W], tr[PF_DOWN_W], F, D, w[PF_DOWN_B].p, 1.0f))) return rc;
         }
         if (!c->ln_before) norm_rows(c, x + r0 * D, x + r0 * D, n, w[PF_LN2_W].p, w[PF_LN2_B].p);
     }

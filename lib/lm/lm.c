@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "lm/lm_internal.h"
 
@@ -163,4 +164,54 @@ int pf_lm_check_ids(const profs_lm *lm, const int32_t *ids, size_t n, const char
             return pf_error(PROFS_EINVAL, "%s: token id %ld at index %zu is outside the vocabulary [0, %zu)",
                             what, (long)ids[i], i, lm->cfg.vocab);
     return 0;
+}
+
+/* The instruction sets a mode needs, in the order they are named when missing. */
+static const unsigned bf16_isa[] = {PF_ISA_AMX_TILE, PF_ISA_AMX_BF16, 0};
+static const unsigned int8_isa[] = {PF_ISA_AMX_TILE, PF_ISA_AMX_INT8, 0};
+
+int profs_lm_set_compute(profs_lm *lm, int mode)
+{
+    if (!lm) return pf_error(PROFS_EINVAL, "NULL runtime");
+    const unsigned *need = NULL;
+    if (mode == PROFS_COMPUTE_BF16) need = bf16_isa;
+    else if (mode == PROFS_COMPUTE_INT8) need = int8_isa;
+    else if (mode != PROFS_COMPUTE_F32)
+        return pf_error(PROFS_EINVAL, "compute mode %d is not one of f32 (0), bf16 (1), int8 (2)", mode);
+    if (need) {
+        unsigned isa = pf_cpu_isa();
+        for (const unsigned *b = need; *b; b++)
+            if (!(isa & *b))
+                return pf_error(PROFS_EUNSUPPORTED,
+                                "%s compute needs the instruction set %s (Intel AMX), which this processor "
+                                "or operating system does not provide%s",
+                                profs_compute_name(mode), pf_isa_name(*b),
+                                getenv("PROFS_DISABLE_ISA") ? " (or PROFS_DISABLE_ISA turns off)" : "");
+    }
+    if (mode != lm->compute) {
+        lm_release(lm);
+        lm->compute = mode;
+    }
+    return 0;
+}
+
+int profs_lm_compute(const profs_lm *lm) { return lm ? lm->compute : PROFS_COMPUTE_F32; }
+
+const char *profs_compute_name(int mode)
+{
+    switch (mode) {
+    case PROFS_COMPUTE_F32: return "f32";
+    case PROFS_COMPUTE_BF16: return "bf16";
+    case PROFS_COMPUTE_INT8: return "int8";
+    default: return NULL;
+    }
+}
+
+const char *profs_lm_compute_kernel(const profs_lm *lm)
+{
+    switch (profs_lm_compute(lm)) {
+    case PROFS_COMPUTE_BF16: return "AMX-BF16 tiles";
+    case PROFS_COMPUTE_INT8: return "AMX-INT8 tiles";
+    default: return "OpenBLAS sgemm";
+    }
 }

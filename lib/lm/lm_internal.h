@@ -69,10 +69,20 @@ typedef struct pf_lm_config {
     unsigned char *moe_layer;      /* (n_layers) 1 where the block is sparse (= moe.sparse), or NULL */
 } pf_lm_config;
 
-/* One weight tensor as f32: borrowed from the mapping (F32, aligned) or converted. */
+/* One weight tensor as f32: borrowed from the mapping (F32, aligned) or converted. Under a
+ * reduced-precision compute mode a matrix of the blocks' products is held instead as q: rows
+ * [out][ldq] of BF16 (bf16 mode) or int8 with per-row scales qscale (int8 mode), W[o][k] in
+ * nn.Linear orientation whatever the checkpoint's; the first in_p elements of each row are read
+ * (a multiple of 32, int8: 64), zero past the tensor's columns; rows are readable up to out
+ * rounded up to 32. Then p is NULL. */
 typedef struct pf_wt {
     const float *p;
     float *owned;
+    const void *q;
+    const void *qlo;               /* bf16 mode, weights not BF16 on disk: W - bf16(W) as BF16 (same rows) */
+    const float *qscale;
+    size_t ldq, in_p, cols;        /* cols: the matrix's inputs (in) */
+    void *qowned;
 } pf_wt;
 
 typedef struct pf_layer_w {
@@ -109,6 +119,7 @@ struct profs_lm {
     pf_layer_w *cache;             /* (n_layers) or NULL */
     pf_arena *arena;               /* streaming conversion buffer (mutable through const lm) */
     int no_prefix_sharing;         /* 1: pairs run whole (profs_lm_set_prefix_sharing) */
+    int compute;                   /* PROFS_COMPUTE_* (profs_lm_set_compute) */
     pf_wt head;                    /* converted head when resident */
     /* expert tensors (moe.c): per-expert layout (n_layers * n_experts * 3: gate, up, down) or fused
      * (n_layers * 3: gate_up_proj [E, 2I, D] twice (gate rows, up rows), down_proj [E, D, I]); NULL in dense layers */
@@ -214,6 +225,10 @@ int pf_moe_block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
 void pf_linear(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const float *W, int conv1d,
                size_t in, size_t out, const float *b, float beta);
 void pf_silu_mul(float *gate, const float *up, size_t n);  /* gate = silu(gate) * up */
+/* pf_linear through the runtime's compute mode: w->q (reduced precision) when set, else w->p.
+ * Returns 0 or PROFS_ENOMEM. */
+int pf_lin(const profs_lm *lm, float *y, size_t ldy, const float *x, size_t ldx, size_t n, const pf_wt *w,
+           int conv1d, size_t in, size_t out, const float *b, float beta);
 
 /* Weights (weights.c). */
 int pf_wt_load(const profs_lm *lm, pf_wt *w, const char *name);
@@ -224,5 +239,10 @@ void pf_layer_drop(const profs_lm *lm, pf_layer_w *lw, size_t layer);
 /* The f32 view of numel elements at element offset off of tensor `name` (a slice of a fused tensor):
  * in place for aligned F32, else converted into arena. Release the pages with profs_model_release. */
 int pf_wt_slice(const profs_lm *lm, const float **out, const char *name, size_t off, size_t numel, pf_arena *arena);
+/* Rows [0, out) of the [out, in] matrix at element offset off of tensor `name` (an expert of a fused
+ * tensor, or the whole tensor) as the compute mode needs it: f32 as pf_wt_slice, or w->q. */
+int pf_wt_matrix(const profs_lm *lm, pf_wt *w, const char *name, size_t off, size_t out, size_t in, pf_arena *arena);
+/* 1 when slot s is a matrix of the blocks' products (held in reduced precision under such a mode). */
+int pf_slot_is_product(int s);
 
 #endif

@@ -155,8 +155,9 @@ void pf_moe_free(profs_lm *lm)
     lm->earena = NULL;
 }
 
-/* Matrix m (M_GATE, M_UP, M_DOWN) of expert e in block l as f32; *name is what to release after use. */
-static int expert_matrix(const profs_lm *lm, size_t l, size_t e, int m, const float **w, const char **name)
+/* Matrix m (M_GATE, M_UP, M_DOWN) of expert e in block l as the compute mode holds it; *name is what to
+ * release after use. */
+static int expert_matrix(const profs_lm *lm, size_t l, size_t e, int m, pf_wt *w, const char **name)
 {
     const pf_lm_config *c = &lm->cfg;
     size_t I = c->moe_ffn, D = c->dim;
@@ -164,10 +165,10 @@ static int expert_matrix(const profs_lm *lm, size_t l, size_t e, int m, const fl
         const char *const *row = (const char *const *)lm->ename + l * 3;
         *name = row[m];
         size_t off = m == M_DOWN ? e * D * I : e * 2 * I * D + (m == M_UP ? I * D : 0);
-        return pf_wt_slice(lm, w, *name, off, I * D, lm->earena);
+        return pf_wt_matrix(lm, w, *name, off, m == M_DOWN ? D : I, m == M_DOWN ? I : D, lm->earena);
     }
     *name = lm->ename[(l * c->n_experts + e) * 3 + (size_t)m];
-    return pf_wt_slice(lm, w, *name, 0, I * D, lm->earena);
+    return pf_wt_matrix(lm, w, *name, 0, m == M_DOWN ? D : I, m == M_DOWN ? I : D, lm->earena);
 }
 
 int pf_moe_block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *x, const float *h, size_t T)
@@ -233,29 +234,32 @@ int pf_moe_block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
         if (!n) continue; /* experts no token chose are never read */
         const size_t *ord = order + count[e];
         for (size_t i = 0; i < n; i++) memcpy(xin + i * D, h + (ord[i] / K) * D, D * sizeof(float));
-        const float *w;
+        pf_wt w;
         const char *name;
         if ((rc = expert_matrix(lm, layer, e, M_GATE, &w, &name))) goto done;
-        pf_linear(g, I, xin, D, n, w, 0, D, I, NULL, 0.0f);
+        rc = pf_lin(lm, g, I, xin, D, n, &w, 0, D, I, NULL, 0.0f);
         (void)profs_model_release(lm->model, name);
-        if ((rc = expert_matrix(lm, layer, e, M_UP, &w, &name))) goto done;
-        pf_linear(u, I, xin, D, n, w, 0, D, I, NULL, 0.0f);
+        if (rc || (rc = expert_matrix(lm, layer, e, M_UP, &w, &name))) goto done;
+        rc = pf_lin(lm, u, I, xin, D, n, &w, 0, D, I, NULL, 0.0f);
         (void)profs_model_release(lm->model, name);
+        if (rc) goto done;
         pf_silu_mul(g, u, n * I);
         if ((rc = expert_matrix(lm, layer, e, M_DOWN, &w, &name))) goto done;
-        pf_linear(y, D, g, I, n, w, 0, I, D, NULL, 0.0f);
+        rc = pf_lin(lm, y, D, g, I, n, &w, 0, I, D, NULL, 0.0f);
         (void)profs_model_release(lm->model, name);
+        if (rc) goto done;
         for (size_t i = 0; i < n; i++) {
             float s = wt[ord[i]], *xr = x + (ord[i] / K) * D;
             const float *yr = y + i * D;
             for (size_t d = 0; d < D; d++) xr[d] += s * yr[d];
         }
     }
-    if (S && lw->w[PF_SH_DOWN_W].p) { /* shared expert, scaled by sigmoid(shared_expert_gate . h) */
-        pf_linear(g, S, h, D, T, lw->w[PF_SH_GATE_W].p, 0, D, S, NULL, 0.0f);
-        pf_linear(u, S, h, D, T, lw->w[PF_SH_UP_W].p, 0, D, S, NULL, 0.0f);
+    if (S && (lw->w[PF_SH_DOWN_W].p || lw->w[PF_SH_DOWN_W].q)) { /* shared expert, scaled by sigmoid(shared_expert_gate . h) */
+        if ((rc = pf_lin(lm, g, S, h, D, T, &lw->w[PF_SH_GATE_W], 0, D, S, NULL, 0.0f)) ||
+            (rc = pf_lin(lm, u, S, h, D, T, &lw->w[PF_SH_UP_W], 0, D, S, NULL, 0.0f)))
+            goto done;
         pf_silu_mul(g, u, T * S);
-        pf_linear(y, D, g, S, T, lw->w[PF_SH_DOWN_W].p, 0, S, D, NULL, 0.0f);
+        if ((rc = pf_lin(lm, y, D, g, S, T, &lw->w[PF_SH_DOWN_W], 0, S, D, NULL, 0.0f))) goto done;
         const float *gw = lw->w[PF_SH_GATE].p;
         for (size_t t = 0; t < T; t++) {
             double z = 0.0;

@@ -28,6 +28,7 @@ static const char help[] =
     "                            tokens they share, e.g. the prompt, is computed once: the\n"
     "                            embeddings are the same to float rounding)\n"
     "  --seed S                  seed of the --max-pairs subset (default 0)\n"
+    TOOL_COMPUTE_HELP
     TOOL_PAIRS_FLAG_HELP
     "  --quiet                   no progress on stderr\n"
     "\n"
@@ -35,7 +36,7 @@ static const char help[] =
 
 int cmd_collect(int argc, char **argv)
 {
-    const char *model = NULL, *pairs = NULL, *out = NULL;
+    const char *model = NULL, *pairs = NULL, *out = NULL, *compute = "f32";
     struct tool_pairs_flags pfl = {0};
     size_t max_pairs = 0, max_length = 128, batch_tokens = 8192;
     int64_t seed = 0;
@@ -49,6 +50,7 @@ int cmd_collect(int argc, char **argv)
         {"batch-tokens", OPT_SIZE, &batch_tokens, 0, NULL},
         {"no-prefix-sharing", OPT_FLAG, &no_share, 0, NULL},
         {"seed", OPT_INT64, &seed, 0, NULL},
+        {"compute", OPT_STRING, &compute, 0, NULL},
         TOOL_PAIRS_FLAG_OPTS(pfl),
         {"quiet", OPT_FLAG, &quiet, 0, NULL},
     };
@@ -56,6 +58,8 @@ int cmd_collect(int argc, char **argv)
     if (rc >= 0) return rc;
     if (max_length == 0) return tool_usage_error(argv[0], "--max-length must be at least 1");
     if (batch_tokens == 0) return tool_usage_error(argv[0], "--batch-tokens must be at least 1");
+    int mode = tool_compute_parse(compute);
+    if (mode < 0) return tool_usage_error(argv[0], "--compute '%s' is not one of f32, bf16, int8", compute);
     struct tool_pairs_opts po;
     if ((rc = tool_pairs_flags_parse(argv[0], &pfl, 0, &po))) return rc;
     char err0[512];
@@ -75,7 +79,9 @@ int cmd_collect(int argc, char **argv)
     struct tool_lm lm = {0};
     profs_collector *c = NULL;
     int status = EXIT_FAIL;
-    if (tool_open_lm(&lm, model, max_length)) goto out;
+    if (tool_open_lm(&lm, model, max_length) || tool_set_compute(lm.lm, mode)) goto out;
+    if (mode != PROFS_COMPUTE_F32)
+        tool_progress_note(&prog, "compute: %s (%s)", compute, profs_lm_compute_kernel(lm.lm));
     lm.batch_tokens = batch_tokens;
     lm.no_prefix_sharing = no_share;
     char id[512];

@@ -55,6 +55,7 @@ static const char help[] =
     "                            tokens they share, e.g. the prompt, is computed once: the\n"
     "                            embeddings are the same to float rounding)\n"
     "  --seed S                  seed of the --max-pairs subset (default 0)\n"
+    TOOL_COMPUTE_HELP
     "  --save-embeddings FILE    also write the collected embeddings (safetensors)\n"
     "  --save-edit FILE          also write the edit file elsewhere (safetensors)\n"
     "  --report FILE.json        write a report (JSON) and FILE.html beside it\n"
@@ -77,7 +78,7 @@ int cmd_edit(int argc, char **argv)
 {
     const char *model = NULL, *pairs = NULL, *out = NULL, *layers = NULL, *rank = NULL, *strategy = NULL;
     const char *centering = NULL, *targets_s = NULL, *save_emb = NULL, *save_edit = NULL, *report = NULL;
-    const char *base_model = NULL, *preset = NULL, *eval_file = NULL;
+    const char *base_model = NULL, *preset = NULL, *eval_file = NULL, *compute = "f32";
     struct tool_pairs_flags pfl = {0};
     size_t rank_max = 0, max_pairs = 0, max_length = 128, top = 8, batch_tokens = 8192;
     int64_t seed = 0;
@@ -98,6 +99,7 @@ int cmd_edit(int argc, char **argv)
         {"batch-tokens", OPT_SIZE, &batch_tokens, 0, NULL},
         {"no-prefix-sharing", OPT_FLAG, &no_share, 0, NULL},
         {"seed", OPT_INT64, &seed, 0, NULL},
+        {"compute", OPT_STRING, &compute, 0, NULL},
         {"save-embeddings", OPT_STRING, &save_emb, 0, NULL},
         {"save-edit", OPT_STRING, &save_edit, 0, NULL},
         {"report", OPT_STRING, &report, 0, NULL},
@@ -111,6 +113,9 @@ int cmd_edit(int argc, char **argv)
     };
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0) return rc;
+    int compute_mode = tool_compute_parse(compute);
+    if (compute_mode < 0) return tool_usage_error(argv[0], "--compute '%s' is not one of f32, bf16, int8", compute);
+    char compute_kernel[64] = "";
     struct tool_preset_use pre = {0};
     if (preset && (rc = tool_preset_apply(&pre, argv[0], preset, &rank, &layers, &centering, &max_pairs,
                                           max_pairs_given)))
@@ -177,7 +182,9 @@ int cmd_edit(int argc, char **argv)
     json_t *prov = NULL, *data = NULL, *layers_json = NULL;
     double t_collect = 0, t_est = 0, t_save = 0;
 
-    if (tool_open_lm(&lm, model, max_length)) goto out;
+    if (tool_open_lm(&lm, model, max_length) || tool_set_compute(lm.lm, compute_mode)) goto out;
+    snprintf(compute_kernel, sizeof compute_kernel, "%s", profs_lm_compute_kernel(lm.lm));
+    if (compute_mode != PROFS_COMPUTE_F32) tool_progress_note(&prog, "compute: %s (%s)", compute, compute_kernel);
     lm.batch_tokens = batch_tokens;
     lm.no_prefix_sharing = no_share;
     if (tool_check_model_copy(model, follow_links)) goto out; /* a refused link stops before the long work */
@@ -233,6 +240,8 @@ int cmd_edit(int argc, char **argv)
     json_object_set_new(settings, "max_pairs", json_integer((json_int_t)max_pairs));
     json_object_set_new(settings, "max_length", json_integer((json_int_t)max_length));
     json_object_set_new(settings, "seed", json_integer((json_int_t)seed));
+    json_object_set_new(settings, "compute", json_string(compute));
+    json_object_set_new(settings, "compute_kernel", json_string(compute_kernel));
     if (pre.preset) json_object_set_new(settings, "preset", tool_preset_json(&pre));
     json_object_set_new(prov, "settings", settings);
     json_object_set(prov, "layers", layers_json);

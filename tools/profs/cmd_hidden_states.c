@@ -17,10 +17,13 @@ static const char help[] =
     "unlike transformers' output_hidden_states) and input_ids I32 [T].\n"
     "\n"
     "options:\n"
-    "  --model DIR     model directory (config.json, safetensors, tokenizer.json for --text)\n"
-    "  --text STRING   text, tokenised with the tokenizer's special tokens (BOS where it adds one)\n"
-    "  --ids LIST      comma-separated token ids, used as given (no BOS added)\n"
-    "  --out FILE      output safetensors file\n"
+    "  --model DIR               model directory (config.json, safetensors, tokenizer.json\n"
+    "                            for --text)\n"
+    "  --text STRING             text, tokenised with the tokenizer's special tokens (BOS\n"
+    "                            where it adds one)\n"
+    "  --ids LIST                comma-separated token ids, used as given (no BOS added)\n"
+    "  --out FILE                output safetensors file\n"
+    TOOL_COMPUTE_HELP
     "\n"
     "exit status: 0 ok, 1 failure, 2 usage error\n";
 
@@ -49,16 +52,19 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n)
 
 int cmd_hidden_states(int argc, char **argv)
 {
-    const char *model = NULL, *text = NULL, *ids_s = NULL, *out = NULL;
+    const char *model = NULL, *text = NULL, *ids_s = NULL, *out = NULL, *compute = "f32";
     const struct tool_opt opts[] = {
         {"model", OPT_STRING, &model, 1, NULL},
         {"text", OPT_STRING, &text, 0, NULL},
         {"ids", OPT_STRING, &ids_s, 0, NULL},
         {"out", OPT_STRING, &out, 1, NULL},
+        {"compute", OPT_STRING, &compute, 0, NULL},
     };
     int rc = tool_parse(argv[0], help, argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc >= 0) return rc;
     if (!text == !ids_s) return tool_usage_error(argv[0], "give exactly one of --text and --ids");
+    int mode = tool_compute_parse(compute);
+    if (mode < 0) return tool_usage_error(argv[0], "--compute '%s' is not one of f32, bf16, int8", compute);
     int32_t *ids = NULL;
     size_t n = 0;
     if (ids_s && parse_ids(ids_s, &ids, &n))
@@ -67,6 +73,7 @@ int cmd_hidden_states(int argc, char **argv)
     float *hs = NULL;
     int status = EXIT_FAIL;
     if ((rc = profs_lm_open(&lm, model))) { tool_fail_lib(rc, model); goto out; }
+    if (tool_set_compute(lm, mode)) goto out;
     if (text) {
         if ((rc = profs_lm_set_max_length(lm, profs_lm_max_positions(lm)))) { tool_fail_lib(rc, "options"); goto out; }
         size_t cap = profs_lm_max_positions(lm);

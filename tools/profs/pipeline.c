@@ -726,3 +726,20 @@ void tool_eval_free(struct tool_eval *e)
     json_decref(e->per_prompt);
     e->per_prompt = NULL;
 }
+
+int tool_compute_parse(const char *name)
+{
+    for (int m = PROFS_COMPUTE_F32; m <= PROFS_COMPUTE_INT8; m++)
+        if (!strcmp(name, profs_compute_name(m))) return m;
+    return -1;
+}
+
+int tool_set_compute(profs_lm *lm, int mode)
+{
+    int rc = profs_lm_set_compute(lm, mode);
+    if (rc) {
+        fprintf(stderr, "profs: --compute %s: %s\n", profs_compute_name(mode), profs_last_error());
+        return -1;
+    }
+    return 0;
+}

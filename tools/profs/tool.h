@@ -19,4 +19,18 @@ int tool_fail_lib(int code, const char *what);
 /* Print "profs <cmd>: " + formatted message + hint to stderr; returns EXIT_USAGE. */
 int tool_usage_error(const char *cmd, const char *fmt, ...);
 
+/* --compute f32|bf16|int8 (the commands that run the model's blocks: hidden-states, collect, edit). */
+#define TOOL_COMPUTE_HELP                                                                        \
+    "  --compute MODE            how the blocks' matrix products run: f32 (default, OpenBLAS\n"   \
+    "                            sgemm), bf16 (Intel AMX-BF16 tiles: weights and activations\n"  \
+    "                            as BF16 hi + lo parts, about 2e-6 relative to f32) or int8\n"  \
+    "                            (AMX-INT8 tiles, per-row and per-token scales, about 1e-2);\n" \
+    "                            refused, naming the instruction set, where the processor\n"    \
+    "                            lacks it (docs/runtime.md)\n"
+struct profs_lm;
+/* The mode --compute names ("f32", "bf16", "int8"), or -1 (then print a usage error). */
+int tool_compute_parse(const char *name);
+/* Set the mode on the runtime; prints "profs: --compute MODE: why" and returns -1 when refused. */
+int tool_set_compute(struct profs_lm *lm, int mode);
+
 #endif

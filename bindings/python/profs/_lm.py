@@ -12,6 +12,9 @@ from ._model import Model
 from ._core import Collector
 from ._tokenizer import Tokenizer
 
+# enum profs_compute (lm.h)
+_COMPUTE = {"f32": 0, "bf16": 1, "int8": 2}
+
 
 def _ids(ids, what="ids"):
     a = np.ascontiguousarray(ids, dtype=np.int32)
@@ -126,6 +129,24 @@ class LM(Handle):
     def set_prefix_sharing(self, on):
         """Compute each pair's common token prefix once in pool_pairs and collect (default on)."""
         lib.profs_lm_set_prefix_sharing(self._p, 1 if on else 0)
+
+    def set_compute(self, mode):
+        """How the blocks' matrix products run: "f32" (default), "bf16" (AMX-BF16) or "int8" (AMX-INT8).
+        A mode this processor cannot run raises ProfsError (PROFS_EUNSUPPORTED) naming the
+        instruction set it lacks."""
+        if mode not in _COMPUTE:
+            raise ProfsError(EINVAL, "set_compute: mode must be one of %s" % ", ".join(sorted(_COMPUTE)))
+        lib.profs_lm_set_compute(self._p, _COMPUTE[mode])
+
+    @property
+    def compute(self):
+        """The compute mode ("f32", "bf16" or "int8")."""
+        return lib.profs_compute_name(lib.profs_lm_compute(self._p)).decode()
+
+    @property
+    def compute_kernel(self):
+        """What runs the products: "OpenBLAS sgemm", "AMX-BF16 tiles" or "AMX-INT8 tiles"."""
+        return lib.profs_lm_compute_kernel(self._p).decode()
 
     # ---- forward ----
     def hidden_states(self, ids):

@@ -5,7 +5,7 @@ import os
 import unittest
 
 import profs
-from profs import _lib, _core, _model, _edit
+from profs import _lib, _core, _model, _edit, _lm
 
 SRC = os.environ.get("PROFS_TEST_SRC") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
@@ -31,7 +31,7 @@ class TestConstants(unittest.TestCase):
     def test_options(self):
         tables = [(_core._CENTERING, "PROFS_CENTER_"), (_core._RANK_RULE, "PROFS_RANK_"),
                   (_core._STRATEGY, "PROFS_SCREENOT_"), (_core._LAYOUT, "PROFS_LAYOUT_"),
-                  (_edit._TARGETS, "PROFS_TARGET_")]
+                  (_edit._TARGETS, "PROFS_TARGET_"), (_lm._COMPUTE, "PROFS_COMPUTE_")]
         for table, prefix in tables:
             for key, value in table.items():
                 cname = prefix + key.upper().replace("-", "_")
@@ -51,6 +51,10 @@ class TestConstants(unittest.TestCase):
                 v = ctypes.c_int()
                 from_name(ctypes.byref(v), name)
                 self.assertEqual(v.value, value, name)
+
+    def test_compute_names_match_the_library(self):
+        for key, value in _lm._COMPUTE.items():
+            self.assertEqual(_lib.lib.profs_compute_name(value).decode(), key)
 
     def test_flags_through_function_twins(self):
         lib = _lib.lib

@@ -58,6 +58,35 @@ class TestLM(unittest.TestCase):
         np.testing.assert_array_equal(pooled, self.lm.pool_ids([a, b]))
         self.lm.set_prefix_sharing(True)
 
+    def test_compute_modes(self):
+        self.assertEqual((self.lm.compute, self.lm.compute_kernel), ("f32", "OpenBLAS sgemm"))
+        with self.assertRaises(profs.ProfsError) as cm:
+            self.lm.set_compute("fp8")
+        self.assertEqual(cm.exception.code, profs.EINVAL)
+        old = os.environ.get("PROFS_DISABLE_ISA")
+        os.environ["PROFS_DISABLE_ISA"] = "amx_tile"
+        try:
+            with self.assertRaises(profs.ProfsError) as cm:
+                self.lm.set_compute("bf16")
+            self.assertEqual(cm.exception.code, profs.EUNSUPPORTED)
+            self.assertIn("amx_tile", str(cm.exception))
+        finally:
+            if old is None:
+                del os.environ["PROFS_DISABLE_ISA"]
+            else:
+                os.environ["PROFS_DISABLE_ISA"] = old
+        self.assertEqual(self.lm.compute, "f32")
+        ref = self.lm.pool_ids([self.ids])
+        try:
+            self.lm.set_compute("bf16")
+        except profs.ProfsError as e:  # no AMX here: the refusal names what is missing
+            self.assertEqual(e.code, profs.EUNSUPPORTED)
+            self.assertIn("amx_", str(e))
+            return
+        self.assertEqual((self.lm.compute, self.lm.compute_kernel), ("bf16", "AMX-BF16 tiles"))
+        np.testing.assert_allclose(self.lm.pool_ids([self.ids]), ref, rtol=1e-4, atol=1e-5)
+        self.lm.set_compute("f32")
+
     def test_logits_perplexity_generation(self):
         logits = self.lm.logits(self.ids)
         self.assertEqual(logits.shape, (7, 300))

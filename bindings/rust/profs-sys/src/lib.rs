@@ -78,6 +78,10 @@ pub type profs_edit_target = c_int;
 pub const PROFS_TARGET_VALUE: profs_edit_target = 1;
 pub const PROFS_TARGET_KEY: profs_edit_target = 2;
 pub const PROFS_TARGET_BOTH: profs_edit_target = 3;
+pub type profs_compute = c_int;
+pub const PROFS_COMPUTE_F32: profs_compute = 0;
+pub const PROFS_COMPUTE_BF16: profs_compute = 1;
+pub const PROFS_COMPUTE_INT8: profs_compute = 2;
 
 /// Progress callback: non-zero return cancels (`PROFS_ECANCELLED`).
 pub type profs_progress_fn = Option<
@@ -290,6 +294,10 @@ extern "C" {
                                ids: *const *const i32, lens: *const usize, n_pairs: usize, skip_first: c_int,
                                progress: profs_progress_fn, userdata: *mut c_void) -> c_int;
     pub fn profs_lm_set_prefix_sharing(lm: *mut profs_lm, on: c_int) -> c_int;
+    pub fn profs_lm_set_compute(lm: *mut profs_lm, mode: c_int) -> c_int;
+    pub fn profs_lm_compute(lm: *const profs_lm) -> c_int;
+    pub fn profs_compute_name(mode: c_int) -> *const c_char;
+    pub fn profs_lm_compute_kernel(lm: *const profs_lm) -> *const c_char;
     pub fn profs_lm_tokenize(lm: *const profs_lm, ids: *mut i32, capacity: usize, n: *mut usize,
                              text: *const c_char) -> c_int;
     pub fn profs_lm_pool_texts(lm: *mut profs_lm, out: *mut f32, texts: *const *const c_char, n_texts: usize,

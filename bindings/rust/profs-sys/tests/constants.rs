@@ -24,6 +24,7 @@ fn constants_match_the_headers() {
         PROFS_SCREENOT_IMPUTE, PROFS_SCREENOT_WINSORIZE, PROFS_SCREENOT_ZERO,
         PROFS_LAYOUT_D_FIRST, PROFS_LAYOUT_D_LAST,
         PROFS_TARGET_VALUE, PROFS_TARGET_KEY, PROFS_TARGET_BOTH,
+        PROFS_COMPUTE_F32, PROFS_COMPUTE_BF16, PROFS_COMPUTE_INT8,
     ];
     for (name, value) in ours {
         assert_eq!(c.get(name), Some(value), "{}", name);
