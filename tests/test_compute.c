@@ -45,7 +45,7 @@ static float bf16_value(void) { return pf_bf16_to_f32(pf_f32_to_bf16(urand())); 
 /* ---- the kernels ---- */
 
 static const size_t shapes[][3] = {{1, 32, 32}, {17, 64, 48}, {33, 96, 100}, {16, 32, 16}, {70, 160, 200},
-                                   {5, 37, 19}};
+                                   {5, 37, 19}, {300, 64, 40} /* more tokens than one packed chunk */};
 
 START_TEST(kernel_bf16_matches_double)
 {
