@@ -138,17 +138,6 @@ END_TEST
 
 /* ---- modes through the runtime ---- */
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* Pooled block outputs of a few id sequences in the current mode: (n_seqs, L, D). */
 static float *pool(profs_lm *lm, size_t n_seqs)
 {
@@ -197,7 +186,7 @@ static void modes_match_f32(int mode, unsigned isa, double tol)
             float *got = pool(lm, 4);
             size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm);
             for (size_t i = 0; i < 4 * L; i++) {
-                double e = rel_err(got + i * D, ref + i * D, D);
+                double e = tu_rel_err(got + i * D, ref + i * D, D);
                 if (e > worst) worst = e;
                 /* > 0: the mode really ran (f32 would give exactly the reference) */
                 ck_assert_msg(e < tol && e > 0, "%s %s (resident %d): row %zu relative error %.3g", de->d_name,

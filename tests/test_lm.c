@@ -73,16 +73,6 @@ static char *dir;
 static void setup(void) { dir = tu_tmpdir("lm"); ck_assert_ptr_nonnull(dir); }
 static void teardown(void) { tu_rmtree(dir); free(dir); }
 
-/* Generate hfgen fixture `name` into dir/name (tests that rewrite a checkpoint); caller frees the path. */
-static char *fixture(const char *name)
-{
-    const hfgen_spec *s = hfgen_fixture(name);
-    ck_assert_ptr_nonnull(s);
-    char *p = tu_join(dir, name);
-    ck_assert_int_eq(hfgen_write(p, s), 0);
-    return p;
-}
-
 /* The committed transformers-made checkpoint directory (PROFS_TF_DATA overrides tests/data/tf:
  * scripts/test --transformers points it at freshly regenerated goldens); caller frees. */
 static char *tf_root(void)
@@ -108,38 +98,6 @@ static profs_model *golden(const char *name)
     free(p);
     free(d);
     return g;
-}
-
-static float *gread(const profs_model *g, const char *name, size_t *count)
-{
-    uint64_t n;
-    ck_assert_profs_ok(profs_model_tensor_size(g, name, &n, NULL));
-    float *v = malloc((size_t)n * sizeof(float) + 1);
-    ck_assert_profs_ok(profs_model_read_f32(g, name, v, (size_t)n));
-    if (count) *count = (size_t)n;
-    return v;
-}
-
-static int32_t *gids(const profs_model *g, const char *name, size_t *count)
-{
-    const void *data;
-    uint64_t nb;
-    ck_assert_profs_ok(profs_model_tensor_data(g, name, &data, &nb));
-    int32_t *v = malloc((size_t)nb + 4);
-    memcpy(v, data, (size_t)nb);
-    *count = (size_t)nb / 4;
-    return v;
-}
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
 }
 
 /* hidden states (every layer) and logits of each golden sequence */
@@ -174,23 +132,23 @@ static void check_fixture(size_t fx, size_t att_rows)
         char key[64];
         size_t T, nh, nl;
         snprintf(key, sizeof key, "ids.%d", i);
-        int32_t *ids = gids(g, key, &T);
+        int32_t *ids = tu_gids(g, key, &T);
         snprintf(key, sizeof key, "hidden.%d", i);
-        float *want = gread(g, key, &nh);
+        float *want = tu_gread(g, key, &nh);
         ck_assert_uint_eq(nh, (L + 1) * T * D);
         float *got = malloc(nh * sizeof(float));
         ck_assert_profs_ok(profs_lm_hidden_states(lm, got, ids, T));
         for (size_t l = 0; l <= L; l++) {
-            double e = rel_err(got + l * T * D, want + l * T * D, T * D);
+            double e = tu_rel_err(got + l * T * D, want + l * T * D, T * D);
             ck_assert_msg(e <= TOL, "%s: sequence %d (T=%zu) hidden state %zu: relative error %g", name, i, T, l, e);
             if (e > worst_rel[fx]) worst_rel[fx] = e;
         }
         snprintf(key, sizeof key, "logits.%d", i);
-        float *wl = gread(g, key, &nl);
+        float *wl = tu_gread(g, key, &nl);
         ck_assert_uint_eq(nl, T * V);
         float *gl = malloc(nl * sizeof(float));
         ck_assert_profs_ok(profs_lm_logits(lm, gl, ids, T));
-        double e = rel_err(gl, wl, nl);
+        double e = tu_rel_err(gl, wl, nl);
         ck_assert_msg(e <= TOL, "%s: sequence %d logits: relative error %g", name, i, e);
         if (e > worst_rel[fx]) worst_rel[fx] = e;
         free(ids);
@@ -232,9 +190,9 @@ START_TEST(greedy_matches_transformers)
         char key[64];
         size_t T, n_want, n_got;
         snprintf(key, sizeof key, "ids.%d", i);
-        int32_t *ids = gids(g, key, &T);
+        int32_t *ids = tu_gids(g, key, &T);
         snprintf(key, sizeof key, "greedy.%d", i);
-        int32_t *want = gids(g, key, &n_want);
+        int32_t *want = tu_gids(g, key, &n_want);
         ck_assert_uint_ge(n_want, 1);
         int32_t got[64];
         ck_assert_profs_ok(profs_lm_generate(lm, got, 64, &n_got, ids, T, max_new, NULL, NULL, NULL));
@@ -327,7 +285,7 @@ START_TEST(perplexity_matches_transformers)
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     profs_model *g = golden(name);
     size_t n;
-    int32_t *ids = gids(g, "ppl_ids", &n);
+    int32_t *ids = tu_gids(g, "ppl_ids", &n);
     size_t n_settings = 0;
     for (size_t t = 0; t < profs_model_tensor_count(g); t++) {
         const char *key = profs_model_tensor_name(g, t);
@@ -371,9 +329,9 @@ static void check_pool(const char *name, size_t batch_tokens)
     for (int i = 0; i < 4; i++) {
         char key[64];
         snprintf(key, sizeof key, "ids.%d", i);
-        ids[i] = gids(g, key, &lens[i]);
+        ids[i] = tu_gids(g, key, &lens[i]);
         snprintf(key, sizeof key, "hidden.%d", i);
-        want[i] = gread(g, key, NULL);
+        want[i] = tu_gread(g, key, NULL);
     }
     /* sequences of very different lengths (1, 3, 12, 23) in one call, and one at a time */
     float *all = malloc(4 * L * D * sizeof(float)), *one = malloc(L * D * sizeof(float));
@@ -387,8 +345,8 @@ static void check_pool(const char *name, size_t batch_tokens)
                 for (size_t t = 0; t < lens[i]; t++) s += want[i][((l + 1) * lens[i] + t) * D + d];
                 ref[d] = (float)(s / (double)lens[i]);
             }
-            double e1 = rel_err(all + (i * L + l) * D, ref, D), e2 = rel_err(one + l * D, ref, D);
-            double e3 = rel_err(all + (i * L + l) * D, one + l * D, D);
+            double e1 = tu_rel_err(all + (i * L + l) * D, ref, D), e2 = tu_rel_err(one + l * D, ref, D);
+            double e3 = tu_rel_err(all + (i * L + l) * D, one + l * D, D);
             ck_assert_msg(e1 <= TOL && e2 <= TOL, "%s seq %d layer %zu: pooled error %g / %g", name, i, l, e1, e2);
             ck_assert_msg(e3 <= 1e-6, "%s seq %d layer %zu: batch changes the result by %g", name, i, l, e3);
         }
@@ -429,7 +387,7 @@ static int cancel_at_2(void *ud, const char *stage, uint64_t done, uint64_t tota
 
 START_TEST(pooling_progress_and_cancel)
 {
-    char *p = fixture("gpt2");
+    char *p = tu_hfgen_fixture(dir, "gpt2");
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, 4));
@@ -497,7 +455,7 @@ static int stop_after_3(void *ud, int32_t tok)
 
 START_TEST(sampling_is_seeded_and_deterministic)
 {
-    char *p = fixture("mistral");
+    char *p = tu_hfgen_fixture(dir, "mistral");
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     profs_sampler *s = NULL;
@@ -545,7 +503,7 @@ END_TEST
 
 START_TEST(queries)
 {
-    char *p = fixture("opt_proj");
+    char *p = tu_hfgen_fixture(dir, "opt_proj");
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     ck_assert_str_eq(profs_lm_architecture(lm), "opt");
@@ -590,7 +548,7 @@ static int count_collect(void *ud, const char *stage, uint64_t done, uint64_t to
 START_TEST(collect_equals_pooling_of_the_tokenised_texts)
 {
     const char *name = _i == 0 ? "mistral" : "gpt2";
-    char *p = fixture(name);
+    char *p = tu_hfgen_fixture(dir, name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     ck_assert_ptr_nonnull(profs_lm_tokenizer(lm));
@@ -620,8 +578,9 @@ START_TEST(collect_equals_pooling_of_the_tokenised_texts)
         for (size_t l = 0; l < L; l++) {
             const float *xp = profs_collector_preferred(c, l), *xd = profs_collector_dispreferred(c, l);
             for (int i = 0; i < 4; i++) {
-                ck_assert_msg(rel_err(xp + i * D, want + ((2 * i) * L + l) * D, D) <= 1e-6, "pair %d layer %zu", i, l);
-                ck_assert_msg(rel_err(xd + i * D, want + ((2 * i + 1) * L + l) * D, D) <= 1e-6, "pair %d", i);
+                ck_assert_msg(tu_rel_err(xp + i * D, want + ((2 * i) * L + l) * D, D) <= 1e-6,
+                              "pair %d layer %zu", i, l);
+                ck_assert_msg(tu_rel_err(xd + i * D, want + ((2 * i + 1) * L + l) * D, D) <= 1e-6, "pair %d", i);
             }
         }
         profs_collector_free(c);
@@ -630,7 +589,7 @@ START_TEST(collect_equals_pooling_of_the_tokenised_texts)
     const char *texts[8];
     for (int i = 0; i < 8; i++) texts[i] = i % 2 ? disp[i / 2] : pref[i / 2];
     ck_assert_profs_ok(profs_lm_pool_texts(lm, texts_out, texts, 8, NULL, NULL));
-    ck_assert_double_le(rel_err(texts_out, want, 8 * L * D), 1e-6);
+    ck_assert_double_le(tu_rel_err(texts_out, want, 8 * L * D), 1e-6);
     /* errors */
     profs_collector *bad = NULL;
     ck_assert_profs_ok(profs_collector_new(&bad, L + 1, D));
@@ -659,7 +618,7 @@ static int cancel_now(void *ud, const char *stage, uint64_t done, uint64_t total
 
 START_TEST(collect_cancels)
 {
-    char *p = fixture("opt");
+    char *p = tu_hfgen_fixture(dir, "opt");
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     profs_collector *c = NULL;
@@ -682,8 +641,8 @@ START_TEST(cli_hidden_states_matches_reference)
     char *p = tf_dir("gptj");
     profs_model *g = golden("gptj");
     size_t T, nh;
-    int32_t *ids = gids(g, "ids.2", &T);
-    float *want = gread(g, "hidden.2", &nh);
+    int32_t *ids = tu_gids(g, "ids.2", &T);
+    float *want = tu_gread(g, "hidden.2", &nh);
     char list[512] = "", cmd[4096];
     for (size_t i = 0; i < T; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), i ? ",%d" : "%d", (int)ids[i]);
@@ -701,11 +660,11 @@ START_TEST(cli_hidden_states_matches_reference)
     ck_assert_int_eq(sh[0], 3);
     ck_assert_int_eq(sh[1], (int64_t)T);
     ck_assert_int_eq(sh[2], 32);
-    float *got = gread(h, "hidden_states", NULL);
+    float *got = tu_gread(h, "hidden_states", NULL);
     for (size_t l = 0; l < 3; l++)
-        ck_assert_double_le(rel_err(got + l * T * 32, want + l * T * 32, T * 32), TOL);
+        ck_assert_double_le(tu_rel_err(got + l * T * 32, want + l * T * 32, T * 32), TOL);
     size_t nt;
-    int32_t *back = gids(h, "input_ids", &nt);
+    int32_t *back = tu_gids(h, "input_ids", &nt);
     ck_assert_uint_eq(nt, T);
     ck_assert_mem_eq(back, ids, T * sizeof(int32_t));
     free(back);
@@ -730,7 +689,7 @@ START_TEST(cli_collect_equals_lm_collect)
     if (!bin || !*bin) return; /* built without the tool */
     const char *name = _i == 0 ? "mistral" : "gpt2";
     size_t max_length = _i == 0 ? 128 : 5;
-    char *p = fixture(name);
+    char *p = tu_hfgen_fixture(dir, name);
     char *pairs = tu_join(dir, "pairs.jsonl"), *out = tu_join(dir, "emb.safetensors");
     FILE *f = fopen(pairs, "w");
     ck_assert_ptr_nonnull(f);
@@ -788,7 +747,7 @@ static void rewrite_config(const char *p, const char *from, const char *to)
 
 START_TEST(missing_tensor_is_named)
 {
-    char *p = fixture("mistral");
+    char *p = tu_hfgen_fixture(dir, "mistral");
     rewrite_config(p, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
     profs_lm *lm = NULL;
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ENOTFOUND, "'model.layers.2.input_layernorm.weight'");
@@ -799,7 +758,7 @@ END_TEST
 
 START_TEST(untied_head_must_exist)
 {
-    char *p = fixture("llama");
+    char *p = tu_hfgen_fixture(dir, "llama");
     rewrite_config(p, "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false");
     profs_lm *lm = NULL;
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ENOTFOUND, "'lm_head.weight'");
@@ -809,7 +768,7 @@ END_TEST
 
 START_TEST(wrong_shape_is_named)
 {
-    char *p = fixture("gptj");
+    char *p = tu_hfgen_fixture(dir, "gptj");
     rewrite_config(p, "\"n_inner\": null", "\"n_inner\": 64");
     profs_lm *lm = NULL;
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_ESHAPE,
@@ -820,12 +779,12 @@ END_TEST
 
 START_TEST(unsupported_architecture)
 {
-    char *p = fixture("gpt2");
+    char *p = tu_hfgen_fixture(dir, "gpt2");
     rewrite_config(p, "\"model_type\": \"gpt2\"", "\"model_type\": \"bert\"");
     profs_lm *lm = NULL;
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED, "architecture 'bert' is not supported");
     free(p);
-    p = fixture("llama");
+    p = tu_hfgen_fixture(dir, "llama");
     rewrite_config(p, "\"rope_type\": \"llama3\"", "\"rope_type\": \"ntk\"");
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED,
                           "rope_scaling type 'ntk' is not supported (default, linear, llama3, yarn, dynamic, longrope)");
@@ -835,7 +794,7 @@ END_TEST
 
 START_TEST(unreadable_tokenizer_only_stops_text)
 {
-    char *p = fixture("gpt2");
+    char *p = tu_hfgen_fixture(dir, "gpt2");
     char *tj = tu_join(p, "tokenizer.json");
     ck_assert_int_eq(tu_write_file(tj, "{\"model\": {\"type\": \"Unigram\"}}", 30), 0);
     profs_lm *lm = NULL;
@@ -855,16 +814,16 @@ END_TEST
 
 START_TEST(bad_config)
 {
-    char *p = fixture("opt");
+    char *p = tu_hfgen_fixture(dir, "opt");
     rewrite_config(p, "\"hidden_size\": 32,", "");
     profs_lm *lm = NULL;
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "missing integer field 'hidden_size'");
     free(p);
-    p = fixture("gpt2_bf16");
+    p = tu_hfgen_fixture(dir, "gpt2_bf16");
     rewrite_config(p, "\"n_head\": 4", "\"n_head\": \"four\"");
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "'n_head' is not an integer");
     free(p);
-    p = fixture("mistral_bf16");
+    p = tu_hfgen_fixture(dir, "mistral_bf16");
     rewrite_config(p, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3");
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "not a multiple of 3 key/value heads");
     free(p);
@@ -877,23 +836,23 @@ START_TEST(config_follows_transformers)
     profs_lm *lm = NULL;
     /* GPT-J rotary_dim: None rotates with an n_embd-wide table, which transformers only
      * applies with one head; absent means GPTJConfig's 64 (over head_dim 8 here); odd is refused */
-    char *p = fixture("gptj");
+    char *p = tu_hfgen_fixture(dir, "gptj");
     rewrite_config(p, "\"rotary_dim\": 4", "\"rotary_dim\": null");
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EUNSUPPORTED, "only works with one head");
     free(p);
-    p = fixture("gptj");
+    p = tu_hfgen_fixture(dir, "gptj");
     rewrite_config(p, "\"rotary_dim\": 4,", "");
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "rotary_dim 64 must be even, positive and at most "
                                                                 "head_dim 8");
     free(p);
-    p = fixture("gptj");
+    p = tu_hfgen_fixture(dir, "gptj");
     rewrite_config(p, "\"rotary_dim\": 4", "\"rotary_dim\": 3");
     ck_assert_profs_error(profs_lm_open(&lm, p), PROFS_EFORMAT, "rotary_dim 3");
     free(p);
 
     /* transformers 5 configs keep rope_theta and the llama3 scaling in rope_parameters */
     {
-        char *a = fixture("llama");
+        char *a = tu_hfgen_fixture(dir, "llama");
         char *v5 = tu_join(dir, "llama_v5");
         ck_assert_int_eq(hfgen_write(v5, hfgen_fixture("llama")), 0);
         rewrite_config(v5, "\"rope_theta\": 500000.0, ", "");
@@ -916,7 +875,7 @@ START_TEST(config_follows_transformers)
     }
 
     /* Mistral has no attention_bias / mlp_bias: the fields are ignored (no bias tensor asked for) */
-    p = fixture("mistral");
+    p = tu_hfgen_fixture(dir, "mistral");
     rewrite_config(p, "\"hidden_act\": \"silu\",", "\"hidden_act\": \"silu\", \"attention_bias\": true, "
                                                    "\"mlp_bias\": true,");
     ck_assert_profs_ok(profs_lm_open(&lm, p));
@@ -925,7 +884,7 @@ START_TEST(config_follows_transformers)
     free(p);
 
     /* GPT-J with tie_word_embeddings: the head shares wte's weight and keeps lm_head.bias */
-    p = fixture("gptj");
+    p = tu_hfgen_fixture(dir, "gptj");
     rewrite_config(p, "\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true");
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     size_t L = profs_lm_n_layers(lm), D = profs_lm_hidden_size(lm), V = profs_lm_vocab_size(lm);
@@ -986,7 +945,7 @@ static char *tf_copy(const char *name, const char *as)
 
 static void open_fails(const char *fx, const char *from, const char *to, int code, const char *msg)
 {
-    char *p = fixture(fx);
+    char *p = tu_hfgen_fixture(dir, fx);
     rewrite_config(p, from, to);
     profs_lm *lm = NULL;
     ck_assert_profs_error(profs_lm_open(&lm, p), code, msg);

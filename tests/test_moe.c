@@ -45,38 +45,6 @@ static profs_model *golden_file(const char *name, const char *file)
 
 static profs_model *golden(const char *name) { return golden_file(name, "golden.safetensors"); }
 
-static float *gread(const profs_model *g, const char *name, size_t *count)
-{
-    uint64_t n;
-    ck_assert_profs_ok(profs_model_tensor_size(g, name, &n, NULL));
-    float *v = malloc((size_t)n * sizeof(float) + 1);
-    ck_assert_profs_ok(profs_model_read_f32(g, name, v, (size_t)n));
-    if (count) *count = (size_t)n;
-    return v;
-}
-
-static int32_t *gids(const profs_model *g, const char *name, size_t *count)
-{
-    const void *data;
-    uint64_t nb;
-    ck_assert_profs_ok(profs_model_tensor_data(g, name, &data, &nb));
-    int32_t *v = malloc((size_t)nb + 4);
-    memcpy(v, data, (size_t)nb);
-    *count = (size_t)nb / 4;
-    return v;
-}
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* routing recorded through the runtime's test hook: per sparse block in order, (T, K) experts */
 typedef struct routes {
     size_t n, K;
@@ -127,24 +95,24 @@ static void check_fixture(const char *name, size_t att_rows)
         char key[64];
         size_t T, nh, nl;
         snprintf(key, sizeof key, "ids.%d", i);
-        int32_t *ids = gids(g, key, &T);
+        int32_t *ids = tu_gids(g, key, &T);
         snprintf(key, sizeof key, "hidden.%d", i);
-        float *want = gread(g, key, &nh);
+        float *want = tu_gread(g, key, &nh);
         ck_assert_uint_eq(nh, (L + 1) * T * D);
         float *got = malloc(nh * sizeof(float));
         ck_assert_profs_ok(profs_lm_hidden_states(lm, got, ids, T));
         for (size_t l = 0; l <= L; l++) {
-            double e = rel_err(got + l * T * D, want + l * T * D, T * D);
+            double e = tu_rel_err(got + l * T * D, want + l * T * D, T * D);
             ck_assert_msg(e <= TOL, "%s: sequence %d (T=%zu) hidden state %zu: relative error %g", name, i, T, l, e);
         }
         /* routing: the same experts per token as transformers, weights to 1e-5, and no near-tie */
         size_t nr, nw, nm;
         snprintf(key, sizeof key, "route.%d", i);
-        int32_t *rs = gids(gr, key, &nr);
+        int32_t *rs = tu_gids(gr, key, &nr);
         snprintf(key, sizeof key, "route_w.%d", i);
-        float *rw = gread(gr, key, &nw);
+        float *rw = tu_gread(gr, key, &nw);
         snprintf(key, sizeof key, "route_margin.%d", i);
-        float *rm = gread(gr, key, &nm);
+        float *rm = tu_gread(gr, key, &nm);
         ck_assert_uint_eq(nw, nr);
         ck_assert_uint_eq(nr, r.n * T * K);
         ck_assert_uint_eq(nm, r.n * T);
@@ -165,12 +133,12 @@ static void check_fixture(const char *name, size_t att_rows)
         }
         routes_clear(&r);
         snprintf(key, sizeof key, "logits.%d", i);
-        float *wl = gread(g, key, &nl);
+        float *wl = tu_gread(g, key, &nl);
         ck_assert_uint_eq(nl, T * V);
         float *gl = malloc(nl * sizeof(float));
         ck_assert_profs_ok(profs_lm_logits(lm, gl, ids, T));
         routes_clear(&r);
-        double e = rel_err(gl, wl, nl);
+        double e = tu_rel_err(gl, wl, nl);
         ck_assert_msg(e <= TOL, "%s: sequence %d logits: relative error %g", name, i, e);
         free(ids);
         free(want);
@@ -208,9 +176,9 @@ START_TEST(greedy_matches_transformers)
         char key[64];
         size_t T, n_want, n_got;
         snprintf(key, sizeof key, "ids.%d", i);
-        int32_t *ids = gids(g, key, &T);
+        int32_t *ids = tu_gids(g, key, &T);
         snprintf(key, sizeof key, "greedy.%d", i);
-        int32_t *want = gids(g, key, &n_want);
+        int32_t *want = tu_gids(g, key, &n_want);
         ck_assert_uint_ge(n_want, 1);
         int32_t got[64];
         ck_assert_profs_ok(profs_lm_generate(lm, got, 64, &n_got, ids, T, 12, NULL, NULL, NULL));
@@ -236,7 +204,7 @@ START_TEST(perplexity_matches_transformers)
     profs_model *g = golden(name);
     {
         size_t n;
-        int32_t *ids = gids(g, "ppl_ids", &n);
+        int32_t *ids = tu_gids(g, "ppl_ids", &n);
         static const size_t settings[][2] = {{16, 16}, {16, 5}, {40, 40}, {64, 64}};
         for (size_t k = 0; k < 4; k++) {
             char key[64];

@@ -5,7 +5,6 @@
  * shared, a shared prefix longer than the sliding window, and texts whose
  * common token prefix ends mid-word and mid-UTF-8 character. */
 #include <dirent.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,26 +23,6 @@ static char *dir;
 
 static void setup(void) { dir = tu_tmpdir("prefix"); ck_assert_ptr_nonnull(dir); }
 static void teardown(void) { tu_rmtree(dir); free(dir); }
-
-static char *fixture(const char *name)
-{
-    const hfgen_spec *s = hfgen_fixture(name);
-    ck_assert_ptr_nonnull(s);
-    char *p = tu_join(dir, name);
-    ck_assert_int_eq(hfgen_write(p, s), 0);
-    return p;
-}
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
 
 #define NP 9
 static int32_t seqs[2 * NP][64];
@@ -122,13 +101,13 @@ static void check_model(const char *p, const char *name, size_t batch_tokens, si
     else ck_assert_uint_le(saved, saved_want);
     for (size_t s = 0; s < 2 * n_pairs; s++)
         for (size_t l = 0; l < L; l++) {
-            double e = rel_err(got + s * LD + l * D, whole + s * LD + l * D, D);
+            double e = tu_rel_err(got + s * LD + l * D, whole + s * LD + l * D, D);
             ck_assert_msg(e <= tol, "%s (batch %zu, rows %zu, skip %d): pair %zu sentence %zu layer %zu: shared "
                           "prefix changes the pooled embedding by %g", name, batch_tokens, att_rows, skip, s / 2,
                           s % 2, l, e);
             /* against sentences alone the products have other shapes, which OpenBLAS rounds differently
              * (up to 1.5e-6 for a Gemma-3 checkpoint, with or without sharing) */
-            e = rel_err(got + s * LD + l * D, alone + s * LD + l * D, D);
+            e = tu_rel_err(got + s * LD + l * D, alone + s * LD + l * D, D);
             ck_assert_msg(e <= BATCH_TOL, "%s: pair %zu sentence %zu layer %zu: %g from the sentence alone", name,
                           s / 2, s % 2, l, e);
         }
@@ -141,7 +120,7 @@ static void check_model(const char *p, const char *name, size_t batch_tokens, si
 
 static void check_family(const char *name, size_t batch_tokens, size_t att_rows, size_t resident, int skip)
 {
-    char *p = fixture(name);
+    char *p = tu_hfgen_fixture(dir, name);
     check_model(p, name, batch_tokens, att_rows, resident, skip, 1, EXACT);
     free(p);
 }
@@ -205,7 +184,7 @@ static int cancel_first(void *ud, const char *stage, uint64_t done, uint64_t tot
 
 START_TEST(pool_pairs_progress_and_errors)
 {
-    char *p = fixture("gpt2");
+    char *p = tu_hfgen_fixture(dir, "gpt2");
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     ck_assert_profs_ok(profs_lm_set_batch_tokens(lm, 4));
@@ -251,7 +230,7 @@ END_TEST
 START_TEST(collect_shares_token_prefixes_of_texts)
 {
     const char *name = _i == 0 ? "mistral" : "gpt2";
-    char *p = fixture(name);
+    char *p = tu_hfgen_fixture(dir, name);
     profs_lm *lm = NULL;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
     ck_assert_profs_ok(profs_lm_set_max_length(lm, 40));
@@ -316,7 +295,7 @@ START_TEST(collect_shares_token_prefixes_of_texts)
     }
     for (int s = 0; s < 2 * NT; s++)
         for (size_t l = 0; l < L; l++)
-            ck_assert_msg(rel_err(got[1] + (s * L + l) * D, got[0] + (s * L + l) * D, D) <= EXACT,
+            ck_assert_msg(tu_rel_err(got[1] + (s * L + l) * D, got[0] + (s * L + l) * D, D) <= EXACT,
                           "%s pair %d sentence %d layer %zu", name, s / 2, s % 2, l);
     /* the same texts through pool_pairs report the saved tokens */
     int32_t *ids[2 * NT];

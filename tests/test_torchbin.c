@@ -6,7 +6,6 @@
  * (tests/reference/make_hostile_checkpoints.py) is refused with its message
  * without running anything. */
 #include <jansson.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,17 +135,6 @@ START_TEST(non_contiguous_view_is_materialised_in_row_major_order)
 }
 END_TEST
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 START_TEST(runtime_on_a_checkpoint_matches_transformers)
 {
     const char *name = FIXTURES[_i];
@@ -168,13 +156,13 @@ START_TEST(runtime_on_a_checkpoint_matches_transformers)
     ck_assert_profs_ok(profs_model_read_f32(g, "hidden.0", want, (L + 1) * T * D));
     ck_assert_profs_ok(profs_lm_hidden_states(lm, got, ids, T));
     for (size_t l = 0; l <= L; l++) {
-        double e = rel_err(got + l * T * D, want + l * T * D, T * D);
+        double e = tu_rel_err(got + l * T * D, want + l * T * D, T * D);
         ck_assert_msg(e < 1e-4, "%s: hidden state %zu: relative error %g", name, l, e);
     }
     float *wl = malloc(T * V * sizeof *wl), *gl = malloc(T * V * sizeof *gl);
     ck_assert_profs_ok(profs_model_read_f32(g, "logits.0", wl, T * V));
     ck_assert_profs_ok(profs_lm_logits(lm, gl, ids, T));
-    double e = rel_err(gl, wl, T * V);
+    double e = tu_rel_err(gl, wl, T * V);
     ck_assert_msg(e < 1e-4, "%s: logits: relative error %g", name, e);
     free(ids); free(want); free(got); free(wl); free(gl);
     profs_model_free(g);

@@ -6,22 +6,7 @@
 # apply/inspect on edited directories (also the older top-level edit file); and the refusals: an edit that
 # edits nothing, too few pairs for the rank rule (before the collection), a malformed --eval file.
 set -uo pipefail
-bin=${PROFS_BIN:?}
-src=${PROFS_TEST_SRC:?}
-tmp=${PROFS_TEST_TMP:?}/tool_bin.$$
-command -v jq >/dev/null || { echo "skipped: jq not installed (scripts/deps installs it)"; exit 77; }
-rm -rf "$tmp"; mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-say() { echo "$1 $2"; [ "$1" = ok ] || fail=1; }
-expect() { # expect NAME WANT_RC PATTERN -- cmd...
-  local name=$1 want=$2 pat=$3; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then say FAIL "$name: exit $rc, want $want: $out"; return; fi
-  if [ -n "$pat" ] && ! grep -qF -- "$pat" <<<"$out"; then say FAIL "$name: output lacks '$pat': $out"; return; fi
-  say ok "$name"
-}
+. "$(dirname "$0")/lib.sh"
 cd "$tmp"
 fx=$src/tests/data/bin
 pairs=$src/data/pairs.jsonl

@@ -6,23 +6,8 @@
 # mapped ends with a message; stale temporaries are reclaimed; odd shards and
 # odd pair files are named for what they are.
 set -uo pipefail
-bin=${PROFS_BIN:?}
-src=${PROFS_TEST_SRC:?}
 build=${PROFS_TEST_BUILD:?}
-tmp=${PROFS_TEST_TMP:?}/tool_hostile.$$
-command -v jq >/dev/null || { echo "skipped: jq not installed (scripts/deps installs it)"; exit 77; }
-rm -rf "$tmp"; mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-say() { echo "$1 $2"; [ "$1" = ok ] || fail=1; }
-expect() { # expect NAME WANT_RC PATTERN -- cmd...
-  local name=$1 want=$2 pat=$3; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then say FAIL "$name: exit $rc, want $want: $out"; return; fi
-  if [ -n "$pat" ] && ! grep -qF -- "$pat" <<<"$out"; then say FAIL "$name: output lacks '$pat': $out"; return; fi
-  say ok "$name"
-}
+. "$(dirname "$0")/lib.sh"
 cd "$tmp"
 data=$src/data
 pairs=$data/pairs.jsonl

@@ -6,14 +6,7 @@
 # 'profs tokenize'; a rank that fails stops every rank, non-zero, with its
 # message, and nothing is written; other commands refuse to run under mpirun.
 set -uo pipefail
-bin=${PROFS_BIN:?}
-src=${PROFS_TEST_SRC:?}
-tmp=${PROFS_TEST_TMP:?}/tool_mpi.$$
-command -v jq >/dev/null || { echo "skipped: jq not installed (scripts/deps installs it)"; exit 77; }
-rm -rf "$tmp"; mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-say() { echo "$1 $2"; [ "$1" = ok ] || fail=1; }
+. "$(dirname "$0")/lib.sh"
 cd "$tmp"
 data=$src/data
 "$bin" demo-model --out m --data "$data" >/dev/null || { echo "FAIL: demo-model"; exit 1; }

@@ -4,22 +4,7 @@
 # failures: --out in the model, wrong model directories, malformed pair files,
 # bad flags -- each with its message and exit status, never a partial output.
 set -uo pipefail
-bin=${PROFS_BIN:?}
-src=${PROFS_TEST_SRC:?}
-tmp=${PROFS_TEST_TMP:?}/tool_pipeline.$$
-command -v jq >/dev/null || { echo "skipped: jq not installed (scripts/deps installs it)"; exit 77; }
-rm -rf "$tmp"; mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-say() { echo "$1 $2"; [ "$1" = ok ] || fail=1; }
-expect() { # expect NAME WANT_RC PATTERN -- cmd...
-  local name=$1 want=$2 pat=$3; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then say FAIL "$name: exit $rc, want $want: $out"; return; fi
-  if [ -n "$pat" ] && ! grep -qF -- "$pat" <<<"$out"; then say FAIL "$name: output lacks '$pat': $out"; return; fi
-  say ok "$name"
-}
+. "$(dirname "$0")/lib.sh"
 no_leftovers() { # no temporary build directories anywhere under $tmp
   local left; left=$(find "$tmp" -name '.*profs-tmp-*' | head -3)
   [ -z "$left" ] && say ok "no-leftovers-$1" || say FAIL "temporary directories left ($1): $left"

@@ -1,11 +1,14 @@
 #include "testutil.h"
 
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "hfgen.h"
 
 char *tu_join(const char *dir, const char *name)
 {
@@ -77,4 +80,45 @@ int tu_run_suite(Suite *s)
 int tu_contains(const char *haystack, const char *needle)
 {
     return haystack && needle && strstr(haystack, needle) != NULL;
+}
+
+float *tu_gread(const profs_model *g, const char *name, size_t *count)
+{
+    uint64_t n;
+    ck_assert_profs_ok(profs_model_tensor_size(g, name, &n, NULL));
+    float *v = malloc((size_t)n * sizeof(float) + 1);
+    ck_assert_profs_ok(profs_model_read_f32(g, name, v, (size_t)n));
+    if (count) *count = (size_t)n;
+    return v;
+}
+
+int32_t *tu_gids(const profs_model *g, const char *name, size_t *count)
+{
+    const void *data;
+    uint64_t nb;
+    ck_assert_profs_ok(profs_model_tensor_data(g, name, &data, &nb));
+    int32_t *v = malloc((size_t)nb + 4);
+    memcpy(v, data, (size_t)nb);
+    *count = (size_t)nb / 4;
+    return v;
+}
+
+double tu_rel_err(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+char *tu_hfgen_fixture(const char *dir, const char *name)
+{
+    const hfgen_spec *s = hfgen_fixture(name);
+    ck_assert_ptr_nonnull(s);
+    char *p = tu_join(dir, name);
+    ck_assert_int_eq(hfgen_write(p, s), 0);
+    return p;
 }

@@ -4,6 +4,9 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "profs/profs.h"
 
 /* A fresh empty directory under $PROFS_TEST_TMP (or /tmp) named after tag; caller frees. */
 char *tu_tmpdir(const char *tag);
@@ -21,6 +24,14 @@ char *tu_data_path(const char *name);
 int tu_run_suite(Suite *s);
 /* 1 if the string haystack contains needle. */
 int tu_contains(const char *haystack, const char *needle);
+/* Tensor name of g read as F32 (asserts the read succeeds); caller frees; *count (if not NULL) = elements. */
+float *tu_gread(const profs_model *g, const char *name, size_t *count);
+/* The raw bytes of tensor name of g as int32 ids (asserts it has data); caller frees; *count = bytes / 4. */
+int32_t *tu_gids(const profs_model *g, const char *name, size_t *count);
+/* Relative Frobenius error ||a - b|| / ||b|| over n values (||b|| taken as 1 where b is all zero). */
+double tu_rel_err(const float *a, const float *b, size_t n);
+/* Write hfgen fixture name (tests/util/hfgen.h) to dir/name, asserting it is known and written; caller frees. */
+char *tu_hfgen_fixture(const char *dir, const char *name);
 
 /* Assert that a libprofs call returned code and that the thread's error message contains needle. */
 #define ck_assert_profs_error(call, code, needle)                                      \
