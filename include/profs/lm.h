@@ -1,8 +1,9 @@
 /**
  * @file lm.h
- * @brief Built-in transformer runtime: Hugging Face checkpoints of GPT-2,
- *        Mistral / Llama, OPT and GPT-J run on the CPU (f32 compute on
- *        OpenBLAS sgemm), layer-streamed, batched.
+ * @brief Built-in transformer runtime: Hugging Face checkpoints of the
+ *        families in docs/runtime.md run on the CPU (f32 compute on OpenBLAS
+ *        sgemm, or opt-in BF16 / int8 on Intel AMX: profs_lm_set_compute()),
+ *        layer-streamed, batched.
  *
  * A profs_lm reads `config.json` (`model_type`, else `architectures[0]`),
  * checks every tensor it needs (name, shape, dtype F32/F16/BF16) when it is
