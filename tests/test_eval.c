@@ -291,6 +291,16 @@ START_TEST(classifier_errors_name_what_is_wrong)
     ck_assert_profs_error(profs_classifier_label_index(c, "toxicity", &idx), PROFS_ENOTFOUND, "no label 'toxicity'");
     ck_assert_profs_error(profs_classifier_set_max_length(c, 65), PROFS_EINVAL, "outside 2 .. 64");
     ck_assert_profs_error(profs_classifier_set_max_length(c, 1), PROFS_EINVAL, "outside 2 .. 64");
+    ck_assert_profs_error(profs_classifier_set_batch_tokens(c, 0), PROFS_EINVAL, "batch tokens must be at least 1");
+    ck_assert_profs_error(profs_classifier_set_batch_tokens(NULL, 16), PROFS_EINVAL, "batch tokens must be at least 1");
+    ck_assert_profs_error(profs_classifier_set_sigmoid(NULL, 1), PROFS_EINVAL, "NULL classifier");
+    ck_assert_ptr_null(profs_classifier_label(c, 3)); /* 3 labels: 0 .. 2 */
+    ck_assert_ptr_null(profs_classifier_label(NULL, 0));
+    ck_assert_uint_eq(profs_classifier_n_labels(NULL), 0);
+    ck_assert_int_eq(profs_classifier_uses_sigmoid(NULL), 0);
+    ck_assert_int_eq(profs_classifier_uses_sigmoid(c), 1); /* multi_label_classification, as toxic-bert */
+    ck_assert_profs_ok(profs_classifier_set_sigmoid(c, 0)); /* the pipeline's rule still says sigmoid */
+    ck_assert_int_eq(profs_classifier_uses_sigmoid(c), 1);
     int32_t ids[3] = {2, 5000, 3};
     const int32_t *p[1] = {ids};
     size_t n = 3;
