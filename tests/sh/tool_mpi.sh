@@ -68,6 +68,15 @@ for n in 2 3; do
     && jq -e --argjson w "$want" --argjson n $n '.prefix_tokens_saved == $w and .processes == $n' r$n.json >/dev/null \
     && say ok "mpirun-n$n-edit-bit-identical" || say FAIL "mpirun -n $n edit differs from profs edit: $(cat out.txt)"
 done
+# bf16 compute (where the processor has AMX): the kernels' sums do not depend on the batch, so the
+# shards equal the single run there too
+if grep -qw amx_bf16 /proc/cpuinfo; then
+  "$bin" collect --model m --pairs pairs.jsonl --out one16.safetensors --batch-tokens 150 --compute bf16 --quiet &&
+    mpi 2 "$bin" collect --model m --pairs pairs.jsonl --out c16.safetensors --batch-tokens 150 --compute bf16 --quiet       >out.txt 2>&1 && cmp -s one16.safetensors c16.safetensors && ! cmp -s one.safetensors one16.safetensors \
+    && say ok mpirun-n2-collect-bf16-bit-identical || say FAIL "mpirun -n 2 collect --compute bf16: $(cat out.txt)"
+else
+  echo "note: no amx_bf16 on this processor: the bf16 mpirun check is skipped"
+fi
 # more processes than passes: the idle ones send nothing
 mpi 3 "$bin" collect --model m --pairs pairs.jsonl --out big.safetensors --batch-tokens 100000 --quiet >out.txt 2>&1 \
   && "$bin" collect --model m --pairs pairs.jsonl --out big1.safetensors --batch-tokens 100000 --quiet \
