@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "lm/lm_internal.h"
 #include "lm/qgemm.h"
 
@@ -160,10 +161,28 @@ PF_VECTORIZE static void mul_into(float *a, const float *b, size_t n)
     for (size_t i = 0; i < n; i++) a[i] *= b[i];
 }
 
+/* The MLP's elementwise work, split over the threads the products use (the same operations on each
+ * element whatever the split, so results do not depend on it): a = act(a); then, with b, the product
+ * a * b goes into a (into_a) or into b. */
+typedef struct act_job { int act, into_a; float *a, *b; } act_job;
+
+static void act_part(void *ud, size_t lo, size_t hi)
+{
+    const act_job *j = ud;
+    activate(j->act, j->a + lo, hi - lo);
+    if (j->b && j->into_a) mul_into(j->a + lo, j->b + lo, hi - lo);
+    else if (j->b) mul_into(j->b + lo, j->a + lo, hi - lo);
+}
+
+static void activate_mul(int act, float *a, float *b, int into_a, size_t n)
+{
+    act_job j = {act, into_a, a, b};
+    pf_parallel_for(n, 4096, n >= 65536 ? openblas_get_num_threads() : 1, act_part, &j);
+}
+
 void pf_silu_mul(float *gate, const float *up, size_t n)
 {
-    activate(PF_ACT_SILU, gate, n);
-    mul_into(gate, up, n);
+    activate_mul(PF_ACT_SILU, gate, (float *)up, 1, n); /* up is only read */
 }
 
 /* s[j] = e^(s[j] - mx) for j in [lo, hi); returns the sum. */
@@ -425,10 +444,9 @@ static int block(const profs_lm *lm, const pf_layer_w *lw, size_t layer, float *
         if ((rc = pf_lin(lm, sc->up, F, min + r0 * D, D, n, &w[PF_UP_W], tr[PF_UP_W], D, F, w[PF_UP_B].p, 0.0f))) return rc;
         if (w[PF_GATE_W].p || w[PF_GATE_W].q) {
             if ((rc = pf_lin(lm, sc->gate, F, min + r0 * D, D, n, &w[PF_GATE_W], tr[PF_GATE_W], D, F, w[PF_GATE_B].p, 0.0f))) return rc;
-            activate(c->act, sc->gate, n * F);
-            mul_into(sc->up, sc->gate, n * F);
+            activate_mul(c->act, sc->gate, sc->up, 0, n * F); /* up = up * act(gate) */
         } else {
-            activate(c->act, sc->up, n * F);
+            activate_mul(c->act, sc->up, NULL, 0, n * F);
         }
         if (w[PF_MLP_OUT_NORM_W].p) {
             /* gemma: what the MLP adds is post_feedforward_layernorm(down(...)) */

@@ -20,6 +20,7 @@
 #include "core/cpu.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "lm/qgemm.h"
 
 #define TILE_TOKENS 16
@@ -44,10 +45,11 @@ size_t pf_qgemm_pack_bytes(size_t n, size_t in_p)
  * of token block tb, input block kb is at tile[(k % 32) / 2][t][k % 2]; tile 0 holds hi = bf16(x),
  * tile 1 lo = bf16(x - hi), so that hi + lo carries 16 significant bits of x. Tokens past n and
  * inputs past in are zero. */
-static void pack_x(uint32_t *Xp, const float *x, size_t ldx, size_t n, size_t in, size_t in_p)
+static void pack_x(uint32_t *Xp, const float *x, size_t ldx, size_t n, size_t in, size_t in_p, size_t tb0,
+                   size_t tb1)
 {
-    size_t ntb = (n + TILE_TOKENS - 1) / TILE_TOKENS, nkb = in_p / TILE_K;
-    for (size_t tb = 0; tb < ntb; tb++)
+    size_t nkb = in_p / TILE_K;
+    for (size_t tb = tb0; tb < tb1; tb++)
         for (size_t t = 0; t < TILE_TOKENS; t++) {
             size_t row = tb * TILE_TOKENS + t;
             uint32_t *base = Xp + tb * nkb * 2 * 256 + t;
@@ -72,10 +74,11 @@ static void pack_x(uint32_t *Xp, const float *x, size_t ldx, size_t n, size_t in
 /* The int8 form of the activations: per token t a scale sx[t] = max |x[t]| / 127 (1 for a zero row)
  * and q = round(x / sx) in [-127, 127]; packed as [ntb][in_p / 64] tiles of 16 rows (input quads)
  * x 16 tokens x 4 int8: element (t, k) of its block at tile[(k % 64) / 4][t][k % 4]. */
-static void pack_x_int8(uint32_t *Xp, float *sx, const float *x, size_t ldx, size_t n, size_t in, size_t in_p)
+static void pack_x_int8(uint32_t *Xp, float *sx, const float *x, size_t ldx, size_t n, size_t in, size_t in_p,
+                        size_t tb0, size_t tb1)
 {
-    size_t ntb = (n + TILE_TOKENS - 1) / TILE_TOKENS, nkb = in_p / 64;
-    for (size_t tb = 0; tb < ntb; tb++)
+    size_t nkb = in_p / 64;
+    for (size_t tb = tb0; tb < tb1; tb++)
         for (size_t t = 0; t < TILE_TOKENS; t++) {
             size_t row = tb * TILE_TOKENS + t;
             uint32_t *base = Xp + tb * nkb * (TILE_BYTES / 4) + t;
@@ -291,6 +294,23 @@ __attribute__((target("amx-tile,amx-int8"))) static void *run_int8(void *arg)
 #endif
 
 #ifdef HAVE_AMX_KERNEL
+/* Packing split by token blocks over the threads (each block is written by one of them). */
+typedef struct pack_job { uint32_t *Xp; float *sx; const float *x; size_t ldx, n, in, in_p; } pack_job;
+
+static void pack_part(void *ud, size_t lo, size_t hi)
+{
+    const pack_job *p = ud;
+    if (p->sx) pack_x_int8(p->Xp, p->sx, p->x, p->ldx, p->n, p->in, p->in_p, lo, hi);
+    else pack_x(p->Xp, p->x, p->ldx, p->n, p->in, p->in_p, lo, hi);
+}
+
+static void pack(uint32_t *Xp, float *sx, const float *x, size_t ldx, size_t n, size_t in, size_t in_p, int threads)
+{
+    pack_job p = {Xp, sx, x, ldx, n, in, in_p};
+    size_t ntb = (n + TILE_TOKENS - 1) / TILE_TOKENS;
+    pf_parallel_for(ntb, 1, n * in >= 65536 ? threads : 1, pack_part, &p);
+}
+
 /* Split the 32-row blocks of W over the threads; the calling thread takes the first share. */
 static void run_threads(void *(*fn)(void *), qjob proto, int threads)
 {
@@ -332,7 +352,7 @@ int pf_qgemm_bf16(float *y, size_t ldy, const float *x, size_t ldx, size_t n, co
     if (!Xp) return pf_enomem("packed activations");
     for (size_t t0 = 0; t0 < n; t0 += chunk) {
         size_t m = n - t0 < chunk ? n - t0 : chunk;
-        pack_x(Xp, x + t0 * ldx, ldx, m, in, in_p);
+        pack(Xp, NULL, x + t0 * ldx, ldx, m, in, in_p, threads);
         qjob proto = {W, Wlo, ldw, NULL, NULL, Xp, y + t0 * ldy, ldy, m, in_p, out, 0, 0, beta};
         run_threads(run_bf16, proto, threads);
     }
@@ -360,7 +380,7 @@ int pf_qgemm_int8(float *y, size_t ldy, const float *x, size_t ldx, size_t n, co
     }
     for (size_t t0 = 0; t0 < n; t0 += chunk) {
         size_t m = n - t0 < chunk ? n - t0 : chunk;
-        pack_x_int8(Xp, sx, x + t0 * ldx, ldx, m, in, in_p);
+        pack(Xp, sx, x + t0 * ldx, ldx, m, in, in_p, threads);
         qjob proto = {W, NULL, ldw, sw, sx, Xp, y + t0 * ldy, ldy, m, in_p, out, 0, 0, beta};
         run_threads(run_int8, proto, threads);
     }
