@@ -96,17 +96,16 @@ START_TEST(kernel_bf16_matches_double)
 }
 END_TEST
 
+/* Every int8 kernel this processor has (AMX on 1 and 2 threads, AVX512-VNNI, AVX-VNNI) against the
+ * exact integer product, and against each other bit for bit (they sum the same int32s). */
 START_TEST(kernel_int8_matches_double)
 {
-    if (!have(PF_ISA_AMX_TILE | PF_ISA_AMX_INT8)) {
-        fprintf(stderr, "test_compute: no AMX-INT8 here; the kernel case is skipped (refusals are tested)\n");
-        return;
-    }
+    int any = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t n = shapes[si][0], in = shapes[si][1], out = shapes[si][2];
         size_t in_p = (in + 63) / 64 * 64, ldw = in_p, rows = (out + 31) / 32 * 32, ldx = in, ldy = out;
         float *x = malloc(n * ldx * sizeof(float)), *y = malloc(n * ldy * sizeof(float));
-        float *y1 = malloc(n * ldy * sizeof(float)), *sw = calloc(rows, sizeof(float));
+        float *first = malloc(n * ldy * sizeof(float)), *sw = calloc(rows, sizeof(float));
         int8_t *W = calloc(rows * ldw, 1);
         /* token rows whose int8 quantisation is exact: integers in [-127, 127] (one of them 127) times a scale */
         for (size_t t = 0; t < n; t++) {
@@ -118,21 +117,37 @@ START_TEST(kernel_int8_matches_double)
             sw[o] = 0.001f * (float)(o % 7 + 1);
             for (size_t k = 0; k < in; k++) W[o * ldw + k] = (int8_t)((int)(hfgen_mix(&st) % 255) - 127);
         }
-        ck_assert_int_eq(pf_qgemm_int8(y, ldy, x, ldx, n, W, sw, ldw, in, in_p, out, 0.0f, 2), 0);
-        ck_assert_int_eq(pf_qgemm_int8(y1, ldy, x, ldx, n, W, sw, ldw, in, in_p, out, 0.0f, 1), 0);
-        ck_assert_int_eq(memcmp(y, y1, n * ldy * sizeof(float)), 0);
-        for (size_t t = 0; t < n; t++) {
-            float s = 0.01f * (float)(t + 1);
-            for (size_t o = 0; o < out; o++) {
-                long acc = 0;
-                for (size_t k = 0; k < in; k++) acc += lrintf(x[t * ldx + k] / s) * W[o * ldw + k];
-                double ref = (double)acc * s * sw[o];
-                ck_assert_msg(fabs(y[t * ldy + o] - ref) <= 1e-6 * fabs(ref) + 1e-12,
-                              "shape %zu: y[%zu][%zu] = %.9g, exact %.9g", si, t, o, y[t * ldy + o], ref);
+        int done = 0;
+        for (int kernel = 0; kernel < 4; kernel++) {
+            static const unsigned need[] = {PF_ISA_AMX_TILE | PF_ISA_AMX_INT8, PF_ISA_AMX_TILE | PF_ISA_AMX_INT8,
+                                            PF_ISA_AVX512_VNNI | PF_ISA_AVX512BW, PF_ISA_AVX_VNNI | PF_ISA_AVX2};
+            static const char *const name[] = {"AMX, 2 threads", "AMX, 1 thread", "AVX512-VNNI", "AVX-VNNI"};
+            if (!have(need[kernel])) continue;
+            memset(y, 0, n * ldy * sizeof(float));
+            int rc = kernel < 2 ? pf_qgemm_int8(y, ldy, x, ldx, n, W, sw, ldw, in, in_p, out, 0.0f, 2 - kernel)
+                                : pf_qgemm_int8_vnni(y, ldy, x, ldx, n, W, sw, ldw, in, out, 0.0f, 2, kernel == 2);
+            ck_assert_int_eq(rc, 0);
+            if (done++) {
+                ck_assert_msg(memcmp(y, first, n * ldy * sizeof(float)) == 0, "shape %zu: %s differs", si, name[kernel]);
+                continue;
+            }
+            memcpy(first, y, n * ldy * sizeof(float));
+            for (size_t t = 0; t < n; t++) {
+                float s = 0.01f * (float)(t + 1);
+                for (size_t o = 0; o < out; o++) {
+                    long acc = 0;
+                    for (size_t k = 0; k < in; k++) acc += lrintf(x[t * ldx + k] / s) * W[o * ldw + k];
+                    double ref = (double)acc * s * sw[o];
+                    ck_assert_msg(fabs(y[t * ldy + o] - ref) <= 1e-6 * fabs(ref) + 1e-12,
+                                  "shape %zu (%s): y[%zu][%zu] = %.9g, exact %.9g", si, name[kernel], t, o,
+                                  y[t * ldy + o], ref);
+                }
             }
         }
-        free(x); free(y); free(y1); free(sw); free(W);
+        any |= done;
+        free(x); free(y); free(first); free(sw); free(W);
     }
+    if (!any) fprintf(stderr, "test_compute: no int8 kernel here (AMX-INT8, AVX512-VNNI, AVX-VNNI); skipped\n");
 }
 END_TEST
 
@@ -156,9 +171,24 @@ static float *pool(profs_lm *lm, size_t n_seqs)
 }
 
 /* Every committed transformers checkpoint (all families and their layouts), in this mode and in f32. */
+/* 1 when this processor runs the mode (with whichever kernel it finds). */
+static int mode_runs(int mode)
+{
+    const hfgen_spec *s = hfgen_fixture("mistral");
+    char *p = tu_join(dir, "probe");
+    profs_lm *lm;
+    ck_assert_int_eq(hfgen_write(p, s), 0);
+    ck_assert_profs_ok(profs_lm_open(&lm, p));
+    int runs = profs_lm_set_compute(lm, mode) == PROFS_OK;
+    profs_lm_free(lm);
+    tu_rmtree(p);
+    free(p);
+    return runs;
+}
+
 static void modes_match_f32(int mode, unsigned isa, double tol)
 {
-    if (!have(isa)) {
+    if (!mode_runs(mode) || !have(isa)) {
         fprintf(stderr, "test_compute: %s compute is not available here; skipped\n", profs_compute_name(mode));
         return;
     }
@@ -209,7 +239,48 @@ static void modes_match_f32(int mode, unsigned isa, double tol)
 START_TEST(bf16_mode_matches_f32) { modes_match_f32(PROFS_COMPUTE_BF16, PF_ISA_AMX_TILE | PF_ISA_AMX_BF16, 2e-2); }
 END_TEST
 
-START_TEST(int8_mode_matches_f32) { modes_match_f32(PROFS_COMPUTE_INT8, PF_ISA_AMX_TILE | PF_ISA_AMX_INT8, 0.5); }
+START_TEST(int8_mode_matches_f32) { modes_match_f32(PROFS_COMPUTE_INT8, 0, 0.5); }
+END_TEST
+
+/* The int8 mode gives the same pooled outputs, bit for bit, on every int8 kernel this processor has. */
+START_TEST(int8_kernels_agree_through_the_runtime)
+{
+    static const char *const off[] = {"", "amx_int8", "amx_tile,avx512_vnni"};
+    char *root = tu_data_path("tf");
+    static const char *const models[] = {"mistral", "gpt2_bf16", "phi3", "qwen2_moe_bf16_fused", "llama_f16"};
+    size_t compared = 0;
+    for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {
+        char *p = tu_join(root, models[mi]);
+        struct stat sb;
+        if (stat(p, &sb)) { free(p); continue; }
+        profs_lm *lm;
+        ck_assert_profs_ok(profs_lm_open(&lm, p));
+        float *first = NULL;
+        char kernel0[32] = "";
+        for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+            setenv("PROFS_DISABLE_ISA", off[i], 1);
+            if (profs_lm_set_compute(lm, PROFS_COMPUTE_INT8)) continue;
+            if (!strcmp(profs_lm_compute_kernel(lm), kernel0)) continue; /* the same kernel again */
+            float *got = pool(lm, 4);
+            size_t bytes = 4 * profs_lm_n_layers(lm) * profs_lm_hidden_size(lm) * sizeof(float);
+            if (!first) {
+                first = got;
+                snprintf(kernel0, sizeof kernel0, "%s", profs_lm_compute_kernel(lm));
+                continue;
+            }
+            ck_assert_msg(memcmp(first, got, bytes) == 0, "%s: %s differs from %s", models[mi],
+                          profs_lm_compute_kernel(lm), kernel0);
+            compared++;
+            free(got);
+        }
+        unsetenv("PROFS_DISABLE_ISA");
+        free(first);
+        profs_lm_free(lm);
+        free(p);
+    }
+    free(root);
+    fprintf(stderr, "test_compute: int8 kernels compared through the runtime: %zu\n", compared);
+}
 END_TEST
 
 /* ---- refusals ---- */
@@ -221,18 +292,29 @@ START_TEST(refusals_name_the_instruction_set)
     ck_assert_int_eq(hfgen_write(p, s), 0);
     profs_lm *lm;
     ck_assert_profs_ok(profs_lm_open(&lm, p));
-    setenv("PROFS_DISABLE_ISA", "amx_tile,amx_bf16,amx_int8", 1);
+    setenv("PROFS_DISABLE_ISA", "amx_tile,avx512_vnni,avx_vnni", 1);
     ck_assert_profs_error(profs_lm_set_compute(lm, PROFS_COMPUTE_BF16), PROFS_EUNSUPPORTED,
                           "bf16 compute needs the instruction set amx_tile");
     ck_assert_profs_error(profs_lm_set_compute(lm, PROFS_COMPUTE_INT8), PROFS_EUNSUPPORTED,
-                          "int8 compute needs the instruction set amx_tile");
+                          "int8 compute needs one of the instruction sets amx_int8 (Intel AMX), avx512_vnni or "
+                          "avx_vnni");
     ck_assert(tu_contains(profs_last_error(), "PROFS_DISABLE_ISA"));
     ck_assert_int_eq(profs_lm_compute(lm), PROFS_COMPUTE_F32);
     if (have(PF_ISA_AMX_TILE)) {
         setenv("PROFS_DISABLE_ISA", "amx_bf16", 1);
         ck_assert_profs_error(profs_lm_set_compute(lm, PROFS_COMPUTE_BF16), PROFS_EUNSUPPORTED, "amx_bf16");
-        setenv("PROFS_DISABLE_ISA", "avx2, amx_int8", 1);
-        ck_assert_profs_error(profs_lm_set_compute(lm, PROFS_COMPUTE_INT8), PROFS_EUNSUPPORTED, "amx_int8");
+    }
+    /* int8 falls back from AMX to AVX512-VNNI to AVX-VNNI */
+    static const struct { const char *off; unsigned need; const char *kernel; } i8[] = {
+        {"", PF_ISA_AMX_TILE | PF_ISA_AMX_INT8, "AMX-INT8 tiles"},
+        {"amx_int8", PF_ISA_AVX512_VNNI | PF_ISA_AVX512BW, "AVX512-VNNI"},
+        {"amx_tile, avx512_vnni", PF_ISA_AVX_VNNI | PF_ISA_AVX2, "AVX-VNNI"},
+    };
+    for (size_t i = 0; i < sizeof i8 / sizeof i8[0]; i++) {
+        setenv("PROFS_DISABLE_ISA", i8[i].off, 1);
+        if (!have(i8[i].need)) continue;
+        ck_assert_profs_ok(profs_lm_set_compute(lm, PROFS_COMPUTE_INT8));
+        ck_assert_str_eq(profs_lm_compute_kernel(lm), i8[i].kernel);
     }
     unsetenv("PROFS_DISABLE_ISA");
     ck_assert_profs_error(profs_lm_set_compute(lm, 7), PROFS_EINVAL, "compute mode 7 is not one of f32");
@@ -383,8 +465,8 @@ END_TEST
  * most, ranks off by one in 4 layers of MoE checkpoints); this holds it to that. */
 START_TEST(int8_edit_subspaces_measured)
 {
-    if (!have(PF_ISA_AMX_TILE | PF_ISA_AMX_INT8)) {
-        fprintf(stderr, "test_compute: no AMX-INT8 here; the subspace case is skipped\n");
+    if (!mode_runs(PROFS_COMPUTE_INT8)) {
+        fprintf(stderr, "test_compute: no int8 kernel here; the subspace case is skipped\n");
         return;
     }
     double worst = edit_angles(PROFS_COMPUTE_INT8, 0);
@@ -402,6 +484,7 @@ static Suite *suite(void)
     tcase_add_test(tc, kernel_int8_matches_double);
     tcase_add_test(tc, bf16_mode_matches_f32);
     tcase_add_test(tc, int8_mode_matches_f32);
+    tcase_add_test(tc, int8_kernels_agree_through_the_runtime);
     tcase_add_test(tc, refusals_name_the_instruction_set);
     tcase_add_test(tc, bf16_edit_subspaces_within_half_a_degree);
     tcase_add_test(tc, int8_edit_subspaces_measured);

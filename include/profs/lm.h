@@ -187,7 +187,7 @@ enum profs_compute {
     PROFS_COMPUTE_BF16 = 1,
     /** Weights and activations quantised to int8 with one scale per weight row and per token
      *  (symmetric, max-abs / 127), products summed exactly in int32, on Intel AMX-INT8 tiles
-     *  (amx_tile and amx_int8). */
+     *  (amx_tile and amx_int8), else AVX512-VNNI, else AVX-VNNI (the same result bit for bit). */
     PROFS_COMPUTE_INT8 = 2
 };
 
@@ -212,7 +212,8 @@ PROFS_API int profs_lm_set_compute(profs_lm *lm, int mode);
 PROFS_API int profs_lm_compute(const profs_lm *lm);
 /** "f32", "bf16" or "int8" (NULL for another value): the names the tool's --compute takes. */
 PROFS_API const char *profs_compute_name(int mode);
-/** What runs the current mode's products: "OpenBLAS sgemm", "AMX-BF16 tiles", "AMX-INT8 tiles". */
+/** What runs the current mode's products: "OpenBLAS sgemm", "AMX-BF16 tiles", "AMX-INT8 tiles",
+ *  "AVX512-VNNI" or "AVX-VNNI". */
 PROFS_API const char *profs_lm_compute_kernel(const profs_lm *lm);
 
 /**

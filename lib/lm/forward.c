@@ -101,9 +101,14 @@ int pf_lin(const profs_lm *lm, float *y, size_t ldy, const float *x, size_t ldx,
         return 0;
     }
     int th = openblas_get_num_threads();
-    int rc = lm->compute == PROFS_COMPUTE_INT8
-                 ? pf_qgemm_int8(y, ldy, x, ldx, n, w->q, w->qscale, w->ldq, in, w->in_p, out, beta, th)
-                 : pf_qgemm_bf16(y, ldy, x, ldx, n, w->q, w->qlo, w->ldq, in, w->in_p, out, beta, th);
+    int rc;
+    if (lm->compute == PROFS_COMPUTE_BF16)
+        rc = pf_qgemm_bf16(y, ldy, x, ldx, n, w->q, w->qlo, w->ldq, in, w->in_p, out, beta, th);
+    else if (lm->int8_kernel == PF_I8_AMX)
+        rc = pf_qgemm_int8(y, ldy, x, ldx, n, w->q, w->qscale, w->ldq, in, w->in_p, out, beta, th);
+    else
+        rc = pf_qgemm_int8_vnni(y, ldy, x, ldx, n, w->q, w->qscale, w->ldq, in, out, beta, th,
+                                lm->int8_kernel == PF_I8_AVX512_VNNI);
     if (rc) return rc;
     if (b && n)
         for (size_t r = 0; r < n; r++) add_into(y + r * ldy, b, out);

@@ -166,32 +166,33 @@ int pf_lm_check_ids(const profs_lm *lm, const int32_t *ids, size_t n, const char
     return 0;
 }
 
-/* The instruction sets a mode needs, in the order they are named when missing. */
-static const unsigned bf16_isa[] = {PF_ISA_AMX_TILE, PF_ISA_AMX_BF16, 0};
-static const unsigned int8_isa[] = {PF_ISA_AMX_TILE, PF_ISA_AMX_INT8, 0};
-
 int profs_lm_set_compute(profs_lm *lm, int mode)
 {
     if (!lm) return pf_error(PROFS_EINVAL, "NULL runtime");
-    const unsigned *need = NULL;
-    if (mode == PROFS_COMPUTE_BF16) need = bf16_isa;
-    else if (mode == PROFS_COMPUTE_INT8) need = int8_isa;
-    else if (mode != PROFS_COMPUTE_F32)
+    if (mode != PROFS_COMPUTE_F32 && mode != PROFS_COMPUTE_BF16 && mode != PROFS_COMPUTE_INT8)
         return pf_error(PROFS_EINVAL, "compute mode %d is not one of f32 (0), bf16 (1), int8 (2)", mode);
-    if (need) {
-        unsigned isa = pf_cpu_isa();
+    unsigned isa = mode == PROFS_COMPUTE_F32 ? 0 : pf_cpu_isa();
+    const char *hidden = getenv("PROFS_DISABLE_ISA") ? " (or PROFS_DISABLE_ISA turns off)" : "";
+    int i8 = PF_I8_AMX;
+    if (mode == PROFS_COMPUTE_BF16) {
+        static const unsigned need[] = {PF_ISA_AMX_TILE, PF_ISA_AMX_BF16, 0};
         for (const unsigned *b = need; *b; b++)
             if (!(isa & *b))
                 return pf_error(PROFS_EUNSUPPORTED,
-                                "%s compute needs the instruction set %s (Intel AMX), which this processor "
-                                "or operating system does not provide%s",
-                                profs_compute_name(mode), pf_isa_name(*b),
-                                getenv("PROFS_DISABLE_ISA") ? " (or PROFS_DISABLE_ISA turns off)" : "");
+                                "bf16 compute needs the instruction set %s (Intel AMX), which this processor or "
+                                "operating system does not provide%s", pf_isa_name(*b), hidden);
+    } else if (mode == PROFS_COMPUTE_INT8) {
+        if ((isa & PF_ISA_AMX_TILE) && (isa & PF_ISA_AMX_INT8)) i8 = PF_I8_AMX;
+        else if ((isa & PF_ISA_AVX512_VNNI) && (isa & PF_ISA_AVX512BW)) i8 = PF_I8_AVX512_VNNI;
+        else if ((isa & PF_ISA_AVX_VNNI) && (isa & PF_ISA_AVX2)) i8 = PF_I8_AVX_VNNI;
+        else
+            return pf_error(PROFS_EUNSUPPORTED,
+                            "int8 compute needs one of the instruction sets amx_int8 (Intel AMX), avx512_vnni or "
+                            "avx_vnni, which this processor or operating system does not provide%s", hidden);
     }
-    if (mode != lm->compute) {
-        lm_release(lm);
-        lm->compute = mode;
-    }
+    if (mode != lm->compute) lm_release(lm);
+    lm->compute = mode;
+    lm->int8_kernel = i8;
     return 0;
 }
 
@@ -211,7 +212,9 @@ const char *profs_lm_compute_kernel(const profs_lm *lm)
 {
     switch (profs_lm_compute(lm)) {
     case PROFS_COMPUTE_BF16: return "AMX-BF16 tiles";
-    case PROFS_COMPUTE_INT8: return "AMX-INT8 tiles";
+    case PROFS_COMPUTE_INT8:
+        return lm->int8_kernel == PF_I8_AMX ? "AMX-INT8 tiles"
+               : lm->int8_kernel == PF_I8_AVX512_VNNI ? "AVX512-VNNI" : "AVX-VNNI";
     default: return "OpenBLAS sgemm";
     }
 }

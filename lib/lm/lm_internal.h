@@ -10,6 +10,8 @@
 
 #include "arch/arch.h"
 
+enum pf_int8_kernel { PF_I8_AMX, PF_I8_AVX512_VNNI, PF_I8_AVX_VNNI };
+
 enum pf_act { PF_ACT_GELU_TANH, PF_ACT_GELU_ERF, PF_ACT_RELU, PF_ACT_SILU };
 
 /* Rope scaling variants (rope_scaling / rope_parameters rope_type). */
@@ -120,6 +122,7 @@ struct profs_lm {
     pf_arena *arena;               /* streaming conversion buffer (mutable through const lm) */
     int no_prefix_sharing;         /* 1: pairs run whole (profs_lm_set_prefix_sharing) */
     int compute;                   /* PROFS_COMPUTE_* (profs_lm_set_compute) */
+    int int8_kernel;               /* int8 mode: PF_I8_AMX, PF_I8_AVX512_VNNI or PF_I8_AVX_VNNI */
     pf_wt head;                    /* converted head when resident */
     /* expert tensors (moe.c): per-expert layout (n_layers * n_experts * 3: gate, up, down) or fused
      * (n_layers * 3: gate_up_proj [E, 2I, D] twice (gate rows, up rows), down_proj [E, D, I]); NULL in dense layers */

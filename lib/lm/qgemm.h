@@ -24,4 +24,10 @@ int pf_qgemm_bf16(float *y, size_t ldy, const float *x, size_t ldx, size_t n, co
 int pf_qgemm_int8(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const int8_t *W, const float *sw,
                   size_t ldw, size_t in, size_t in_p, size_t out, float beta, int threads);
 
+/* pf_qgemm_int8 on AVX512-VNNI (wide) or AVX-VNNI for processors without AMX (qgemm_vnni.c): the
+ * same quantisation and the same exact int32 sums, so the same result bit for bit. W's rows are
+ * ldw bytes (a multiple of 64), zero past in, readable up to out rounded up to 32. */
+int pf_qgemm_int8_vnni(float *y, size_t ldy, const float *x, size_t ldx, size_t n, const int8_t *W, const float *sw,
+                       size_t ldw, size_t in, size_t out, float beta, int threads, int wide);
+
 #endif

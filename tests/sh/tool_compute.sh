@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # --compute on hidden-states, collect and edit: an unknown mode is a usage error (2); a mode whose
-# instruction set is missing (PROFS_DISABLE_ISA hides it, so this runs on every machine) is refused
-# before any work, naming it (1, nothing written); where the processor has AMX, bf16 runs, its hidden
+# instruction sets are missing (PROFS_DISABLE_ISA hides them, so this runs on every machine) is refused
+# before any work, naming them (1, nothing written); where the processor has AMX, bf16 runs, its hidden
 # states and embeddings are within 1e-4 of f32, and the edit's provenance and report record the mode.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -14,13 +14,16 @@ expect usage-hidden 2 "--compute 'fp8' is not one of f32, bf16, int8" -- "$bin" 
 expect usage-collect 2 "--compute 'BF16' is not one of f32, bf16, int8" -- "$bin" collect --model "$m" --pairs "$pairs" --out c.st --compute BF16
 expect usage-edit 2 "--compute needs a non-empty value" -- "$bin" edit --model "$m" --pairs "$pairs" --out e --compute ""
 expect usage-edit-int4 2 "--compute 'int4' is not one of f32, bf16, int8" -- "$bin" edit --model "$m" --pairs "$pairs" --out e --compute int4
-for mode in bf16 int8; do
-  expect "refused-hidden-$mode" 1 "--compute $mode: $mode compute needs the instruction set amx_tile" -- \
-    env PROFS_DISABLE_ISA=amx_tile "$bin" hidden-states --model "$m" --ids 1,2,3 --out h.st --compute $mode
-  expect "refused-edit-$mode" 1 "needs the instruction set amx_tile (Intel AMX)" -- \
-    env PROFS_DISABLE_ISA=amx_tile "$bin" edit --model "$m" --pairs "$pairs" --out e --compute $mode
-done
-[ ! -e h.st ] && [ ! -e e ] && say ok refused-writes-nothing || say FAIL "a refused run left $(ls)"
+off=amx_tile,avx512_vnni,avx_vnni
+expect refused-hidden-bf16 1 "--compute bf16: bf16 compute needs the instruction set amx_tile" -- \
+  env PROFS_DISABLE_ISA=$off "$bin" hidden-states --model "$m" --ids 1,2,3 --out h.st --compute bf16
+expect refused-edit-bf16 1 "needs the instruction set amx_tile (Intel AMX)" -- \
+  env PROFS_DISABLE_ISA=$off "$bin" edit --model "$m" --pairs "$pairs" --out e --compute bf16
+expect refused-hidden-int8 1 "--compute int8: int8 compute needs one of the instruction sets amx_int8 (Intel AMX), avx512_vnni or avx_vnni" -- \
+  env PROFS_DISABLE_ISA=$off "$bin" hidden-states --model "$m" --ids 1,2,3 --out h.st --compute int8
+expect refused-collect-int8 1 "int8 compute needs one of the instruction sets" -- \
+  env PROFS_DISABLE_ISA=$off "$bin" collect --model "$m" --pairs "$pairs" --out c.st --compute int8
+[ ! -e h.st ] && [ ! -e e ] && [ ! -e c.st ] && say ok refused-writes-nothing || say FAIL "a refused run left $(ls)"
 
 if ! grep -qw amx_bf16 /proc/cpuinfo; then
   echo "no amx_bf16 on this processor: the bf16 runs are skipped"

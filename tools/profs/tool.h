@@ -24,7 +24,8 @@ int tool_usage_error(const char *cmd, const char *fmt, ...);
     "  --compute MODE            how the blocks' matrix products run: f32 (default, OpenBLAS\n"   \
     "                            sgemm), bf16 (Intel AMX-BF16 tiles: weights and activations\n"  \
     "                            as BF16 hi + lo parts, about 2e-6 relative to f32) or int8\n"  \
-    "                            (AMX-INT8 tiles, per-row and per-token scales, about 1e-2);\n" \
+    "                            (AMX-INT8, else AVX512-VNNI or AVX-VNNI; per-row and per-\n"   \
+    "                            token scales, about 1e-2);\n"                                    \
     "                            refused, naming the instruction set, where the processor\n"    \
     "                            lacks it (docs/runtime.md)\n"
 struct profs_lm;

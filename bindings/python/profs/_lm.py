@@ -131,7 +131,8 @@ class LM(Handle):
         lib.profs_lm_set_prefix_sharing(self._p, 1 if on else 0)
 
     def set_compute(self, mode):
-        """How the blocks' matrix products run: "f32" (default), "bf16" (AMX-BF16) or "int8" (AMX-INT8).
+        """How the blocks' matrix products run: "f32" (default), "bf16" (AMX-BF16) or "int8" (AMX-INT8,
+        else AVX512-VNNI or AVX-VNNI).
         A mode this processor cannot run raises ProfsError (PROFS_EUNSUPPORTED) naming the
         instruction set it lacks."""
         if mode not in _COMPUTE:
@@ -145,7 +146,8 @@ class LM(Handle):
 
     @property
     def compute_kernel(self):
-        """What runs the products: "OpenBLAS sgemm", "AMX-BF16 tiles" or "AMX-INT8 tiles"."""
+        """What runs the products: "OpenBLAS sgemm", "AMX-BF16 tiles", "AMX-INT8 tiles", "AVX512-VNNI"
+        or "AVX-VNNI"."""
         return lib.profs_lm_compute_kernel(self._p).decode()
 
     # ---- forward ----
