@@ -1,16 +1,18 @@
 /* Reduced-precision matrix products of the runtime's opt-in compute modes
- * (profs_lm_set_compute): y (n, out) = beta y + x (n, in) W^T with W held in
- * BF16 and multiplied on Intel AMX tiles (TDPBF16PS, f32 accumulation).
+ * (profs_lm_set_compute) on Intel AMX tiles: y (n, out) = beta y + x (n, in) W^T
+ * with W held in BF16 (TDPBF16PS, f32 sums) or int8 (TDPBSSD, int32 sums).
  *
  * The product is computed transposed, C^T = W X^T, so that W is read as the
  * tiles' row-major A operand straight from its [out, in] rows (a BF16
  * checkpoint's mapping is used as it is) and only the activations are
- * re-laid: X is rounded to BF16 (nearest even) and packed once per call into
- * the B operand's pair-interleaved layout, 16 tokens x 32 inputs per tile.
+ * re-laid, 256 tokens at a time, into the B operand's interleaved layout
+ * (16 tokens x 32 inputs per BF16 tile, x 64 per int8 tile): for bf16 as two
+ * halves, hi = bf16(x) and lo = bf16(x - hi); for int8 quantised per token.
  * Each thread takes a contiguous range of 32-row blocks of W and, for every
- * pair of 16-token blocks, accumulates a 2 x 2 block of 16 x 16 f32 tiles
- * over the whole inner dimension; each output element is the same sum in the
- * same order whatever the thread count (the result does not depend on it). */
+ * pair of 16-token blocks, accumulates a 2 x 2 block of 16 x 16 tiles over the
+ * whole inner dimension; each output element is the same sum in the same order
+ * whatever the thread count or the other tokens of the call. The int8 kernels
+ * for processors without AMX are in qgemm_vnni.c. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
