@@ -21,8 +21,9 @@
  * l - 1 (so a collector for a profs_lm has n_layers = L).
  *
  * **Memory.** Weights stay memory-mapped; one block at a time is converted to
- * f32 (F32 weights are used in place), used for every token of the batch and
- * dropped, and its mapped pages are released. Peak memory is about one
+ * f32 (F32 weights are used in place; under profs_lm_set_compute() BF16 weights
+ * are used in place and others become two BF16 halves or int8 rows), used for
+ * every token of the batch and dropped, and its mapped pages are released. Peak memory is about one
  * block's f32 weights plus the activations of one batch, which
  * profs_lm_set_batch_tokens() bounds. Models whose f32 weights fit in
  * profs_lm_set_resident_bytes() keep them converted between calls instead.
