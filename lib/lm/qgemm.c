@@ -90,12 +90,7 @@ static void pack_x_int8(uint32_t *Xp, float *sx, const float *x, size_t ldx, siz
                 continue;
             }
             const float *xr = x + row * ldx;
-            float mx = 0.0f;
-            for (size_t k = 0; k < in; k++) {
-                float a = xr[k] < 0 ? -xr[k] : xr[k];
-                mx = a > mx ? a : mx;
-            }
-            float scale = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / scale;
+            float scale = pf_qgemm_token_scale(xr, in), inv = 1.0f / scale;
             sx[row] = scale;
             for (size_t kb = 0; kb < nkb; kb++) {
                 uint32_t *tile = base + kb * 256;
@@ -103,10 +98,8 @@ static void pack_x_int8(uint32_t *Xp, float *sx, const float *x, size_t ldx, siz
                     uint32_t v = 0;
                     for (size_t j = 0; j < 4; j++) {
                         size_t k = kb * 64 + 4 * r + j;
-                        float f = k < in ? xr[k] * inv : 0.0f;
-                        long qv = lrintf(f);
-                        qv = qv > 127 ? 127 : (qv < -127 ? -127 : qv);
-                        v |= (uint32_t)(uint8_t)(int8_t)qv << (8 * j);
+                        int8_t q = k < in ? pf_qgemm_q8(xr[k] * inv) : 0;
+                        v |= (uint32_t)(uint8_t)q << (8 * j);
                     }
                     tile[r * 16] = v;
                 }
@@ -134,6 +127,19 @@ typedef struct tilecfg {
     uint8_t rows[16];
 } tilecfg;
 
+/* Every kernel uses the 8 tiles as 16 rows x 64 bytes (palette 1); a thread configures them before use. */
+__attribute__((target("amx-tile"))) static void load_tiles(void)
+{
+    tilecfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int i = 0; i < 8; i++) {
+        cfg.colsb[i] = 64;
+        cfg.rows[i] = 16;
+    }
+    _tile_loadconfig(&cfg);
+}
+
 /* y[t][o] = beta y[t][o] + c[o - o0][t - t0] for the tile's rows o < out and tokens t < n. */
 static void store_tile(const qjob *j, const float *c, size_t o0, size_t t0)
 {
@@ -153,14 +159,7 @@ __attribute__((target("amx-tile,amx-bf16"))) static void *run_bf16(void *arg)
 {
     const qjob *j = arg;
     const uint16_t *W = j->W, *Wlo = j->Wlo;
-    tilecfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int i = 0; i < 8; i++) {
-        cfg.colsb[i] = 64;
-        cfg.rows[i] = 16;
-    }
-    _tile_loadconfig(&cfg);
+    load_tiles();
     size_t nkb = j->in_p / TILE_K, ntb = (j->n + TILE_TOKENS - 1) / TILE_TOKENS;
     size_t lda = j->ldw * sizeof(uint16_t);
     float c[4][256] __attribute__((aligned(64)));
@@ -245,14 +244,7 @@ __attribute__((target("amx-tile,amx-int8"))) static void *run_int8(void *arg)
 {
     const qjob *j = arg;
     const int8_t *W = j->W;
-    tilecfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int i = 0; i < 8; i++) {
-        cfg.colsb[i] = 64;
-        cfg.rows[i] = 16;
-    }
-    _tile_loadconfig(&cfg);
+    load_tiles();
     size_t nkb = j->in_p / 64, ntb = (j->n + TILE_TOKENS - 1) / TILE_TOKENS;
     int32_t c[4][256] __attribute__((aligned(64)));
     for (size_t ob = j->ob0; ob < j->ob1; ob++) {

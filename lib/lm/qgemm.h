@@ -3,9 +3,29 @@
 #define PF_QGEMM_H
 
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 #define PF_QGEMM_MAX_THREADS 64
+
+/* The int8 form of an activation row, shared by every int8 kernel so that they all see the same
+ * integers: the token's scale max |x| / 127 (1 for a zero row), and each value x / scale (times
+ * inv = 1 / scale) rounded to nearest even and held to [-127, 127]. */
+static inline float pf_qgemm_token_scale(const float *x, size_t in)
+{
+    float mx = 0.0f;
+    for (size_t k = 0; k < in; k++) {
+        float a = x[k] < 0 ? -x[k] : x[k];
+        mx = a > mx ? a : mx;
+    }
+    return mx > 0 ? mx / 127.0f : 1.0f;
+}
+
+static inline int8_t pf_qgemm_q8(float v)
+{
+    long q = lrintf(v);
+    return (int8_t)(q > 127 ? 127 : (q < -127 ? -127 : q));
+}
 
 /* Bytes of the packed activations of n rows of in_p (a multiple of 32; int8: of 64) inputs. */
 size_t pf_qgemm_pack_bytes(size_t n, size_t in_p);

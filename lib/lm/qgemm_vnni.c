@@ -24,7 +24,8 @@ typedef struct vjob {
     float beta;
 } vjob;
 
-/* u8 rows of the activations (q + 128; 128 past in and in the padding rows) and their scales. */
+/* u8 rows of the activations (q + 128, q as pf_qgemm_q8; 128 past in and in the padding rows) and their
+ * scales. */
 static void quantize_rows(uint8_t *Xq, float *sx, const float *x, size_t ldx, size_t n, size_t n4, size_t in,
                           size_t ldq)
 {
@@ -33,18 +34,9 @@ static void quantize_rows(uint8_t *Xq, float *sx, const float *x, size_t ldx, si
         memset(d, 128, ldq);
         if (t >= n) continue;
         const float *xr = x + t * ldx;
-        float mx = 0.0f;
-        for (size_t k = 0; k < in; k++) {
-            float a = xr[k] < 0 ? -xr[k] : xr[k];
-            mx = a > mx ? a : mx;
-        }
-        float scale = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / scale;
+        float scale = pf_qgemm_token_scale(xr, in), inv = 1.0f / scale;
         sx[t] = scale;
-        for (size_t k = 0; k < in; k++) {
-            long q = lrintf(xr[k] * inv);
-            q = q > 127 ? 127 : (q < -127 ? -127 : q);
-            d[k] = (uint8_t)(q + 128);
-        }
+        for (size_t k = 0; k < in; k++) d[k] = (uint8_t)(pf_qgemm_q8(xr[k] * inv) + 128);
     }
 }
 
