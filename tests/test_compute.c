@@ -324,6 +324,8 @@ START_TEST(refusals_name_the_instruction_set)
     ck_assert_str_eq(profs_compute_name(PROFS_COMPUTE_BF16), "bf16");
     ck_assert_str_eq(profs_compute_name(PROFS_COMPUTE_INT8), "int8");
     ck_assert_ptr_null(profs_compute_name(3));
+    ck_assert_int_eq(profs_lm_compute(NULL), PROFS_COMPUTE_F32);
+    ck_assert_str_eq(profs_lm_compute_kernel(NULL), "OpenBLAS sgemm");
     if (have(PF_ISA_AMX_TILE | PF_ISA_AMX_BF16)) {
         ck_assert_profs_ok(profs_lm_set_compute(lm, PROFS_COMPUTE_BF16));
         ck_assert_str_eq(profs_lm_compute_kernel(lm), "AMX-BF16 tiles");
